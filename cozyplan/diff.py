@@ -1,0 +1,153 @@
+"""Typed attribute diffs.
+
+Nested values (lists, maps, YAML documents) are compared with deepdiff; its result is turned into
+the engine's own ``Change`` records so nothing downstream depends on deepdiff's report format.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from cozyplan.schema import ResourceSchema
+from cozyplan.values import UNKNOWN, is_unknown
+
+PathPart = str | int
+Path = tuple[PathPart, ...]
+
+
+class ChangeOp(str, enum.Enum):
+    ADD = "add"
+    CHANGE = "change"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class Change:
+    path: Path
+    op: ChangeOp
+    before: Any
+    after: Any
+    sensitive: bool = False
+    forces_replace: bool = False
+
+    @property
+    def path_str(self) -> str:
+        return path_to_str(self.path)
+
+
+def path_to_str(path: Iterable[PathPart]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += f".{part}" if part.isidentifier() else f"[{part!r}]"
+        else:
+            out = part
+    return out
+
+
+_DEEPDIFF_OPS: dict[str, ChangeOp] = {
+    "values_changed": ChangeOp.CHANGE,
+    "type_changes": ChangeOp.CHANGE,
+    "dictionary_item_added": ChangeOp.ADD,
+    "iterable_item_added": ChangeOp.ADD,
+    "attribute_added": ChangeOp.ADD,
+    "set_item_added": ChangeOp.ADD,
+    "dictionary_item_removed": ChangeOp.REMOVE,
+    "iterable_item_removed": ChangeOp.REMOVE,
+    "attribute_removed": ChangeOp.REMOVE,
+    "set_item_removed": ChangeOp.REMOVE,
+}
+
+
+def _nested_changes(base: Path, before: Any, after: Any) -> list[tuple[Path, ChangeOp, Any, Any]]:
+    """deepdiff's tree view, turned into (path, op, before, after) tuples."""
+    tree = DeepDiff(before, after, view="tree", verbose_level=2)
+    found: list[tuple[Path, ChangeOp, Any, Any]] = []
+    for kind, items in tree.items():
+        op = _DEEPDIFF_OPS.get(kind)
+        if op is None:
+            continue
+        for item in items:
+            rel = tuple(item.path(output_format="list"))
+            t1 = None if op is ChangeOp.ADD else item.t1
+            t2 = None if op is ChangeOp.REMOVE else item.t2
+            found.append((base + rel, op, t1, t2))
+    found.sort(key=lambda c: path_to_str(c[0]))
+    return found
+
+
+def diff_values(
+    path: Path, before: Any, after: Any, schema: ResourceSchema | None
+) -> list[Change]:
+    """Changes from ``before`` to ``after`` under ``path``, marked from the schema."""
+    if before == after and not (is_unknown(before) or is_unknown(after)):
+        return []
+    raw: list[tuple[Path, ChangeOp, Any, Any]]
+    if (
+        isinstance(before, Mapping | list)
+        and isinstance(after, Mapping | list)
+        and type(before) is type(after)
+        and after is not UNKNOWN
+    ):
+        raw = _nested_changes(path, before, after)
+    elif before is None:
+        raw = [(path, ChangeOp.ADD, None, after)]
+    elif after is None:
+        raw = [(path, ChangeOp.REMOVE, before, None)]
+    else:
+        raw = [(path, ChangeOp.CHANGE, before, after)]
+    out = []
+    for p, op, b, a in raw:
+        sensitive = schema.sensitive_at(p) if schema else False
+        replace = schema.replace_at(p) if schema else False
+        out.append(Change(p, op, b, a, sensitive=sensitive, forces_replace=replace))
+    return out
+
+
+def diff_attrs(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    schema: ResourceSchema,
+    *,
+    ignore: Iterable[str] = (),
+    sensitive_paths: Iterable[Path] = (),
+    drift: bool = False,
+) -> list[Change]:
+    """Attribute changes from prior ``before`` to desired ``after``.
+
+    Only fields the spec may set are compared (computed-only fields follow the provider), and a
+    ``Computed(optional=True)`` field left unset in the spec keeps whatever the provider chose.
+    With ``drift=True`` every field is compared except those marked ``Noise``.
+    """
+    prior = before or {}
+    skip = set(ignore)
+    extra_sensitive = {tuple(p) for p in sensitive_paths}
+    changes: list[Change] = []
+    for name, spec in schema.fields.items():
+        if name in skip:
+            continue
+        if drift:
+            if spec.noise:
+                continue
+        else:
+            if not spec.settable:
+                continue
+            if spec.computed and after.get(name) is None:
+                continue
+        old = prior.get(name)
+        new = after.get(name)
+        for change in diff_values((name,), old, new, schema):
+            if change.path[:1] in extra_sensitive or change.path in extra_sensitive:
+                change = Change(
+                    change.path, change.op, change.before, change.after, True,
+                    change.forces_replace,
+                )
+            changes.append(change)
+    return changes

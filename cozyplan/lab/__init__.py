@@ -1,0 +1,6 @@
+"""The embedded lab: simulators of Proxmox VE, Talos nodes, SSH hosts (and more) on loopback.
+
+``cozyplan.lab.framework`` holds the shared world and the simulator base class; one module per
+simulated system registers a ``Simulator`` in the entry-point group ``cozyplan.lab``.
+The lab never imports a provider: it hands each provider its connection settings by name.
+"""

@@ -1,0 +1,369 @@
+"""Running the lab: in a background process (``cozyplan lab up``) or in-process for one command.
+
+Both expose the same small API (``LabHandle``): ``provider_settings()``, ``resolve()``,
+``status()``, ``close()``. The background process answers it on a loopback control port
+(one JSON request line, one JSON response line). A lab directory is owned by one runtime at a
+time (an flock on ``lab.lock``, released by the kernel if the process dies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol
+
+from cozyplan.lab.framework import LabError, LabWorld, Simulator
+
+DEFAULT_LAB_DIR = Path(os.environ.get("COZYPLAN_LAB_DIR", ".lab"))
+INFO_FILE = "lab.json"
+LOCK_FILE = "lab.lock"
+
+
+def simulator_classes() -> list[type[Simulator]]:
+    found: list[type[Simulator]] = []
+    for ep in sorted(entry_points(group="cozyplan.lab"), key=lambda e: e.name):
+        try:
+            cls = ep.load()
+        except ModuleNotFoundError as exc:
+            # a simulator whose module is not installed is simply absent from this lab
+            print(f"lab: simulator {ep.name!r} unavailable: {exc}", file=sys.stderr)
+            continue
+        found.append(cls)
+    return found
+
+
+class LabHandle(Protocol):
+    time_scale: float
+
+    def provider_settings(self) -> dict[str, dict[str, Any]]: ...
+
+    def resolve(self, service: str, host: str, port: int) -> tuple[str, int]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LabRuntime:
+    """All simulators of one lab directory, in one event loop."""
+
+    def __init__(
+        self, directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None
+    ) -> None:
+        self.dir = directory
+        self.world = LabWorld(directory, time_scale=time_scale, options=options)
+        self.simulators: list[Simulator] = []
+        self._lock_fd: int | None = None
+
+    def acquire(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LabError(
+                f"the lab in {self.dir} is in use by another process "
+                f"(see 'cozyplan lab status --lab-dir {self.dir}')"
+            ) from None
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    async def start(self) -> None:
+        for cls in simulator_classes():
+            sim = cls(self.world)
+            await sim.start()
+            self.simulators.append(sim)
+        self.world.save()
+
+    async def stop(self) -> None:
+        for sim in reversed(self.simulators):
+            with contextlib.suppress(Exception):
+                await sim.stop()
+        self.world.save()
+
+    def provider_settings(self) -> dict[str, dict[str, Any]]:
+        return {sim.name: sim.provider_settings() for sim in self.simulators}
+
+    async def resolve(self, service: str, host: str, port: int) -> tuple[str, int]:
+        found = self.world.lookup_endpoint(service, host, port)
+        if found is not None:
+            return found
+        for sim in self.simulators:
+            got = await sim.ensure_endpoint(service, host, port)
+            if got is not None:
+                return got
+        raise LabError(f"nothing in the lab plays {service} at {host}:{port}")
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "dir": str(self.dir),
+            "time_scale": self.world.time_scale,
+            "simulators": {sim.name: sim.status() for sim in self.simulators},
+            "endpoints": self.world.endpoints(),
+        }
+
+    async def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "resolve":
+            host, port = await self.resolve(request["service"], request["host"], request["port"])
+            return {"host": host, "port": port}
+        if op == "settings":
+            return {"settings": self.provider_settings()}
+        if op == "status":
+            return {"status": self.status()}
+        raise LabError(f"unknown lab request {op!r}")
+
+
+# -- in-process ---------------------------------------------------------------------------------
+class InProcessLab:
+    """A lab running in a thread of this process, for the duration of one command or test."""
+
+    def __init__(
+        self, directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None
+    ) -> None:
+        self.runtime = LabRuntime(directory, time_scale=time_scale, options=options)
+        self.time_scale = time_scale
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="lab", daemon=True)
+        self.runtime.acquire()
+        self._thread.start()
+        try:
+            self._call(self.runtime.start())
+        except BaseException:
+            self.close()
+            raise
+
+    def _call(self, coro: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def provider_settings(self) -> dict[str, dict[str, Any]]:
+        return self.runtime.provider_settings()
+
+    def resolve(self, service: str, host: str, port: int) -> tuple[str, int]:
+        result: tuple[str, int] = self._call(self.runtime.resolve(service, host, port))
+        return result
+
+    def status(self) -> dict[str, Any]:
+        return self.runtime.status()
+
+    def close(self) -> None:
+        if self.loop.is_running():
+            with contextlib.suppress(Exception):
+                self._call(self.runtime.stop(), timeout=30)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=30)
+        self.runtime.release()
+
+    def __enter__(self) -> InProcessLab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- background process -------------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_info(directory: Path) -> dict[str, Any] | None:
+    path = directory / INFO_FILE
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if not _pid_alive(int(info.get("pid", -1))):
+        return None
+    return info
+
+
+class LabClient:
+    """Talks to a background lab over its loopback control port."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        self.time_scale = float(info.get("time_scale", 1.0))
+
+    def request(self, payload: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+        with socket.create_connection(("127.0.0.1", int(self.info["control_port"])), timeout) as s:
+            s.sendall(json.dumps(payload).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        reply: dict[str, Any] = json.loads(data or b"{}")
+        if "error" in reply:
+            raise LabError(reply["error"])
+        return reply
+
+    def provider_settings(self) -> dict[str, dict[str, Any]]:
+        settings: dict[str, dict[str, Any]] = self.request({"op": "settings"})["settings"]
+        return settings
+
+    def resolve(self, service: str, host: str, port: int) -> tuple[str, int]:
+        reply = self.request({"op": "resolve", "service": service, "host": host, "port": port})
+        return str(reply["host"]), int(reply["port"])
+
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self.request({"op": "status"})["status"]
+        return status
+
+    def shutdown(self) -> None:
+        with contextlib.suppress(OSError, json.JSONDecodeError, LabError):
+            self.request({"op": "shutdown"}, timeout=10)
+
+    def close(self) -> None:
+        pass
+
+
+async def _serve(runtime: LabRuntime, directory: Path) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            request = json.loads(line or b"{}")
+            if request.get("op") == "shutdown":
+                reply: dict[str, Any] = {"ok": True}
+                stop.set()
+            else:
+                try:
+                    reply = await runtime.handle_request(request)
+                except Exception as exc:  # reported to the client, the lab keeps running
+                    reply = {"error": str(exc)}
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    await runtime.start()
+    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    info = {
+        "pid": os.getpid(),
+        "control_port": port,
+        "time_scale": runtime.world.time_scale,
+        "started": time.time(),
+    }
+    tmp = directory / (INFO_FILE + ".tmp")
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, directory / INFO_FILE)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await runtime.stop()
+        with contextlib.suppress(FileNotFoundError):
+            (directory / INFO_FILE).unlink()
+
+
+def serve_forever(directory: Path, time_scale: float, options: dict[str, Any]) -> None:
+    runtime = LabRuntime(directory, time_scale=time_scale, options=options)
+    runtime.acquire()
+    try:
+        asyncio.run(_serve(runtime, directory))
+    finally:
+        runtime.release()
+
+
+def start_background(
+    directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None,
+    wait: float = 60.0,
+) -> dict[str, Any]:
+    """Start ``serve_forever`` in a detached process; return its info once it answers."""
+    directory.mkdir(parents=True, exist_ok=True)
+    existing = read_info(directory)
+    if existing is not None:
+        raise LabError(f"a lab is already running in {directory} (pid {existing['pid']})")
+    log = open(directory / "lab.log", "ab")  # noqa: SIM115 - handed to the child
+    cmd = [
+        sys.executable, "-m", "cozyplan.lab.runtime", "--dir", str(directory),
+        "--time-scale", str(time_scale), "--options", json.dumps(options or {}),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+    )
+    log.close()
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        info = read_info(directory)
+        if info is not None and info.get("pid") == proc.pid:
+            return info
+        if proc.poll() is not None:
+            tail = (directory / "lab.log").read_text(errors="replace")[-2000:]
+            raise LabError(f"the lab exited at start (code {proc.returncode}):\n{tail}")
+        time.sleep(0.05)
+    proc.terminate()
+    raise LabError(f"the lab did not start within {wait:.0f}s; see {directory / 'lab.log'}")
+
+
+def stop_background(directory: Path, wait: float = 30.0) -> bool:
+    info = read_info(directory)
+    if info is None:
+        return False
+    LabClient(info).shutdown()
+    pid = int(info["pid"])
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+@contextlib.contextmanager
+def lab_session(
+    directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None
+) -> Iterator[LabHandle]:
+    """The running background lab if there is one, else an in-process lab for this block."""
+    info = read_info(directory)
+    if info is not None:
+        yield LabClient(info)
+        return
+    lab = InProcessLab(directory, time_scale=time_scale, options=options)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cozyplan.lab.runtime")
+    parser.add_argument("--dir", type=Path, default=DEFAULT_LAB_DIR)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--options", default="{}")
+    args = parser.parse_args(argv)
+    serve_forever(args.dir, args.time_scale, json.loads(args.options))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""The provider API: the only part of the engine a provider imports.
+
+A provider is a class registered in the entry-point group ``cozyplan.providers``. It holds
+its connection settings (``config_model``) and lists its resource types. Each resource type is
+a ``Resource`` subclass with a Pydantic ``model`` whose ``Annotated`` markers
+(``RequiresReplace``, ``Computed``, ``Sensitive``, ``Noise``; see ``cozyplan.schema``) drive the
+generic diff. Authors write four small coroutines on typed models:
+
+* ``read(current)``: the resource as it really is now, or ``None`` when it is gone;
+* ``create(planned, ctx)``: make it, adopting an existing identical object instead of failing;
+* ``update(prior, planned, changes, ctx)``: change in place what the schema allows;
+* ``delete(prior, ctx)``: remove it; already gone is success.
+
+The engine only ever calls the narrow protocol ``read`` / ``plan`` / ``apply``; ``plan`` and
+``apply`` have generic implementations here that route to the author's hooks.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from cozyplan.diff import Change, ChangeOp, diff_attrs
+from cozyplan.errors import PermanentError, PlanError, TemporaryError
+from cozyplan.plan import Action
+from cozyplan.schema import (
+    Computed,
+    Noise,
+    RequiresReplace,
+    ResourceSchema,
+    Sensitive,
+    schema_of,
+)
+from cozyplan.values import UNKNOWN, contains_unknown, is_unknown
+
+__all__ = [
+    "UNKNOWN",
+    "Action",
+    "ApplyContext",
+    "Change",
+    "ChangeOp",
+    "Computed",
+    "EmptyConfig",
+    "Noise",
+    "PermanentError",
+    "PlanError",
+    "Provider",
+    "ProviderContext",
+    "RequiresReplace",
+    "Resource",
+    "ResourceSchema",
+    "Sensitive",
+    "SpecModel",
+    "TemporaryError",
+    "contains_unknown",
+    "is_unknown",
+    "schema_of",
+]
+
+
+class SpecModel(BaseModel):
+    """Base for resource and provider models: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class EmptyConfig(SpecModel):
+    pass
+
+
+EndpointResolver = Callable[[str, str, int], tuple[str, int]]
+
+
+def _identity(service: str, host: str, port: int) -> tuple[str, int]:
+    return host, port
+
+
+@dataclass
+class ProviderContext:
+    """What the engine hands a provider when it is configured.
+
+    ``resolve_endpoint(service, host, port)`` maps an address from the spec to where to connect.
+    Against real systems it returns its input; in the embedded lab it returns the loopback
+    address of the simulator that plays that host. Providers must connect through it.
+    """
+
+    base_dir: Path = field(default_factory=Path.cwd)
+    resolve_endpoint: EndpointResolver = _identity
+    time_scale: float = 1.0
+    log: Callable[[str], None] = lambda message: None
+
+    def scaled(self, seconds: float) -> float:
+        """A wait or poll interval scaled for rehearsals (the lab runs faster than life)."""
+        return seconds * self.time_scale
+
+
+class ApplyContext:
+    """Per-step context for create/update/delete."""
+
+    def __init__(
+        self,
+        address: str,
+        checkpoint: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.address = address
+        self._checkpoint = checkpoint
+        self._progress = progress
+
+    async def checkpoint(self, attrs: Mapping[str, Any]) -> None:
+        """Durably record identity chosen mid-create (e.g. an allocated vmid) before acting.
+
+        After a crash the engine reads the resource with these attributes and adopts it.
+        """
+        if self._checkpoint is not None:
+            await self._checkpoint(attrs)
+
+    def progress(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress(message)
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+ProviderT = TypeVar("ProviderT", bound="Provider[Any]")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class Provider(Generic[ConfigT]):
+    """A family of resource types sharing one connection configuration."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]] = EmptyConfig
+    resource_types: ClassVar[Sequence[type[Resource[Any, Any]]]] = ()
+
+    def __init__(self, config: ConfigT, ctx: ProviderContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+    async def close(self) -> None:
+        """Release connections. Called once after the run."""
+
+
+@dataclass
+class PlanResult:
+    action: Action
+    changes: list[Change]
+
+
+class Resource(abc.ABC, Generic[ProviderT, ModelT]):
+    """Base class of one resource type; see the module docstring for the contract."""
+
+    type_name: ClassVar[str]
+    model: ClassVar[type[BaseModel]]
+    #: replace by creating the new object before deleting the old one
+    create_before_destroy: ClassVar[bool] = False
+    #: help shown by ``cozyplan schema`` and in docs
+    description: ClassVar[str] = ""
+
+    def __init__(self, provider: ProviderT) -> None:
+        self.provider = provider
+
+    @classmethod
+    def schema(cls) -> ResourceSchema:
+        return schema_of(cls.model)
+
+    # -- hooks for provider authors ---------------------------------------------------------
+    @abc.abstractmethod
+    async def read(self, current: ModelT) -> ModelT | None:
+        """The object as it really is, or None when it no longer exists."""
+
+    @abc.abstractmethod
+    async def create(self, planned: ModelT, ctx: ApplyContext) -> ModelT:
+        """Create (or adopt) the object; return it with computed fields filled."""
+
+    async def update(
+        self, prior: ModelT, planned: ModelT, changes: Sequence[Change], ctx: ApplyContext
+    ) -> ModelT:
+        """Change the object in place. The default cannot: declare RequiresReplace instead."""
+        raise PermanentError(
+            f"{self.type_name} cannot be updated in place "
+            f"(changed: {', '.join(c.path_str for c in changes)})"
+        )
+
+    @abc.abstractmethod
+    async def delete(self, prior: ModelT, ctx: ApplyContext) -> None:
+        """Delete the object; succeed when it is already gone."""
+
+    def check_plan(self, prior: ModelT | None, planned: Mapping[str, Any]) -> None:
+        """Reject at plan time a change that can never succeed (raise PlanError).
+
+        ``planned`` is the desired attributes; values not known yet are ``UNKNOWN``.
+        """
+
+    async def import_resource(self, import_id: str) -> ModelT | None:
+        """Read an existing object by its import id (``cozyplan import ADDR ID``)."""
+        raise PermanentError(f"{self.type_name} does not support import")
+
+    # -- the protocol the engine calls ------------------------------------------------------
+    def parse(self, attrs: Mapping[str, Any]) -> ModelT:
+        return self.model.model_validate(dict(attrs))  # type: ignore[return-value]
+
+    @staticmethod
+    def dump(obj: BaseModel) -> dict[str, Any]:
+        return obj.model_dump(mode="json")
+
+    async def read_attrs(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+        found = await self.read(self.parse(attrs))
+        return None if found is None else self.dump(found)
+
+    def plan(
+        self,
+        prior: Mapping[str, Any] | None,
+        desired: Mapping[str, Any],
+        *,
+        ignore: Sequence[str] = (),
+        sensitive_paths: Sequence[tuple[str | int, ...]] = (),
+    ) -> list[Change]:
+        """Generic diff from prior to desired, plus the resource's own plan checks."""
+        prior_model = None
+        if prior is not None:
+            try:
+                prior_model = self.parse(prior)
+            except ValueError:
+                prior_model = None
+        self.check_plan(prior_model, desired)
+        return diff_attrs(
+            prior, desired, self.schema(), ignore=ignore, sensitive_paths=sensitive_paths
+        )
+
+    async def apply(
+        self,
+        action: Action,
+        prior: Mapping[str, Any] | None,
+        planned: Mapping[str, Any] | None,
+        changes: Sequence[Change],
+        ctx: ApplyContext,
+    ) -> dict[str, Any] | None:
+        """Route one planned change to create/update/delete; return the new attributes."""
+        if action is Action.DELETE:
+            assert prior is not None
+            await self.delete(self.parse(prior), ctx)
+            return None
+        assert planned is not None
+        model = self.parse(planned)
+        if action is Action.CREATE:
+            return self.dump(await self.create(model, ctx))
+        if action is Action.UPDATE:
+            assert prior is not None
+            return self.dump(await self.update(self.parse(prior), model, changes, ctx))
+        if action is Action.DELETE_THEN_CREATE:
+            if prior is not None:
+                await self.delete(self.parse(prior), ctx)
+            return self.dump(await self.create(model, ctx))
+        if action is Action.CREATE_THEN_DELETE:
+            created = self.dump(await self.create(model, ctx))
+            if prior is not None:
+                await self.delete(self.parse(prior), ctx)
+            return created
+        raise PermanentError(f"cannot apply action {action.value}")
+
+
+def merge_computed(
+    schema: ResourceSchema, desired: Mapping[str, Any], prior: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The planned attributes: desired settable fields, computed ones from prior or UNKNOWN."""
+    out = dict(desired)
+    for name, spec in schema.fields.items():
+        if not spec.computed:
+            continue
+        if spec.settable and out.get(name) is not None:
+            continue
+        out[name] = prior.get(name) if prior is not None else UNKNOWN
+    return out

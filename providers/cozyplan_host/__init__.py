@@ -1,0 +1,1 @@
+"""cozyplan provider: host (under construction)."""

@@ -1,0 +1,1 @@
+"""cozyplan provider: proxmox (under construction)."""

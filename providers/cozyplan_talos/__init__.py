@@ -1,0 +1,1 @@
+"""cozyplan provider: talos (under construction)."""
