@@ -1,0 +1,224 @@
+"""Cluster-wide and node routes: version, nextid, resources, tasks, storage."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cozyplan.lab.proxmox.call import Call, Route
+from cozyplan.lab.proxmox.core import Pve
+from cozyplan.lab.proxmox.errors import ApiError, param_error
+from cozyplan.lab.proxmox.tasks import Task
+from cozyplan.lab.proxmox.vmconfig import summary
+
+_CONTENT_DIRS = {"iso": "iso", "vztmpl": "vztmpl", "import": "import"}
+_IMPORT_EXT = (".raw", ".qcow2", ".vmdk", ".ova", ".img")
+_COMPRESSIONS = ("zst", "gz", "lzo", "bz2")
+_ALGOS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+
+
+async def version(pve: Pve, call: Call) -> Any:
+    return {"version": "8.4.1", "release": "8.4", "repoid": "2a5fa54a8503f96d"}
+
+
+async def nodes(pve: Pve, call: Call) -> Any:
+    return [
+        {
+            "node": n,
+            "status": "online",
+            "type": "node",
+            "maxcpu": 16,
+            "maxmem": 64 * 1024**3,
+            "uptime": 86400,
+        }
+        for n in pve.store.data["nodes"]
+    ]
+
+
+async def nextid(pve: Pve, call: Call) -> Any:
+    used = {int(k) for k in pve.store.vms()}
+    wanted = call.params.get("vmid")
+    if wanted:
+        if not wanted.isdigit():
+            raise param_error(vmid=f"type check ('integer') failed - got '{wanted}'")
+        if int(wanted) in used:
+            raise param_error(vmid=f"VM {wanted} already exists")
+        return wanted
+    n = 100
+    while n in used:
+        n += 1
+    return str(n)  # PVE answers a string here
+
+
+async def resources(pve: Pve, call: Call) -> Any:
+    kind = call.params.get("type")
+    out: list[dict[str, Any]] = []
+    if kind in (None, "vm"):
+        out += [summary(pve.store, int(k), vm) for k, vm in pve.store.vms().items()]
+    if kind in (None, "storage"):
+        for node in pve.store.data["nodes"]:
+            for name, info in pve.store.data["storages"].items():
+                out.append(
+                    {
+                        "id": f"storage/{node}/{name}",
+                        "type": "storage",
+                        "node": node,
+                        "storage": name,
+                        "status": "available",
+                        "content": ",".join(info["content"]),
+                        "shared": info["shared"],
+                    }
+                )
+    if kind in (None, "node"):
+        out += [
+            {"id": f"node/{n}", "type": "node", "node": n, "status": "online"}
+            for n in pve.store.data["nodes"]
+        ]
+    return out
+
+
+async def task_status(pve: Pve, call: Call) -> Any:
+    return pve.tasks.get(call.node, call.path["upid"]).status_dict()
+
+
+async def task_log(pve: Pve, call: Call) -> Any:
+    task = pve.tasks.get(call.node, call.path["upid"])
+    start = int(call.params.get("start", "0") or 0)
+    limit = int(call.params.get("limit", "50") or 50)
+    return [
+        {"n": i + 1, "t": line}
+        for i, line in enumerate(task.lines[start : start + limit], start=start)
+    ]
+
+
+async def storage_list(pve: Pve, call: Call) -> Any:
+    pve.store.check_node(call.node)
+    return [
+        {
+            "storage": name,
+            "type": info["type"],
+            "content": ",".join(info["content"]),
+            "shared": info["shared"],
+            "active": 1,
+            "enabled": 1,
+            "total": 500 * 1024**3,
+            "used": 0,
+            "avail": 500 * 1024**3,
+        }
+        for name, info in pve.store.data["storages"].items()
+    ]
+
+
+async def storage_content(pve: Pve, call: Call) -> Any:
+    storage = call.path["storage"]
+    pve.store.storage(call.node, storage)
+    content = call.params.get("content")
+    out = []
+    for volid, info in pve.store.volumes().items():
+        if volid.split(":")[0] != storage or (content and info["content"] != content):
+            continue
+        entry = {
+            "volid": volid,
+            "content": info["content"],
+            "format": info["format"],
+            "size": info["size"],
+            "ctime": info["ctime"],
+        }
+        if "vmid" in info:
+            entry["vmid"] = info["vmid"]
+        out.append(entry)
+    return out
+
+
+def _volid(storage: str, volume: str) -> str:
+    return volume if ":" in volume else f"{storage}:{volume}"
+
+
+async def delete_content(pve: Pve, call: Call) -> Any:
+    storage = call.path["storage"]
+    pve.store.storage(call.node, storage)
+    volid = _volid(storage, call.path["volume"])
+    if volid not in pve.store.volumes():
+        raise ApiError(500, f"volume '{volid}' does not exist")
+
+    async def worker(task: Task) -> None:
+        pve.store.volumes().pop(volid, None)
+        pve.store.save()
+        task.log(f"removed volume '{volid}'")
+
+    return pve.tasks.spawn(call.node, "imgdel", volid, call.owner, worker)
+
+
+async def download_url(pve: Pve, call: Call) -> Any:
+    storage = call.path["storage"]
+    info = pve.store.storage(call.node, storage)
+    url = call.required("url")
+    content = call.required("content")
+    filename = call.required("filename")
+    errors: dict[str, str] = {}
+    if not url.startswith(("http://", "https://", "ftp://")):
+        errors["url"] = f"invalid format - invalid URL '{url}'"
+    if content not in _CONTENT_DIRS:
+        errors["content"] = (
+            f"value '{content}' does not have a value in the enumeration 'iso, vztmpl, import'"
+        )
+    compression = call.params.get("compression")
+    if compression and compression not in _COMPRESSIONS:
+        errors["compression"] = (
+            f"value '{compression}' does not have a value in the enumeration 'zst, gz, lzo, bz2'"
+        )
+    algo = call.params.get("checksum-algorithm")
+    if algo and algo not in _ALGOS:
+        errors["checksum-algorithm"] = (
+            f"value '{algo}' does not have a value in the enumeration '{', '.join(_ALGOS)}'"
+        )
+    if call.params.get("checksum") and not algo:
+        errors["checksum-algorithm"] = "'checksum-algorithm' is required when 'checksum' is set"
+    if "/" in filename or filename.startswith("."):
+        errors["filename"] = "invalid format - value does not look like a valid filename"
+    if errors:
+        raise param_error(**errors)
+    if content not in info["content"]:
+        raise ApiError(500, f"storage '{storage}' is not configured for content-type '{content}'")
+    if content == "import" and not filename.endswith(_IMPORT_EXT):
+        raise ApiError(
+            500, f"invalid filename or wrong extension for content type import: '{filename}'"
+        )
+    volid = f"{storage}:{_CONTENT_DIRS[content]}/{filename}"
+    size = int(
+        pve.faults.option("download_size", 1024**3 if content == "import" else 100 * 1024**2)
+    )
+
+    async def worker(task: Task) -> None:
+        path = f"{info.get('path', '/var/lib/vz')}/{_CONTENT_DIRS[content]}/{filename}"
+        if volid in pve.store.volumes():
+            raise ApiError(500, f"refusing to override existing file '{path}'")
+        task.log(f"downloading {url} to {path}")
+        await pve.work("download")
+        if call.params.get("checksum"):
+            task.log(f"calculating checksum of '{path}'... OK, checksum verified")
+        pve.store.volumes()[volid] = {
+            "size": size,
+            "format": filename.rsplit(".", 1)[-1],
+            "content": content,
+            "ctime": int(time.time()),
+            "url": url,
+        }
+        pve.store.save()
+        task.log(f"download of '{url}' to '{path}' finished")
+
+    return pve.tasks.spawn(call.node, "download", storage, call.owner, worker)
+
+
+ROUTES: list[Route] = [
+    ("GET", "/version", version),
+    ("GET", "/nodes", nodes),
+    ("GET", "/cluster/nextid", nextid),
+    ("GET", "/cluster/resources", resources),
+    ("GET", "/nodes/{node}/tasks/{upid}/status", task_status),
+    ("GET", "/nodes/{node}/tasks/{upid}/log", task_log),
+    ("GET", "/nodes/{node}/storage", storage_list),
+    ("GET", "/nodes/{node}/storage/{storage}/content", storage_content),
+    ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume:.+}", delete_content),
+    ("POST", "/nodes/{node}/storage/{storage}/download-url", download_url),
+]
