@@ -1,0 +1,120 @@
+"""``HostSimulator``: simulated Proxmox VE hosts reachable over SSH on loopback.
+
+Any address the spec names becomes a host on demand (``ensure_endpoint("ssh", address, port)``),
+with its own persistent filesystem in ``world.data("host")["hosts"][address]``. All hosts share
+one host key and accept one client key, both generated into ``<lab>/ssh/``; the host provider
+gets them through ``provider_settings()`` as its ``defaults`` block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from cozyplan.lab.framework import LabWorld, Simulator, bind_server, loopback_for
+from cozyplan.lab.sshhost.commands import PROGRAMS, REGISTRY
+from cozyplan.lab.sshhost.commands.apt import ARCHIVE, PREINSTALLED
+from cozyplan.lab.sshhost.commands.git import NEXCAGE_URL, nexcage_remote
+from cozyplan.lab.sshhost.host import SimHost
+from cozyplan.lab.sshhost.server import start_ssh_server
+
+
+def _private_key(path: Path) -> asyncssh.SSHKey:
+    if path.exists():
+        return asyncssh.read_private_key(str(path))
+    key = asyncssh.generate_private_key("ssh-ed25519", comment="cozyplan-lab")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.export_private_key())
+    path.with_suffix(".pub").write_bytes(key.export_public_key())
+    return key
+
+
+class HostSimulator(Simulator):
+    name = "host"
+
+    def __init__(self, world: LabWorld) -> None:
+        super().__init__(world)
+        self.key_dir = world.dir / "ssh"
+        self.key_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.key_dir, 0o700)
+        self.host_key = _private_key(self.key_dir / "host_key")
+        self.client_key_file = self.key_dir / "client_key"
+        client_key = _private_key(self.client_key_file)
+        self.authorized = asyncssh.import_authorized_keys(client_key.export_public_key().decode())
+        self.known_hosts_file = self.key_dir / "known_hosts"
+        self.known_hosts_file.write_bytes(b"* " + self.host_key.export_public_key())
+        self.data = world.data("host")
+        self.data.setdefault("hosts", {})
+        self.data.setdefault("remotes", {}).setdefault(NEXCAGE_URL, nexcage_remote())
+        self._hosts: dict[str, SimHost] = {}
+        self._servers: dict[tuple[str, int], Any] = {}
+
+    async def start(self) -> None:
+        for name, info in list(self.data["hosts"].items()):
+            for port in info.get("ports", []):
+                await self.ensure_endpoint("ssh", name, port)
+
+    async def stop(self) -> None:
+        for (name, port), server in list(self._servers.items()):
+            server.close()
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+            self.world.unregister_endpoint("ssh", name, port)
+        self._servers.clear()
+
+    def provider_settings(self) -> dict[str, Any]:
+        return {
+            "defaults": {
+                "private_key_file": str(self.client_key_file),
+                "known_hosts_file": str(self.known_hosts_file),
+            }
+        }
+
+    def host(self, name: str) -> SimHost:
+        """The simulated host playing ``name`` (created empty on first use)."""
+        sim = self._hosts.get(name)
+        if sim is None:
+            fresh = name not in self.data["hosts"]
+            data = self.data["hosts"].setdefault(name, {"ports": []})
+            sim = SimHost(self.world, name, data, REGISTRY, PROGRAMS)
+            if fresh:
+                sim.packages.update({p: ARCHIVE[p] for p in PREINSTALLED})
+            self._hosts[name] = sim
+            self.world.save()
+        return sim
+
+    def add_remote(
+        self, url: str, refs: dict[str, str], trees: dict[str, dict[str, str]], default: str
+    ) -> None:
+        """Make a git repository available to every simulated host at ``url``."""
+        self.data["remotes"][url] = {"refs": refs, "trees": trees, "default": default}
+        self.world.save()
+
+    async def ensure_endpoint(self, service: str, host: str, port: int) -> tuple[str, int] | None:
+        if service != "ssh":
+            return None
+        existing = self.world.lookup_endpoint(service, host, port)
+        if existing is not None:
+            return existing
+        sim = self.host(host)
+        address = loopback_for(host)
+
+        async def start(addr: str, p: int) -> Any:
+            return await start_ssh_server(sim, addr, p, self.host_key, self.authorized)
+
+        server, real_port = await bind_server(start, address, port)
+        self._servers[(host, port)] = server
+        self.world.register_endpoint(service, host, port, address, real_port)
+        ports: list[int] = sim.data.setdefault("ports", [])
+        if port not in ports:
+            ports.append(port)
+            self.world.save()
+        return address, real_port
+
+    def status(self) -> dict[str, Any]:
+        return {"hosts": sorted(self.data["hosts"]), "key_dir": str(self.key_dir)}
