@@ -265,14 +265,25 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
 
 
 def merge_computed(
-    schema: ResourceSchema, desired: Mapping[str, Any], prior: Mapping[str, Any] | None
+    schema: ResourceSchema,
+    desired: Mapping[str, Any],
+    prior: Mapping[str, Any] | None,
+    *,
+    updating: bool = False,
 ) -> dict[str, Any]:
-    """The planned attributes: desired settable fields, computed ones from prior or UNKNOWN."""
+    """The planned attributes: desired settable fields, computed ones from prior or UNKNOWN.
+
+    ``prior=None`` (create, replace): every computed field not set in the spec is unknown.
+    ``updating``: computed fields declared ``Computed(stable=False)`` become unknown too.
+    """
     out = dict(desired)
     for name, spec in schema.fields.items():
         if not spec.computed:
             continue
         if spec.settable and out.get(name) is not None:
             continue
-        out[name] = prior.get(name) if prior is not None else UNKNOWN
+        if prior is None or (updating and not spec.stable):
+            out[name] = UNKNOWN
+        else:
+            out[name] = prior.get(name)
     return out

@@ -26,9 +26,14 @@ class RequiresReplace:
 
 @dataclass(frozen=True)
 class Computed:
-    """Set by the provider. ``optional=True``: the spec may set it; otherwise read-only."""
+    """Set by the provider. ``optional=True``: the spec may set it; otherwise read-only.
+
+    ``stable=False``: the value may change whenever the resource is updated (e.g. a content
+    hash), so the plan shows it as known after apply on update, not only on create.
+    """
 
     optional: bool = False
+    stable: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class FieldSpec:
     requires_replace: bool
     computed: bool
     settable: bool
+    stable: bool
     sensitive: bool
     noise: bool
     nested: ResourceSchema | None
@@ -119,6 +125,7 @@ def schema_of(model: type[BaseModel]) -> ResourceSchema:
             requires_replace=any(isinstance(m, RequiresReplace) for m in marks),
             computed=computed is not None,
             settable=computed is None or computed.optional,
+            stable=computed is None or computed.stable,
             sensitive=any(isinstance(m, Sensitive) for m in marks),
             noise=any(isinstance(m, Noise) for m in marks),
             nested=schema_of(nested_model) if nested_model is not None else None,

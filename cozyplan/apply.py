@@ -1,0 +1,284 @@
+"""Applying a plan: the apply graph, one step per resource, state recorded after each step."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+from pydantic import ValidationError
+
+from cozyplan.errors import CozyplanError, PermanentError, ProviderError
+from cozyplan.instances import Variables
+from cozyplan.plan import Action, ResourceChange
+from cozyplan.planner import Evaluator, Plan, normalise
+from cozyplan.progress import NullProgress, ProgressSink
+from cozyplan.provider import ApplyContext
+from cozyplan.providers import ProviderSet
+from cozyplan.retry import RetryPolicy, retrying
+from cozyplan.state.model import Pending, ResourceState, State
+from cozyplan.state.store import LocalStore
+from cozyplan.values import contains_unknown
+from cozyplan.walk import NodeStatus, WalkResult, walk
+
+TICK = 10.0  # seconds between "still running" lines
+
+
+@dataclass
+class ApplyReport:
+    result: WalkResult
+    applied: dict[str, Action] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok and not self.interrupted
+
+    def count(self, status: NodeStatus) -> int:
+        return sum(1 for s in self.result.status.values() if s is status)
+
+
+def apply_graph(plan: Plan, state: State) -> nx.DiGraph:
+    """Order the actionable changes.
+
+    Creates/updates follow their dependencies. A deleted resource goes after everything that
+    depended on it (per the dependencies recorded in state) has been updated or deleted, and before
+    the resources it depended on are deleted.
+    """
+    changes = {c.address: c for c in plan.changes if c.action.changes_something}
+    g = nx.DiGraph()
+    g.add_nodes_from(changes)
+    for addr, change in changes.items():
+        if change.action is Action.DELETE:
+            continue
+        for dep in change.dependencies:
+            dep_change = changes.get(dep)
+            if dep_change is not None and dep_change.action is not Action.DELETE:
+                g.add_edge(dep, addr)
+    for addr, rs in state.resources.items():
+        for dep in rs.dependencies:
+            dep_change = changes.get(dep)
+            if dep_change is None or addr not in changes:
+                continue
+            if dep_change.action is Action.DELETE:
+                # addr used dep: finish with addr (update, replace or delete) before deleting dep
+                g.add_edge(addr, dep)
+            elif changes[addr].action is Action.DELETE and dep_change.action.is_replace:
+                g.add_edge(addr, dep)
+    return g
+
+
+class Applier:
+    def __init__(
+        self,
+        plan: Plan,
+        state: State,
+        store: LocalStore,
+        resources: ProviderSet,
+        variables: Variables,
+        *,
+        parallelism: int = 10,
+        progress: ProgressSink | None = None,
+        stop: asyncio.Event | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.plan = plan
+        self.state = state
+        self.store = store
+        self.resources = resources
+        self.variables = variables
+        self.parallelism = parallelism
+        self.progress: ProgressSink = progress or NullProgress()
+        self.stop = stop or asyncio.Event()
+        self.policy = policy or RetryPolicy()
+        self.run_id = str(uuid.uuid4())
+        self.ev = Evaluator(variables, resources)
+        self.changes: dict[str, ResourceChange] = {c.address: c for c in plan.changes}
+        self.applied: dict[str, Action] = {}
+        self._checks: set[str] = set()
+
+    # -- refreshed state first ----------------------------------------------------------------
+    def _persist_refresh(self) -> None:
+        adopted_now = {d.address for d in self.plan.drift if d.adopted}
+        for address, observed in self.plan.refreshed.items():
+            rs = self.state.resources.get(address)
+            if rs is None:
+                continue
+            if address in adopted_now and observed is not None:
+                # a crashed create: the object exists, adopt it
+                adopted = ResourceState(rs.type, rs.provider, observed, rs.desired,
+                                        rs.dependencies, rs.sensitive_paths, rs.status, None)
+                self.store.record(self.state, address, adopted)
+            elif rs.observed is not None and observed is not None and observed != rs.observed:
+                updated = ResourceState(rs.type, rs.provider, observed, rs.desired,
+                                        rs.dependencies, rs.sensitive_paths, rs.status,
+                                        rs.pending)
+                self.store.record(self.state, address, updated)
+
+    async def run(self) -> ApplyReport:
+        self._persist_refresh()
+        if self.plan.options.mode == "refresh-only":
+            return ApplyReport(WalkResult())
+        for address, rs in self.state.resources.items():
+            if rs.observed is not None:
+                self.ev.values[address] = (rs.observed, rs.sensitive_paths)
+        graph = apply_graph(self.plan, self.state)
+        self._add_checks(graph)
+        result = await walk(graph, self._step, parallelism=self.parallelism, stop=self.stop)
+        report = ApplyReport(result, dict(self.applied), interrupted=self.stop.is_set())
+        return report
+
+    def _add_checks(self, graph: nx.DiGraph) -> None:
+        """Re-check no-op instances downstream of a change: a new value may reach them."""
+        if self.plan.options.mode != "normal" or self.plan.options.targets:
+            return
+        changed = [a for a in graph.nodes if self.changes[a].action is not Action.DELETE]
+        if not changed:
+            return
+        for change in self.plan.changes:
+            if change.action is Action.NOOP and change.address in self.plan.instances:
+                deps = [d for d in change.dependencies if d in graph or d in self._checks]
+                if deps:
+                    self._checks.add(change.address)
+                    graph.add_node(change.address)
+                    for d in deps:
+                        graph.add_edge(d, change.address)
+
+    # -- one step -----------------------------------------------------------------------------
+    async def _step(self, node: Hashable) -> None:
+        address = str(node)
+        change = self.changes[address]
+        action = change.action
+        started = time.monotonic()
+        ticker: asyncio.Task[None] | None = None
+        shown = action.changes_something
+
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(TICK)
+                self.progress.still_running(address, action, time.monotonic() - started)
+
+        try:
+            if shown:
+                self.progress.started(address, action)
+                ticker = asyncio.ensure_future(tick())
+            ident = await self._apply_one(change)
+            if ident is not None or shown:
+                elapsed = time.monotonic() - started
+                self.progress.finished(address, self.applied.get(address, action), elapsed,
+                                       ident)
+        except BaseException as exc:
+            if shown or self.applied.get(address):
+                self.progress.failed(address, action, time.monotonic() - started, exc)
+            raise
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+
+    def _context(self, address: str, pending_state: ResourceState | None) -> ApplyContext:
+        async def checkpoint(attrs: Mapping[str, Any]) -> None:
+            if pending_state is None or pending_state.pending is None:
+                return
+            pending_state.pending.attributes.update(dict(attrs))
+            self.store.record(self.state, address, pending_state)
+
+        def progress(message: str) -> None:
+            self.progress.message(address, message)
+
+        return ApplyContext(address, checkpoint, progress)
+
+    async def _call(self, address: str, fn: Any) -> Any:
+        def on_retry(attempt: int, exc: Exception, wait: float) -> None:
+            self.progress.retrying(address, attempt, exc, wait)
+
+        try:
+            return await retrying(fn, self.policy, on_retry=on_retry)
+        except CozyplanError:
+            raise
+        except (ValidationError, OSError) as exc:
+            raise PermanentError(str(exc)) from exc
+
+    async def _apply_one(self, change: ResourceChange) -> str | None:
+        address = change.address
+        resource = self.resources.resource(change.type)
+        rs = self.state.resources.get(address)
+        if change.action is Action.DELETE:
+            if rs is not None and rs.observed is not None:
+                prior = rs.observed
+                await self._call(address, lambda: resource.apply(
+                    Action.DELETE, prior, None, change.changes, self._context(address, None)))
+            self.store.record(self.state, address, None)
+            self.ev.values.pop(address, None)
+            self.applied[address] = Action.DELETE
+            return None
+
+        inst = self.plan.instances[address]
+        desired, sensitive = self.ev.evaluate(inst)
+        desired, errors = normalise(resource, desired)
+        if contains_unknown(desired):
+            raise PermanentError("some values are still unknown after their dependencies "
+                                 "were applied")
+        if errors:
+            raise PermanentError("; ".join(f"{'.'.join(map(str, loc))}: {msg}"
+                                           for loc, msg in errors))
+        for name, spec in resource.schema().fields.items():
+            if spec.sensitive and [name] not in sensitive:
+                sensitive.append([name])
+        prior = rs.observed if rs is not None else None
+        action = change.action
+        changes = change.changes
+        if action in (Action.UPDATE, Action.NOOP) and prior is not None:
+            changes = resource.plan(prior, desired, ignore=inst.block.lifecycle.ignore_changes,
+                                    sensitive_paths=[tuple(p) for p in sensitive])
+            if not changes:
+                if rs is not None and (rs.desired != desired or rs.dependencies
+                                       != change.dependencies):
+                    self.store.record(self.state, address, ResourceState(
+                        change.type, change.provider, prior, desired, change.dependencies,
+                        sensitive, "ready", None))
+                return None
+            if any(c.forces_replace for c in changes):
+                cbd = inst.block.lifecycle.create_before_destroy
+                cbd = cbd if cbd is not None else resource.create_before_destroy
+                action = Action.CREATE_THEN_DELETE if cbd else Action.DELETE_THEN_CREATE
+            else:
+                action = Action.UPDATE
+            if change.action is Action.NOOP:
+                self.progress.started(address, action)
+        elif prior is None and action is not Action.CREATE:
+            action = Action.CREATE
+        record: ResourceState | None = None
+        if action is Action.CREATE or action.is_replace:
+            known = {k: v for k, v in desired.items() if v is not None}
+            record = ResourceState(
+                change.type, change.provider, prior, desired, change.dependencies, sensitive,
+                rs.status if rs is not None else "ready",
+                Pending("create", time.time(), known, self.run_id),
+            )
+            self.store.record(self.state, address, record)
+        ctx = self._context(address, record)
+        try:
+            result = await self._call(
+                address, lambda: resource.apply(action, prior, desired, changes, ctx))
+        except BaseException as exc:
+            if record is not None and isinstance(exc, ProviderError | CozyplanError):
+                # the create failed: whatever it left is adopted and replaced next time
+                record.status = "tainted"
+                self.store.record(self.state, address, record)
+            raise
+        final = ResourceState(change.type, change.provider, result, desired,
+                              change.dependencies, sensitive, "ready", None)
+        self.store.record(self.state, address, final)
+        self.ev.values[address] = (result or {}, sensitive)
+        self.applied[address] = action
+        ident = None
+        if isinstance(result, dict):
+            for key in ("id", "vmid", "name"):
+                if result.get(key) is not None and [key] not in sensitive:
+                    ident = f"{key}={result[key]}"
+                    break
+        return ident

@@ -1,0 +1,22 @@
+"""The ``cozyplan`` command line (click). Thin: the work is in the engine modules."""
+
+from __future__ import annotations
+
+import click
+
+from cozyplan import __version__
+from cozyplan.cli.inspect import graph, schema, show, validate
+from cozyplan.cli.labcmds import lab
+from cozyplan.cli.run import apply, destroy, plan, refresh
+from cozyplan.cli.statecmds import force_unlock, import_, state
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cozyplan")
+def main() -> None:
+    """Declarative, state-reconciling installer for CozyStack on Proxmox VE."""
+
+
+for command in (validate, plan, apply, refresh, destroy, show, graph, state, import_,
+                force_unlock, schema, lab):
+    main.add_command(command)

@@ -1,0 +1,135 @@
+"""Shared CLI plumbing: options, output, error handling, the lab context."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from cozyplan.errors import CozyplanError, SpecError
+from cozyplan.lab.runtime import DEFAULT_LAB_DIR, LabHandle, lab_session
+from cozyplan.render.human import Styler
+from cozyplan.render.values import scrub
+from cozyplan.session import Session, default_state_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_SPEC = Path("cozyplan.yaml")
+DEFAULT_LAB_TIME_SCALE = 0.2
+
+
+class Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def use_colour(stream: Any = None) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def styler(stream: Any = None) -> Styler:
+    return Styler(use_colour(stream))
+
+
+def spec_option(f: F) -> F:
+    return click.option(
+        "-f", "--spec", "spec", type=click.Path(path_type=Path), default=DEFAULT_SPEC,
+        show_default=True, help="Spec file.",
+    )(f)
+
+
+def state_option(f: F) -> F:
+    return click.option(
+        "--state", "state_path", type=click.Path(path_type=Path), default=None,
+        help="State file (default: state/<spec stem>.state.json; with --lab, in the lab dir).",
+    )(f)
+
+
+def lab_options(f: F) -> F:
+    f = click.option("--lab", is_flag=True,
+                     help="Rehearse against the embedded lab (running, or in-process).")(f)
+    f = click.option("--lab-dir", type=click.Path(path_type=Path), default=DEFAULT_LAB_DIR,
+                     show_default=True, help="Lab directory.")(f)
+    f = click.option("--time-scale", type=float, default=None,
+                     help=f"Lab time scale for an in-process lab "
+                          f"(default {DEFAULT_LAB_TIME_SCALE}).")(f)
+    return f
+
+
+def var_option(f: F) -> F:
+    return click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE",
+                        help="Set a variable (repeatable).")(f)
+
+
+def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--var")
+        name, value = pair.split("=", 1)
+        out[name.strip()] = value
+    return out
+
+
+@contextlib.contextmanager
+def open_session(
+    spec: Path, state_path: Path | None, lab: bool, lab_dir: Path, time_scale: float | None,
+    var_pairs: tuple[str, ...] = (),
+) -> Iterator[Session]:
+    lab_ctx: contextlib.AbstractContextManager[LabHandle | None]
+    if lab:
+        lab_ctx = lab_session(lab_dir, time_scale=time_scale or DEFAULT_LAB_TIME_SCALE)
+    else:
+        lab_ctx = contextlib.nullcontext(None)
+    with lab_ctx as handle:
+        path = state_path or default_state_path(spec, lab_dir if lab else None)
+        yield Session(spec, path, handle, parse_vars(var_pairs))
+
+
+def report_error(exc: BaseException, secrets: list[str] | None = None) -> None:
+    style = styler(sys.stderr)
+    secrets = secrets or []
+    if isinstance(exc, SpecError):
+        for diag in exc.diagnostics:
+            click.echo(style("Error: ", "red", bold=True) + scrub(str(diag), secrets), err=True)
+            for rel in diag.related:
+                click.echo(f"  (see also {rel})", err=True)
+        return
+    click.echo(style("Error: ", "red", bold=True) + scrub(str(exc), secrets), err=True)
+
+
+def handle_errors(f: F) -> F:
+    """Turn cozyplan's errors into messages and exit codes; never a traceback for users."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except Exit as exc:
+            sys.exit(exc.code)
+        except CozyplanError as exc:
+            report_error(exc)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("COZYPLAN_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"Internal error: {type(exc).__name__}: {exc}\n"
+                       "(set COZYPLAN_DEBUG=1 for a traceback, and please report it)", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,114 @@
+"""lab up|status|down|reset."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+
+from cozyplan.cli.common import DEFAULT_LAB_TIME_SCALE, handle_errors
+from cozyplan.errors import CozyplanError
+from cozyplan.lab.runtime import (
+    DEFAULT_LAB_DIR,
+    LabClient,
+    read_info,
+    start_background,
+    stop_background,
+)
+
+
+def _dir(f):  # type: ignore[no-untyped-def]
+    return click.option("--lab-dir", type=click.Path(path_type=Path), default=DEFAULT_LAB_DIR,
+                        show_default=True)(f)
+
+
+@click.group()
+def lab() -> None:
+    """The embedded lab: simulated Proxmox VE, Talos nodes and hosts on loopback."""
+
+
+def _parse_sets(pairs: tuple[str, ...]) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for pair in pairs:
+        key, _, raw = pair.partition("=")
+        sim, _, opt = key.partition(".")
+        if not raw or not opt:
+            raise click.BadParameter(f"expected SIMULATOR.OPTION=VALUE, got {pair!r}",
+                                     param_hint="--set")
+        try:
+            value: object = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(sim, {})[opt] = value
+    return out
+
+
+@lab.command("up")
+@_dir
+@click.option("--time-scale", type=float, default=DEFAULT_LAB_TIME_SCALE, show_default=True,
+              help="Multiply every simulated delay (1.0 = real-life timings).")
+@click.option("--set", "sets", multiple=True, metavar="SIM.OPTION=VALUE",
+              help="Simulator option, e.g. proxmox.error_rate=0.2.")
+@handle_errors
+def up(lab_dir: Path, time_scale: float, sets: tuple[str, ...]) -> None:
+    """Start the lab in the background."""
+    info = start_background(lab_dir, time_scale=time_scale, options=_parse_sets(sets))
+    status = LabClient(info).status()
+    click.echo(f"Lab running in {lab_dir} (pid {info['pid']}, time scale {time_scale}).")
+    for ep in status.get("endpoints", []):
+        click.echo(f"  {ep['service']:<10} {ep['host']}:{ep['port']} -> "
+                   f"{ep['real_host']}:{ep['real_port']}")
+    click.echo("Use --lab with plan/apply/refresh/destroy to rehearse against it.")
+
+
+@lab.command("status")
+@_dir
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def status(lab_dir: Path, as_json: bool) -> None:
+    """Show whether the lab runs, and what it serves."""
+    info = read_info(lab_dir)
+    if info is None:
+        click.echo(f"No lab is running in {lab_dir}.")
+        raise SystemExit(3)
+    st = LabClient(info).status()
+    if as_json:
+        click.echo(json.dumps({"pid": info["pid"], **st}, indent=2))
+        return
+    click.echo(f"Lab running in {lab_dir} (pid {info['pid']}, time scale {st['time_scale']}).")
+    for ep in st.get("endpoints", []):
+        click.echo(f"  {ep['service']:<10} {ep['host']}:{ep['port']} -> "
+                   f"{ep['real_host']}:{ep['real_port']}")
+    for name, sim in st.get("simulators", {}).items():
+        summary = ", ".join(f"{k}={v}" for k, v in sim.items() if not isinstance(v, dict | list))
+        click.echo(f"  [{name}] {summary}")
+
+
+@lab.command("down")
+@_dir
+@handle_errors
+def down(lab_dir: Path) -> None:
+    """Stop the background lab (its world is kept)."""
+    if stop_background(lab_dir):
+        click.echo("Lab stopped.")
+    else:
+        click.echo(f"No lab is running in {lab_dir}.")
+
+
+@lab.command("reset")
+@_dir
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@handle_errors
+def reset(lab_dir: Path, yes: bool) -> None:
+    """Empty the simulated world and the lab's state files."""
+    if read_info(lab_dir) is not None:
+        raise CozyplanError("the lab is running: 'cozyplan lab down' first")
+    if not lab_dir.exists():
+        click.echo("Nothing to reset.")
+        return
+    if not yes:
+        click.confirm(f"Delete the simulated world in {lab_dir}?", abort=True)
+    shutil.rmtree(lab_dir)
+    click.echo(f"Lab reset: {lab_dir} removed.")

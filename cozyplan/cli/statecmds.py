@@ -1,0 +1,169 @@
+"""state list|show|rm|mv, import, force-unlock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+
+from cozyplan.cli.common import handle_errors, lab_options, open_session, spec_option, state_option
+from cozyplan.cli.common import styler as make_styler
+from cozyplan.errors import CozyplanError
+from cozyplan.instances import block_of, expand
+from cozyplan.render.values import mask
+from cozyplan.session import Session, default_state_path
+from cozyplan.state.model import ResourceState
+from cozyplan.state.store import LocalStore
+
+
+def _store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> LocalStore:
+    return LocalStore(state_path or default_state_path(spec, lab_dir if lab else None))
+
+
+def _state_opts(f):  # type: ignore[no-untyped-def]
+    f = spec_option(f)
+    f = state_option(f)
+    f = click.option("--lab", is_flag=True)(f)
+    f = click.option("--lab-dir", type=click.Path(path_type=Path), default=Path(".lab"))(f)
+    return f
+
+
+@click.group()
+def state() -> None:
+    """Inspect and edit the state (locked while editing)."""
+
+
+@state.command("list")
+@_state_opts
+@handle_errors
+def state_list(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> None:
+    """List the addresses in the state."""
+    st = _store(spec, state_path, lab, lab_dir).load()
+    for addr in sorted(st.resources):
+        click.echo(addr)
+
+
+@state.command("show")
+@click.argument("address")
+@_state_opts
+@handle_errors
+def state_show(address: str, spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> None:
+    """Show one resource's attributes (sensitive values masked)."""
+    st = _store(spec, state_path, lab, lab_dir).load()
+    rs = st.resources.get(address)
+    if rs is None:
+        raise CozyplanError(f"no resource {address!r} in the state")
+    style = make_styler()
+    click.echo(style(f"# {address}", bold=True) + f"  ({rs.type}, {rs.status})")
+    for key, value in sorted((mask(rs.observed, (), rs.sensitive_paths) or {}).items()):
+        click.echo(f"    {key} = {json.dumps(value)}")
+    if rs.dependencies:
+        click.echo(f"    # depends on: {', '.join(rs.dependencies)}")
+
+
+@state.command("rm")
+@click.argument("addresses", nargs=-1, required=True)
+@_state_opts
+@handle_errors
+def state_rm(addresses: tuple[str, ...], spec: Path, state_path: Path | None, lab: bool,
+             lab_dir: Path) -> None:
+    """Forget resources (the real objects are left alone)."""
+    store = _store(spec, state_path, lab, lab_dir)
+    store.lock("state rm")
+    try:
+        st = store.load()
+        missing = [a for a in addresses if a not in st.resources]
+        if missing:
+            raise CozyplanError(f"not in the state: {', '.join(missing)}")
+        for addr in addresses:
+            store.record(st, addr, None)
+            click.echo(f"Removed {addr}")
+        store.write(st)
+    finally:
+        store.unlock()
+
+
+@state.command("mv")
+@click.argument("source")
+@click.argument("destination")
+@_state_opts
+@handle_errors
+def state_mv(source: str, destination: str, spec: Path, state_path: Path | None, lab: bool,
+             lab_dir: Path) -> None:
+    """Rename a resource in the state (e.g. after renaming it in the spec)."""
+    store = _store(spec, state_path, lab, lab_dir)
+    store.lock("state mv")
+    try:
+        st = store.load()
+        rs = st.resources.get(source)
+        if rs is None:
+            raise CozyplanError(f"no resource {source!r} in the state")
+        if destination in st.resources:
+            raise CozyplanError(f"{destination!r} already exists in the state")
+        if block_of(destination).split(".")[0] != rs.type:
+            raise CozyplanError(f"cannot move a {rs.type} to {destination!r}: the type differs")
+        store.record(st, destination, rs)
+        store.record(st, source, None)
+        for other in st.resources.values():
+            other.dependencies = [destination if d == source else d for d in other.dependencies]
+        store.write(st)
+        click.echo(f"Moved {source} to {destination}")
+    finally:
+        store.unlock()
+
+
+@click.command("import")
+@click.argument("address")
+@click.argument("import_id")
+@spec_option
+@state_option
+@lab_options
+@click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE")
+@handle_errors
+def import_(address: str, import_id: str, spec: Path, state_path: Path | None, lab: bool,
+            lab_dir: Path, time_scale: float | None, var_pairs: tuple[str, ...]) -> None:
+    """Bring an existing object under management at ADDRESS."""
+    with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
+        _import(session, address, import_id)
+
+
+def _import(session: Session, address: str, import_id: str) -> None:
+    instances = expand(session.cfg, session.variables)
+    inst = instances.get(address)
+    if inst is None:
+        raise CozyplanError(f"{address} is not in the spec: add it there first, then import")
+    with session.locked("import") as st:
+        if address in st.resources:
+            raise CozyplanError(f"{address} is already managed; 'cozyplan state rm' it first")
+        resources = session.provider_set()
+        resource = resources.resource(inst.block.type)
+
+        async def read() -> dict[str, object] | None:
+            try:
+                found = await resource.import_resource(import_id)
+                return None if found is None else resource.dump(found)
+            finally:
+                await resources.close()
+
+        attrs = asyncio.run(read())
+        if attrs is None:
+            raise CozyplanError(f"cannot import {address}: no object with id {import_id!r}")
+        sensitive = [[n] for n, f in resource.schema().fields.items() if f.sensitive]
+        session.store.record(st, address, ResourceState(
+            inst.block.type, inst.block.provider, attrs, None, [], sensitive))
+        session.store.write(st)
+    click.echo(make_styler()("Import successful!", "green", bold=True)
+               + f" {address} is now managed; run 'cozyplan plan' to see any difference.")
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@_state_opts
+@handle_errors
+def force_unlock(lock_id: str, spec: Path, state_path: Path | None, lab: bool,
+                 lab_dir: Path) -> None:
+    """Remove a lock left by a run that is gone (check first that it really is)."""
+    info = _store(spec, state_path, lab, lab_dir).force_unlock(lock_id)
+    click.echo(f"Unlocked: removed {info.describe()}")

@@ -1,0 +1,182 @@
+"""Variables, ``for_each``/``count`` expansion, and the instance-level dependency graph."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from cozyplan.errors import Diagnostic, SpecError
+from cozyplan.spec.config import Config, ResourceBlock
+from cozyplan.spec.expr import ExprError, Ref, evaluate
+
+InstanceKey = str | int | None
+
+
+def instance_address(block_address: str, key: InstanceKey) -> str:
+    if key is None:
+        return block_address
+    return f"{block_address}[{key}]"
+
+
+def block_of(address: str) -> str:
+    return address.split("[", 1)[0]
+
+
+@dataclass(frozen=True)
+class Instance:
+    address: str
+    block: ResourceBlock
+    key: InstanceKey
+    each_value: Any = None
+
+
+@dataclass
+class Variables:
+    values: dict[str, Any]
+    sensitive: set[str]
+
+    def resolve(self, ref: Ref) -> tuple[Any, bool]:
+        name = str(ref.parts[1])
+        value = self.values[name]
+        rest = ref.parts[2:]
+        from cozyplan.spec.expr import Index, traverse
+
+        path = tuple(p.key if isinstance(p, Index) else p for p in rest)
+        return traverse(value, path, f"var.{name}"), name in self.sensitive
+
+    def sensitive_values(self) -> list[str]:
+        """Every sensitive string value, for scrubbing from error text."""
+        return [str(self.values[n]) for n in self.sensitive if self.values.get(n)]
+
+
+def resolve_variables(cfg: Config, overrides: Mapping[str, str] | None = None) -> Variables:
+    overrides = overrides or {}
+    values: dict[str, Any] = {}
+    sensitive: set[str] = set()
+    diags: list[Diagnostic] = []
+    for name in overrides:
+        if name not in cfg.variables:
+            diags.append(Diagnostic(f"--var {name}: no such variable in {cfg.file}"))
+    for name, var in cfg.variables.items():
+        if var.sensitive:
+            sensitive.add(name)
+        if name in overrides:
+            values[name] = overrides[name]
+            continue
+        if var.env and var.env in os.environ:
+            values[name] = os.environ[var.env]
+            continue
+        if var.file:
+            path = Path(os.path.expanduser(var.file))
+            if not path.is_absolute():
+                path = cfg.base_dir / path
+            if path.exists():
+                values[name] = path.read_text().strip()
+                continue
+        if "default" in var.model_fields_set:
+            values[name] = var.default
+            continue
+        sources = []
+        if var.env:
+            sources.append(f"environment variable {var.env}")
+        if var.file:
+            sources.append(f"file {var.file}")
+        sources.append(f"--var {name}=...")
+        diags.append(Diagnostic(
+            f"variable {name!r} has no value: set {' or '.join(sources)}, or give it a default",
+            cfg.position(("variables", name)),
+        ))
+    if diags:
+        raise SpecError(diags)
+    return Variables(values, sensitive)
+
+
+def expand(cfg: Config, variables: Variables) -> dict[str, Instance]:
+    """All resource instances of the spec, keyed by address."""
+    out: dict[str, Instance] = {}
+    diags: list[Diagnostic] = []
+    for block in cfg.resources.values():
+        path = block.path
+        try:
+            if block.for_each is not None:
+                fe = evaluate(block.for_each, _only_vars(variables)).value
+                if isinstance(fe, list):
+                    if not all(isinstance(k, str | int) for k in fe):
+                        raise ExprError("for_each list items must be strings")
+                    fe = {str(k): str(k) for k in fe}
+                if not isinstance(fe, dict):
+                    raise ExprError(f"for_each must be a map or list, got {type(fe).__name__}")
+                for key, value in fe.items():
+                    addr = instance_address(block.address, str(key))
+                    out[addr] = Instance(addr, block, str(key), value)
+            elif block.count is not None:
+                count = evaluate(block.count, _only_vars(variables)).value
+                try:
+                    n = int(count)
+                except (TypeError, ValueError):
+                    raise ExprError(f"count must be a whole number, got {count!r}") from None
+                if n < 0:
+                    raise ExprError("count must not be negative")
+                for i in range(n):
+                    addr = instance_address(block.address, i)
+                    out[addr] = Instance(addr, block, i, i)
+            else:
+                out[block.address] = Instance(block.address, block, None)
+        except ExprError as exc:
+            key = "for_each" if block.for_each is not None else "count"
+            diags.append(Diagnostic(str(exc), cfg.position((*path, key)), block.address, key))
+    if diags:
+        raise SpecError(diags)
+    return out
+
+
+def _only_vars(variables: Variables) -> Any:
+    def resolve(ref: Ref) -> tuple[Any, bool]:
+        if ref.root != "var":
+            raise ExprError(f"{ref.text!r}: only variables may be used here")
+        return variables.resolve(ref)
+
+    return resolve
+
+
+def _targets_of(
+    ref_block: str, key: InstanceKey, cfg: Config, instances: Mapping[str, Instance],
+    by_block: Mapping[str, list[str]],
+) -> list[str]:
+    if key is not None:
+        addr = instance_address(ref_block, key)
+        return [addr] if addr in instances else []
+    return list(by_block.get(ref_block, []))
+
+
+def instance_graph(cfg: Config, instances: Mapping[str, Instance]) -> nx.DiGraph:
+    """Edges ``dependency -> dependent`` between instances."""
+    by_block: dict[str, list[str]] = {}
+    for addr, inst in instances.items():
+        by_block.setdefault(inst.block.address, []).append(addr)
+    g = nx.DiGraph()
+    g.add_nodes_from(instances)
+    for addr, inst in instances.items():
+        for _, ref in inst.block.refs:
+            if not ref.is_resource:
+                continue
+            for dep in _targets_of(ref.resource_address(), _key_of(ref), cfg, instances, by_block):
+                g.add_edge(dep, addr)
+        for dep_text in inst.block.depends_on:
+            blk = block_of(dep_text)
+            key: InstanceKey = None
+            if "[" in dep_text:
+                key = dep_text[len(blk) + 1 : -1].strip("\"'")
+            for dep in _targets_of(blk, key, cfg, instances, by_block):
+                g.add_edge(dep, addr)
+    return g
+
+
+def _key_of(ref: Ref) -> InstanceKey:
+    key = ref.instance_key()
+    return key

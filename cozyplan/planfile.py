@@ -1,0 +1,83 @@
+"""Saved plans (``plan --out FILE``): what was decided, against which state and spec.
+
+A saved plan holds no secret (values are masked) and no unknown-value machinery: ``apply FILE``
+re-plans under the state lock and refuses unless the spec, the state lineage/serial and the set
+of (address, action) pairs are exactly what was reviewed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from cozyplan import __version__
+from cozyplan.errors import CozyplanError
+from cozyplan.planner import Plan, PlanOptions
+from cozyplan.render.human import Styler, render_plan
+from cozyplan.render.jsonout import plan_document
+from cozyplan.state.store import write_atomic
+
+KIND = "cozyplan-plan"
+
+
+class StalePlan(CozyplanError):
+    pass
+
+
+def save_plan(path: Path, plan: Plan, spec: Path, state_path: Path, lab: bool) -> None:
+    data = {
+        "kind": KIND,
+        "cozyplan_version": __version__,
+        "spec": str(spec),
+        "state": str(state_path),
+        "lab": lab,
+        "options": asdict(plan.options),
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "spec_sha256": plan.spec_hash,
+        "actions": [[c.address, c.action.value] for c in plan.actionable],
+        "document": plan_document(plan),
+        "text": render_plan(plan, Styler(False)),
+    }
+    write_atomic(path, json.dumps(data, indent=1).encode(), mode=0o600)
+
+
+def load_plan(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CozyplanError(f"plan file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CozyplanError(f"{path} is not a cozyplan plan file") from None
+    if data.get("kind") != KIND:
+        raise CozyplanError(f"{path} is not a cozyplan plan file")
+    return data
+
+
+def options_of(saved: dict[str, Any]) -> PlanOptions:
+    o = saved["options"]
+    return PlanOptions(mode=o["mode"], refresh=o["refresh"], targets=tuple(o["targets"]),
+                       replace=tuple(o["replace"]), parallelism=o["parallelism"])
+
+
+def check_fresh(saved: dict[str, Any], plan: Plan) -> None:
+    """Refuse to apply a saved plan that no longer describes what would happen."""
+    if saved["spec_sha256"] != plan.spec_hash:
+        raise StalePlan("the saved plan is stale: the spec file changed since it was made; "
+                        "run 'cozyplan plan' again")
+    if saved["lineage"] != plan.lineage:
+        raise StalePlan("the saved plan was made for a different state (lineage "
+                        f"{saved['lineage']}, the state is {plan.lineage})")
+    if saved["serial"] != plan.serial:
+        raise StalePlan(f"the saved plan is stale: the state changed since it was made (serial "
+                        f"{saved['serial']} -> {plan.serial}); run 'cozyplan plan' again")
+    now = [[c.address, c.action.value] for c in plan.actionable]
+    if now != saved["actions"]:
+        before = {tuple(a) for a in saved["actions"]}
+        after = {tuple(a) for a in now}
+        diff = sorted((after - before) | (before - after))
+        listed = ", ".join(f"{a} ({act})" for a, act in diff[:5])
+        raise StalePlan("the saved plan is stale: the real systems changed since it was made "
+                        f"({listed}); run 'cozyplan plan' again")

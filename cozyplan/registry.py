@@ -1,0 +1,49 @@
+"""Finding providers through the ``cozyplan.providers`` entry-point group.
+
+The engine never imports a provider package by name: it asks this registry, which loads the
+entry point whose name is the provider's name (a resource type's prefix before the first ``_``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from cozyplan.provider import Provider, Resource
+
+GROUP = "cozyplan.providers"
+
+
+def provider_name_of(resource_type: str) -> str:
+    return resource_type.split("_", 1)[0]
+
+
+@cache
+def available() -> tuple[str, ...]:
+    return tuple(sorted(ep.name for ep in entry_points(group=GROUP)))
+
+
+@cache
+def provider_class(name: str) -> type[Provider[Any]] | None:
+    for ep in entry_points(group=GROUP, name=name):
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise TypeError(f"entry point {ep.value} is not a cozyplan Provider")
+        return cls
+    return None
+
+
+def resource_class(resource_type: str) -> type[Resource[Any, Any]] | None:
+    cls = provider_class(provider_name_of(resource_type))
+    if cls is None:
+        return None
+    for rt in cls.resource_types:
+        if rt.type_name == resource_type:
+            return rt
+    return None
+
+
+def resource_types_of(name: str) -> list[str]:
+    cls = provider_class(name)
+    return sorted(rt.type_name for rt in cls.resource_types) if cls else []

@@ -1,0 +1,1 @@
+"""Presenting plans and results: human text, stable JSON, and Markdown for pull requests."""

@@ -1,0 +1,60 @@
+"""Masking and formatting of attribute values for output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cozyplan.values import UNKNOWN
+
+SENSITIVE_TEXT = "(sensitive value)"
+UNKNOWN_TEXT = "(known after apply)"
+
+
+def is_sensitive(path: Sequence[str | int], sensitive_paths: Iterable[Sequence[str | int]]) -> bool:
+    p = tuple(path)
+    for sp in sensitive_paths:
+        s = tuple(sp)
+        if p[: len(s)] == s:
+            return True
+    return False
+
+
+def mask(value: Any, path: tuple[str | int, ...],
+         sensitive_paths: Sequence[Sequence[str | int]]) -> Any:
+    """A copy of ``value`` with sensitive parts replaced by the marker text."""
+    if is_sensitive(path, sensitive_paths):
+        return SENSITIVE_TEXT if value is not None else None
+    if isinstance(value, dict):
+        return {k: mask(v, (*path, k), sensitive_paths) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v, (*path, i), sensitive_paths) for i, v in enumerate(value)]
+    return value
+
+
+def fmt(value: Any) -> str:
+    if value is UNKNOWN:
+        return UNKNOWN_TEXT
+    if value == SENSITIVE_TEXT:
+        return SENSITIVE_TEXT
+    if isinstance(value, str):
+        return json.dumps(value)
+    try:
+        return json.dumps(value, sort_keys=True, default=_default)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _default(value: Any) -> Any:
+    if value is UNKNOWN:
+        return UNKNOWN_TEXT
+    raise TypeError(type(value).__name__)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Remove known secret values from free text such as provider error messages."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, SENSITIVE_TEXT)
+    return text

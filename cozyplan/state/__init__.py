@@ -1,0 +1,1 @@
+"""State: the versioned file format, the crash-safe local store, and locking."""

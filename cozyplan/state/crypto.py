@@ -1,0 +1,93 @@
+"""Encryption of sensitive values at rest in the state file.
+
+Terraform keeps secrets in state in clear text; cozyplan encrypts every value at a sensitive path
+with Fernet (AES-128-CBC + HMAC). The key comes from ``COZYPLAN_STATE_KEY`` or from a key file
+beside the state (mode 0600), so the state file itself can be backed up or shared without secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from cozyplan.errors import StateError
+
+MARK = "$cozyplan-encrypted"
+
+
+class StateCipher:
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def for_state(cls, state_path: Path) -> StateCipher:
+        env = os.environ.get("COZYPLAN_STATE_KEY")
+        if env:
+            return cls(env.encode())
+        key_file = state_path.with_name(state_path.name + ".key")
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(Fernet.generate_key())
+        return cls(key_file.read_bytes().strip())
+
+    def seal(self, value: Any) -> dict[str, str]:
+        token = self._fernet.encrypt(json.dumps(value).encode())
+        return {MARK: base64.urlsafe_b64encode(token).decode()}
+
+    def open(self, sealed: dict[str, str]) -> Any:
+        try:
+            token = base64.urlsafe_b64decode(sealed[MARK])
+            return json.loads(self._fernet.decrypt(token))
+        except (InvalidToken, ValueError) as exc:
+            raise StateError(
+                "cannot decrypt a sensitive value in the state: wrong key "
+                "(COZYPLAN_STATE_KEY or the .key file beside the state)"
+            ) from exc
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and MARK in value
+
+
+def _map_at(data: Any, path: list[str | int], fn: Any) -> Any:
+    if not path:
+        return fn(data)
+    head, rest = path[0], path[1:]
+    if isinstance(data, dict) and head in data:
+        copy = dict(data)
+        copy[head] = _map_at(data[head], rest, fn)
+        return copy
+    if isinstance(data, list) and isinstance(head, int) and 0 <= head < len(data):
+        copy_l = list(data)
+        copy_l[head] = _map_at(data[head], rest, fn)
+        return copy_l
+    return data
+
+
+def seal_paths(attrs: dict[str, Any] | None, paths: list[list[str | int]],
+               cipher: StateCipher) -> dict[str, Any] | None:
+    if attrs is None:
+        return None
+    out: Any = attrs
+    for path in paths:
+        out = _map_at(out, path, lambda v: v if v is None or is_sealed(v) else cipher.seal(v))
+    result: dict[str, Any] = out
+    return result
+
+
+def open_paths(attrs: dict[str, Any] | None, paths: list[list[str | int]],
+               cipher: StateCipher) -> dict[str, Any] | None:
+    if attrs is None:
+        return None
+    out: Any = attrs
+    for path in paths:
+        out = _map_at(out, path, lambda v: cipher.open(v) if is_sealed(v) else v)
+    result: dict[str, Any] = out
+    return result

@@ -1,0 +1,121 @@
+"""The state file format (version 1).
+
+```json
+{"version": 1, "serial": 7, "lineage": "uuid", "cozyplan_version": "0.1.0",
+ "resources": {"ADDRESS": {"type": ..., "provider": ..., "status": "ready"|"tainted",
+                "desired": {...}, "observed": {...}, "dependencies": ["ADDRESS", ...],
+                "sensitive_paths": [["content"]], "pending": null | {...}}}}
+```
+Only direct dependencies are stored. Sensitive values are encrypted (see ``crypto``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from cozyplan import __version__
+from cozyplan.errors import StateError
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Pending:
+    """A create that started but whose result was never recorded (crash marker)."""
+
+    operation: str  # "create"
+    started: float
+    attributes: dict[str, Any]
+    run_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation, "started": self.started,
+            "attributes": self.attributes, "run_id": self.run_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Pending:
+        return cls(data["operation"], float(data["started"]), dict(data["attributes"]),
+                   str(data.get("run_id", "")))
+
+
+@dataclass
+class ResourceState:
+    type: str
+    provider: str
+    observed: dict[str, Any] | None = None
+    desired: dict[str, Any] | None = None
+    dependencies: list[str] = field(default_factory=list)
+    sensitive_paths: list[list[str | int]] = field(default_factory=list)
+    status: str = "ready"
+    pending: Pending | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.observed is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "provider": self.provider,
+            "status": self.status,
+            "desired": self.desired,
+            "observed": self.observed,
+            "dependencies": self.dependencies,
+            "sensitive_paths": self.sensitive_paths,
+            "pending": self.pending.to_json() if self.pending else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResourceState:
+        return cls(
+            type=data["type"],
+            provider=data["provider"],
+            observed=data.get("observed"),
+            desired=data.get("desired"),
+            dependencies=list(data.get("dependencies") or []),
+            sensitive_paths=[list(p) for p in data.get("sensitive_paths") or []],
+            status=data.get("status", "ready"),
+            pending=Pending.from_json(data["pending"]) if data.get("pending") else None,
+        )
+
+
+@dataclass
+class State:
+    lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
+    serial: int = 0
+    resources: dict[str, ResourceState] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION,
+            "serial": self.serial,
+            "lineage": self.lineage,
+            "cozyplan_version": __version__,
+            "resources": {a: r.to_json() for a, r in sorted(self.resources.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        version = data.get("version")
+        if version != FORMAT_VERSION:
+            data = upgrade(data)
+        return cls(
+            lineage=str(data["lineage"]),
+            serial=int(data["serial"]),
+            resources={a: ResourceState.from_json(r) for a, r in data["resources"].items()},
+        )
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Upgrade older state formats, one version at a time (none older than 1 exists yet)."""
+    version = data.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise StateError(
+            f"state format version {version!r} is not supported by cozyplan {__version__} "
+            f"(supports up to {FORMAT_VERSION})"
+        )
+    return data

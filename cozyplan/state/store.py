@@ -1,0 +1,196 @@
+"""The local state backend: an atomic snapshot plus an append-only journal.
+
+Terraform rewrites the whole state after every resource, which makes big applies quadratic.
+cozyplan appends one fsync'd journal line per change (O(size of that resource)) and folds the
+journal into the snapshot at the end of a run (temp file, fsync, rename; the previous snapshot
+kept as ``.backup``). A crash leaves snapshot + journal, which the next load replays; a torn last
+line is ignored. The snapshot and journal are mode 0600 and sensitive values are encrypted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cozyplan.errors import StateError
+from cozyplan.state.crypto import StateCipher, open_paths, seal_paths
+from cozyplan.state.lock import LockInfo, StateLock, force_unlock
+from cozyplan.state.model import ResourceState, State
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+class LocalStore:
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+        self.path = path
+        self.journal_path = path.with_name(path.name + ".journal")
+        self.backup_path = path.with_name(path.name + ".backup")
+        self.lock_path = path.with_name(path.name + ".lock")
+        self._lock = StateLock(self.lock_path)
+        self._journal: Any = None
+        self._fsync = fsync
+        self._cipher: StateCipher | None = None
+
+    # -- locking ------------------------------------------------------------------------------
+    def lock(self, operation: str) -> LockInfo:
+        return self._lock.acquire(operation)
+
+    def unlock(self) -> None:
+        self.close_journal()
+        self._lock.release()
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        return force_unlock(self.lock_path, lock_id)
+
+    @property
+    def cipher(self) -> StateCipher:
+        if self._cipher is None:
+            self._cipher = StateCipher.for_state(self.path)
+        return self._cipher
+
+    # -- encoding -----------------------------------------------------------------------------
+    def _encode(self, rs: ResourceState) -> dict[str, Any]:
+        data = rs.to_json()
+        if rs.sensitive_paths:
+            data["observed"] = seal_paths(rs.observed, rs.sensitive_paths, self.cipher)
+            data["desired"] = seal_paths(rs.desired, rs.sensitive_paths, self.cipher)
+            if rs.pending is not None:
+                data["pending"]["attributes"] = seal_paths(
+                    rs.pending.attributes, rs.sensitive_paths, self.cipher
+                )
+        return data
+
+    def _decode(self, data: dict[str, Any]) -> ResourceState:
+        rs = ResourceState.from_json(data)
+        if rs.sensitive_paths:
+            rs.observed = open_paths(rs.observed, rs.sensitive_paths, self.cipher)
+            rs.desired = open_paths(rs.desired, rs.sensitive_paths, self.cipher)
+            if rs.pending is not None:
+                rs.pending.attributes = (
+                    open_paths(rs.pending.attributes, rs.sensitive_paths, self.cipher) or {}
+                )
+        return rs
+
+    # -- reading ------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.path.exists() or self.journal_path.exists()
+
+    def load(self) -> State:
+        state = State()
+        if self.path.exists():
+            try:
+                raw = json.loads(self.path.read_bytes())
+            except json.JSONDecodeError as exc:
+                raise StateError(
+                    f"{self.path} is not valid JSON ({exc}); the previous version is in "
+                    f"{self.backup_path}"
+                ) from None
+            state = State.from_json(
+                {**raw, "resources": {}}
+            )
+            state.resources = {a: self._decode(r) for a, r in raw.get("resources", {}).items()}
+        if self.journal_path.exists():
+            self._replay(state)
+        return state
+
+    def _replay(self, state: State) -> None:
+        lines = self.journal_path.read_bytes().split(b"\n")
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                if i >= len(lines) - 2:
+                    break  # a torn last write: the change it described never completed
+                raise StateError(f"{self.journal_path}: line {i + 1} is corrupt") from None
+            if "lineage" in entry and "address" not in entry:
+                if state.resources and entry["lineage"] != state.lineage:
+                    raise StateError(f"{self.journal_path} belongs to another state lineage")
+                state.lineage = entry["lineage"]
+                continue
+            if entry["serial"] <= state.serial:
+                continue  # already folded into the snapshot
+            state.serial = entry["serial"]
+            if entry["resource"] is None:
+                state.resources.pop(entry["address"], None)
+            else:
+                state.resources[entry["address"]] = self._decode(entry["resource"])
+
+    # -- writing ------------------------------------------------------------------------------
+    def _open_journal(self, state: State) -> Any:
+        if self._journal is None:
+            new = not self.journal_path.exists()
+            fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._journal = os.fdopen(fd, "ab")
+            if new:
+                header = {"lineage": state.lineage, "base_serial": state.serial}
+                self._journal.write(json.dumps(header).encode() + b"\n")
+                if self._fsync:
+                    self._journal.flush()
+                    _fsync_dir(self.journal_path.parent)
+        return self._journal
+
+    def record(self, state: State, address: str, rs: ResourceState | None) -> None:
+        """Durably record one resource's new state (None: it is gone)."""
+        state.serial += 1
+        if rs is None:
+            state.resources.pop(address, None)
+        else:
+            state.resources[address] = rs
+        entry = {
+            "serial": state.serial,
+            "address": address,
+            "resource": None if rs is None else self._encode(rs),
+        }
+        journal = self._open_journal(state)
+        journal.write(json.dumps(entry, separators=(",", ":")).encode() + b"\n")
+        journal.flush()
+        if self._fsync:
+            os.fdatasync(journal.fileno())
+
+    def close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def write(self, state: State) -> None:
+        """Fold everything into a new snapshot; keep the previous one as the backup."""
+        self.close_journal()
+        data = {
+            **state.to_json(),
+            "resources": {a: self._encode(r) for a, r in sorted(state.resources.items())},
+        }
+        payload = json.dumps(data, indent=1, sort_keys=False).encode() + b"\n"
+        if self.path.exists():
+            with contextlib.suppress(FileNotFoundError):
+                write_atomic(self.backup_path, self.path.read_bytes())
+        write_atomic(self.path, payload)
+        with contextlib.suppress(FileNotFoundError):
+            self.journal_path.unlink()
