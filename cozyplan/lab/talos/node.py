@@ -97,7 +97,7 @@ class SimNode:
             await server.start(self.loopback, self.port, ssl=ctx)
         except OSError:
             await server.start(self.loopback, 0, ssl=ctx)
-            sockets = server._server.sockets if server._server else []
+            sockets = getattr(server._server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1] if sockets else 0
         self._server = server
         self.sim.world.register_endpoint("talos", self.ip, API_PORT, self.loopback, self.port)

@@ -68,9 +68,9 @@ def write_server_cert(
     directory.mkdir(parents=True, exist_ok=True)
     key = ed25519.Ed25519PrivateKey.generate()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
-    if ca_crt is None or ca_key is None:
-        issuer, signer = name, key
-    else:
+    signer: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey = key
+    issuer = name
+    if ca_crt is not None and ca_key is not None:
         issuer, signer = x509.load_pem_x509_certificate(ca_crt).subject, _load_key(ca_key)
     builder = (
         _leaf(name, issuer, key.public_key(), signer, 365)
@@ -116,7 +116,10 @@ def kubeconfig(cluster: str, endpoint: str, k8s_ca_crt: bytes, k8s_ca_key: bytes
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(signer, algo)
     )
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
     user = f"admin@{cluster}"
     doc = {
         "apiVersion": "v1",

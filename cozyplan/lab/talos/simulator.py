@@ -63,16 +63,16 @@ class TalosSimulator(Simulator):
             self.world.save()
             node.reboot(BOOT_SECONDS)  # powering on: the node answers once it has booted
             return
-        node = self.nodes.get(ip)
-        if node is None:
+        known = self.nodes.get(ip)
+        if known is None:
             return
-        await node.stop()
+        await known.stop()
         if event == "vm.deleted":
             self.nodes.pop(ip, None)
             self.records.pop(ip, None)
             self.world.unregister_endpoint("talos", ip, API_PORT)
         else:
-            node.record["powered"] = False
+            known.record["powered"] = False
         self.world.save()
 
     async def ensure_endpoint(self, service: str, host: str, port: int) -> tuple[str, int] | None:

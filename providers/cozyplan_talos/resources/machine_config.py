@@ -1,0 +1,140 @@
+"""``talos_machine_config``: a rendered controlplane/worker config and its talosconfig (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from cozyplan.provider import (
+    ApplyContext,
+    Change,
+    Computed,
+    PermanentError,
+    PlanError,
+    Resource,
+    Sensitive,
+    SpecModel,
+    contains_unknown,
+)
+from cozyplan_talos import cozystack, machineconfig, secrets, talosconfig
+from cozyplan_talos.provider import TalosProvider
+
+
+class MachineConfigModel(SpecModel):
+    cluster_name: str
+    #: the Kubernetes API endpoint, e.g. https://10.0.0.200:6443
+    endpoint: str
+    machine_type: Literal["controlplane", "worker"] = "controlplane"
+    #: ``talos_secrets.NAME.secrets_yaml``
+    secrets: Annotated[str, Sensitive()]
+    kubernetes_version: str = machineconfig.DEFAULT_KUBERNETES_VERSION
+    install_disk: str = machineconfig.DEFAULT_INSTALL_DISK
+    install_image: str = cozystack.INSTALL_IMAGE
+    cert_sans: list[str] = []
+    #: apply CozyStack's required settings (CNI none, no kube-proxy, subnets, modules, ...)
+    cozystack: bool = True
+    #: strategic-merge patches, YAML text or mappings, applied in order
+    patches: list[str | dict[str, Any]] = []
+    #: endpoints/nodes written into the talosconfig
+    talos_endpoints: list[str] = []
+    machine_config: Annotated[str | None, Computed(), Sensitive()] = None
+    talosconfig: Annotated[str | None, Computed(), Sensitive()] = None
+    config_sha256: Annotated[str | None, Computed()] = None
+
+
+def _inputs(m: MachineConfigModel | Mapping[str, Any]) -> machineconfig.Inputs:
+    d = m.model_dump() if isinstance(m, MachineConfigModel) else dict(m)
+    defaults = MachineConfigModel.model_fields
+
+    def get(k: str) -> Any:
+        return d.get(k, defaults[k].default)
+
+    return machineconfig.Inputs(
+        cluster_name=str(d["cluster_name"]),
+        endpoint=str(d["endpoint"]),
+        machine_type=str(get("machine_type")),
+        kubernetes_version=str(get("kubernetes_version")),
+        install_disk=str(get("install_disk")),
+        install_image=str(get("install_image")),
+        cert_sans=tuple(get("cert_sans") or ()),
+        cozystack=bool(get("cozystack")),
+        patches=tuple(get("patches") or ()),
+    )
+
+
+def _bundle(text: str) -> secrets.Bundle:
+    try:
+        return secrets.Bundle.from_yaml(text)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from None
+
+
+_OUTPUTS = ("machine_config", "talosconfig", "config_sha256")
+
+
+class TalosMachineConfig(Resource[TalosProvider, MachineConfigModel]):
+    type_name = "talos_machine_config"
+    model = MachineConfigModel
+    description = (
+        "Renders a v1alpha1 controlplane/worker machine config with CozyStack's patches and "
+        "user patches, plus a talosconfig. Pure computation."
+    )
+
+    def check_plan(self, prior: MachineConfigModel | None, planned: Mapping[str, Any]) -> None:
+        inputs = {k: v for k, v in planned.items() if k not in _OUTPUTS}
+        if contains_unknown(inputs):
+            return  # checked again at apply time, once the secrets are known
+        try:
+            bundle = secrets.Bundle.from_yaml(str(planned["secrets"]))
+            machineconfig.render_doc(bundle, _inputs(planned))
+        except (ValueError, KeyError) as exc:
+            raise PlanError(str(exc)) from None
+
+    def _render(
+        self, planned: MachineConfigModel, prior: MachineConfigModel | None
+    ) -> MachineConfigModel:
+        bundle = _bundle(planned.secrets)
+        try:
+            text = machineconfig.render(bundle, _inputs(planned))
+        except ValueError as exc:
+            raise PermanentError(str(exc)) from None
+        keep_client = (
+            prior is not None
+            and prior.talosconfig
+            and prior.secrets == planned.secrets
+            and prior.cluster_name == planned.cluster_name
+            and prior.talos_endpoints == planned.talos_endpoints
+        )
+        tc = (
+            prior.talosconfig
+            if keep_client and prior is not None
+            else talosconfig.render(
+                bundle, planned.cluster_name, planned.talos_endpoints, planned.talos_endpoints
+            )
+        )
+        return planned.model_copy(
+            update={
+                "machine_config": text,
+                "talosconfig": tc,
+                "config_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            }
+        )
+
+    async def read(self, current: MachineConfigModel) -> MachineConfigModel | None:
+        return current
+
+    async def create(self, planned: MachineConfigModel, ctx: ApplyContext) -> MachineConfigModel:
+        return self._render(planned, None)
+
+    async def update(
+        self,
+        prior: MachineConfigModel,
+        planned: MachineConfigModel,
+        changes: Sequence[Change],
+        ctx: ApplyContext,
+    ) -> MachineConfigModel:
+        return self._render(planned, prior)
+
+    async def delete(self, prior: MachineConfigModel, ctx: ApplyContext) -> None:
+        return None
