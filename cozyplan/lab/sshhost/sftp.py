@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import asyncssh
 
-from cozyplan.lab.sshhost.fakefs import FSError
+from cozyplan.lab.sshhost.fakefs import FakeFS, FSError
 from cozyplan.lab.sshhost.host import SimHost
 
 
@@ -29,11 +29,11 @@ class FakeSFTPServer(asyncssh.SFTPServer):
         self._host = host
 
     @property
-    def _fs(self):  # type: ignore[no-untyped-def]
+    def _fs(self) -> FakeFS:
         return self._host.fs
 
     def _path(self, path: bytes) -> str:
-        return self._fs.norm(_str(path), "/root")
+        return FakeFS.norm(_str(path), "/root")
 
     def _attrs(self, path: str) -> asyncssh.SFTPAttrs:
         node = self._fs.get(path)

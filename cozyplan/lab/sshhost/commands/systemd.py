@@ -102,7 +102,7 @@ async def systemctl(p: Proc) -> int:
         return 0
     code = 0
     for unit in units:
-        path = _unit_file(p, unit)
+        unit_path = _unit_file(p, unit)
         if op == "is-active":
             status = (
                 "active"
@@ -113,7 +113,7 @@ async def systemctl(p: Proc) -> int:
             code = code or (0 if status == "active" else 3)
             continue
         if op == "is-enabled":
-            if path is None:
+            if unit_path is None:
                 code = p.fail(
                     f"Failed to get unit file state for {unit}: No such file or directory"
                 )
@@ -122,17 +122,17 @@ async def systemctl(p: Proc) -> int:
             p.print("enabled\n" if enabled else "disabled\n")
             code = code or (0 if enabled else 1)
             continue
-        if path is None and op not in ("stop", "disable"):
+        if unit_path is None and op not in ("stop", "disable"):
             code = p.fail(f"Failed to {op} {unit}: Unit {unit} not found.", 5)
             continue
         if op in ("enable", "disable"):
             _set(state, "enabled", unit, op == "enable")
             if now and op == "disable":
                 _set(state, "active", unit, False)
-            if now and op == "enable" and path is not None:
-                code = code or await _start(p, unit, path)
-        elif op in ("start", "restart") and path is not None:
-            code = code or await _start(p, unit, path)
+            if now and op == "enable" and unit_path is not None:
+                code = code or await _start(p, unit, unit_path)
+        elif op in ("start", "restart") and unit_path is not None:
+            code = code or await _start(p, unit, unit_path)
         elif op == "stop":
             _set(state, "active", unit, False)
         else:
