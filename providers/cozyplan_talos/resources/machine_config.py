@@ -38,9 +38,9 @@ class MachineConfigModel(SpecModel):
     patches: list[str | dict[str, Any]] = []
     #: endpoints/nodes written into the talosconfig
     talos_endpoints: list[str] = []
-    machine_config: Annotated[str | None, Computed(), Sensitive()] = None
+    machine_config: Annotated[str | None, Computed(stable=False), Sensitive()] = None
     talosconfig: Annotated[str | None, Computed(), Sensitive()] = None
-    config_sha256: Annotated[str | None, Computed()] = None
+    config_sha256: Annotated[str | None, Computed(stable=False)] = None
 
 
 def _inputs(m: MachineConfigModel | Mapping[str, Any]) -> machineconfig.Inputs:

@@ -40,9 +40,9 @@ class NodeModel(SpecModel):
     mode: Mode = "auto"
     #: wait until the node answers again after a reboot
     wait: bool = True
-    applied_sha256: Annotated[str | None, Computed()] = None
+    applied_sha256: Annotated[str | None, Computed(stable=False)] = None
     #: what the node did with the last apply (reboot, auto, no_reboot, staged)
-    applied_mode: Annotated[str | None, Computed(), Noise()] = None
+    applied_mode: Annotated[str | None, Computed(stable=False), Noise()] = None
 
 
 def _sha(text: str) -> str:
