@@ -12,7 +12,7 @@ def vm_ipv4(vmid: int, config: dict[str, Any]) -> list[str]:
     """From ``ipconfig0`` (``ip=10.0.0.201/24,gw=...``) when static, else the lab lease."""
     raw = config.get("ipconfig0")
     if raw:
-        _, props = parse_props(str(raw), "ip")
+        _, props = parse_props(str(raw), "-")
         ip = props.get("ip", "")
         if ip and ip not in ("dhcp", "manual"):
             return [ip.split("/")[0]]

@@ -1,0 +1,134 @@
+"""``proxmox_vm_template``: a VM built from an imported image, then converted to a template.
+
+Every hardware field requires replacement: a template is immutable once linked clones exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from cozyplan.provider import ApplyContext, PermanentError, Resource
+from cozyplan_proxmox.errors import ApiPermanentError
+from cozyplan_proxmox.models import TemplateModel
+from cozyplan_proxmox.normalize import config_int, size_bytes, truthy
+from cozyplan_proxmox.provider import ProxmoxProvider
+from cozyplan_proxmox.qemu import (
+    destroy,
+    disks_from_config,
+    extra_from_config,
+    get_config,
+    net_param,
+    nets_from_config,
+    new_disk_param,
+    vm_path,
+    wait_unlocked,
+)
+
+
+def observed(current: TemplateModel, config: dict[str, Any]) -> TemplateModel:
+    return current.model_copy(
+        update={
+            "name": str(config.get("name", "")),
+            "cores": config_int(config.get("cores")) or 1,
+            "sockets": config_int(config.get("sockets")) or 1,
+            "memory": config_int(config.get("memory")) or 512,
+            "cpu": config.get("cpu") if current.cpu is not None else None,
+            "scsihw": str(config.get("scsihw", "lsi")),
+            "agent": truthy(config.get("agent", "0")),
+            "ostype": config.get("ostype") if current.ostype is not None else None,
+            "disks": disks_from_config(config, current.disks),
+            "net": nets_from_config(config, current.net),
+            "extra": extra_from_config(config, current.extra),
+        }
+    )
+
+
+class TemplateResource(Resource[ProxmoxProvider, TemplateModel]):
+    type_name: ClassVar[str] = "proxmox_vm_template"
+    model: ClassVar[type[TemplateModel]] = TemplateModel
+    description: ClassVar[str] = "A VM template (boot disk imported from a proxmox_image)."
+
+    async def read(self, current: TemplateModel) -> TemplateModel | None:
+        entry = await self.provider.inventory.get(current.vmid)
+        if entry is None or not entry.get("template"):
+            return None  # absent, or a create that never reached the conversion
+        config = await get_config(self.provider.client, current.node, current.vmid)
+        if config is None:
+            return None
+        return observed(current, config)
+
+    async def create(self, planned: TemplateModel, ctx: ApplyContext) -> TemplateModel:
+        return await self.provider.retrying(lambda: self._create(planned, ctx))
+
+    async def _create(self, m: TemplateModel, ctx: ApplyContext) -> TemplateModel:
+        client = self.provider.client
+        path = vm_path(m.node, m.vmid)
+        config = await wait_unlocked(client, m.node, m.vmid, f"template {m.vmid}")
+        if config is not None and config.get("name") != m.name:
+            raise PermanentError(
+                f"vmid {m.vmid} is already used by VM {config.get('name')!r}; cozyplan does "
+                f"not overwrite it: choose another vmid for template {m.name!r}"
+            )
+        if config is None:
+            ctx.progress(f"creating VM {m.vmid} ({m.name})")
+            params: dict[str, Any] = {
+                "vmid": m.vmid,
+                "name": m.name,
+                "cores": m.cores,
+                "sockets": m.sockets,
+                "memory": m.memory,
+                "cpu": m.cpu,
+                "scsihw": m.scsihw,
+                "agent": 1 if m.agent else 0,
+                "ostype": m.ostype,
+                **m.extra,
+            }
+            for disk in m.disks:
+                params[disk.slot] = new_disk_param(disk)
+            for net in m.net:
+                params[net.slot] = net_param(net)
+            if m.disks:
+                params["boot"] = f"order={m.disks[0].slot}"
+            try:
+                await client.run_task(
+                    "POST", f"nodes/{m.node}/qemu", m.node, f"create VM {m.vmid}", **params
+                )
+            except ApiPermanentError as exc:
+                if "already exists" not in exc.pve_message:
+                    raise
+                return await self._create(m, ctx)  # raced with ourselves: adopt
+            config = await get_config(client, m.node, m.vmid) or {}
+        else:
+            ctx.progress(f"VM {m.vmid} ({m.name}) already exists: adopting")
+        if not config.get("template"):
+            await self._grow_imported(m, config)
+            ctx.progress(f"converting VM {m.vmid} to a template")
+            await client.run_task("POST", path + "/template", m.node, f"template {m.vmid}")
+            config = await get_config(client, m.node, m.vmid) or {}
+        return observed(m, config)
+
+    async def _grow_imported(self, m: TemplateModel, config: dict[str, Any]) -> None:
+        """An imported disk has the image's size: grow it to the spec's size."""
+        for disk in m.disks:
+            if not disk.size or disk.slot not in config:
+                continue
+            observed_disk = disks_from_config(config, [disk])[0]
+            if observed_disk.size and size_bytes(observed_disk.size) < size_bytes(disk.size):
+                await self.provider.client.run_task(
+                    "PUT",
+                    vm_path(m.node, m.vmid) + "/resize",
+                    m.node,
+                    f"resize {disk.slot} of {m.vmid}",
+                    disk=disk.slot,
+                    size=disk.size,
+                )
+
+    async def delete(self, prior: TemplateModel, ctx: ApplyContext) -> None:
+        await self.provider.retrying(lambda: destroy(self.provider.client, prior.node, prior.vmid))
+
+    async def import_resource(self, import_id: str) -> TemplateModel | None:
+        node, _, vmid = import_id.rpartition("/")
+        config = await get_config(self.provider.client, node or "pve", int(vmid))
+        if config is None:
+            return None
+        return TemplateModel(node=node or "pve", vmid=int(vmid), name=str(config["name"]))

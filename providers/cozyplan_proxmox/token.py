@@ -1,0 +1,148 @@
+"""``proxmox_api_token``: an API token and its ACL. The secret exists only once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from cozyplan.provider import ApplyContext, Change, Resource
+from cozyplan_proxmox.errors import ApiPermanentError
+from cozyplan_proxmox.models import AclEntry, TokenModel
+from cozyplan_proxmox.provider import ProxmoxProvider
+
+
+def full_id(m: TokenModel) -> str:
+    return f"{m.userid}!{m.token_id}"
+
+
+def _gone(exc: ApiPermanentError) -> bool:
+    return "no such token" in exc.pve_message or "no such user" in exc.pve_message
+
+
+def acl_pairs(entries: Sequence[AclEntry]) -> set[tuple[str, str, bool]]:
+    return {(e.path, role, e.propagate) for e in entries for role in e.roles}
+
+
+class TokenResource(Resource[ProxmoxProvider, TokenModel]):
+    type_name: ClassVar[str] = "proxmox_api_token"
+    model: ClassVar[type[TokenModel]] = TokenModel
+    description: ClassVar[str] = (
+        "An API token with its ACL; its secret `value` is known only from its creation."
+    )
+
+    def _path(self, m: TokenModel) -> str:
+        return f"access/users/{m.userid}/token/{m.token_id}"
+
+    async def _acl(self, m: TokenModel) -> list[AclEntry]:
+        entries = await self.provider.client.call("GET", "access/acl")
+        grouped: dict[tuple[str, bool], list[str]] = {}
+        for e in entries or []:
+            if e.get("type") == "token" and e.get("ugid") == full_id(m):
+                key = (str(e["path"]), bool(int(e.get("propagate", 1))))
+                grouped.setdefault(key, []).append(str(e["roleid"]))
+        return sorted(
+            (AclEntry(path=p, roles=sorted(r), propagate=prop) for (p, prop), r in grouped.items()),
+            key=lambda a: a.path,
+        )
+
+    async def read(self, current: TokenModel) -> TokenModel | None:
+        try:
+            info: dict[str, Any] = await self.provider.client.call("GET", self._path(current))
+        except ApiPermanentError as exc:
+            if _gone(exc):
+                return None
+            raise
+        return current.model_copy(
+            update={
+                "privsep": bool(int(info.get("privsep", 1))),
+                "comment": str(info.get("comment", "") or ""),
+                "expire": int(info.get("expire", 0) or 0),
+                "acl": await self._acl(current),
+                "full_token_id": full_id(current),
+            }
+        )
+
+    async def create(self, planned: TokenModel, ctx: ApplyContext) -> TokenModel:
+        return await self.provider.retrying(lambda: self._create(planned, ctx))
+
+    async def _create(self, m: TokenModel, ctx: ApplyContext) -> TokenModel:
+        client = self.provider.client
+        existing = await self.read(m)
+        if existing is not None and m.value:
+            ctx.progress(f"token {full_id(m)} exists and its secret is known: adopted")
+            await self._set_acl(m, existing.acl)
+            return (await self.read(m)) or existing
+        if existing is not None:
+            ctx.progress(f"token {full_id(m)} exists but its secret is unknown: regenerating")
+            await client.call("DELETE", self._path(m))
+        if m.create_user:
+            try:
+                await client.call(
+                    "POST", "access/users", userid=m.userid, comment="created by cozyplan"
+                )
+            except ApiPermanentError as exc:
+                if "already exists" not in exc.pve_message:
+                    raise
+        try:
+            reply = await client.call(
+                "POST", self._path(m), privsep=m.privsep, comment=m.comment, expire=m.expire
+            )
+        except ApiPermanentError as exc:
+            if "Token already exists" not in exc.pve_message:
+                raise
+            await client.call("DELETE", self._path(m))  # created by a dropped earlier attempt
+            reply = await client.call(
+                "POST", self._path(m), privsep=m.privsep, comment=m.comment, expire=m.expire
+            )
+        secret = str(reply["value"])
+        await self._set_acl(m, [])
+        found = await self.read(m)
+        base = found or m
+        return base.model_copy(update={"value": secret, "full_token_id": full_id(m)})
+
+    async def _set_acl(self, m: TokenModel, have: Sequence[AclEntry]) -> None:
+        want = acl_pairs(m.acl)
+        now = acl_pairs(have)
+        client = self.provider.client
+        for path, role, propagate in sorted(now - want):
+            await client.call(
+                "PUT",
+                "access/acl",
+                path=path,
+                roles=role,
+                tokens=full_id(m),
+                propagate=propagate,
+                delete=True,
+            )
+        for path, role, propagate in sorted(want - now):
+            await client.call(
+                "PUT", "access/acl", path=path, roles=role, tokens=full_id(m), propagate=propagate
+            )
+
+    async def update(
+        self, prior: TokenModel, planned: TokenModel, changes: Sequence[Change], ctx: ApplyContext
+    ) -> TokenModel:
+        async def run() -> TokenModel:
+            await self.provider.client.call(
+                "PUT",
+                self._path(planned),
+                privsep=planned.privsep,
+                comment=planned.comment,
+                expire=planned.expire,
+            )
+            await self._set_acl(planned, await self._acl(planned))
+            found = await self.read(planned)
+            result = found or planned
+            return result.model_copy(update={"value": prior.value})
+
+        return await self.provider.retrying(run)
+
+    async def delete(self, prior: TokenModel, ctx: ApplyContext) -> None:
+        async def run() -> None:
+            try:
+                await self.provider.client.call("DELETE", self._path(prior))
+            except ApiPermanentError as exc:
+                if not _gone(exc):
+                    raise
+
+        await self.provider.retrying(run)

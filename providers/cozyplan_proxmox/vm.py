@@ -1,0 +1,312 @@
+"""``proxmox_vm``: a clone of a template, configured, sized, started."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from cozyplan.provider import (
+    ApplyContext,
+    Change,
+    PermanentError,
+    PlanError,
+    Resource,
+    is_unknown,
+)
+from cozyplan_proxmox.errors import ApiPermanentError
+from cozyplan_proxmox.guest import agent_ipv4
+from cozyplan_proxmox.models import VmModel
+from cozyplan_proxmox.normalize import (
+    config_int,
+    normalize_tags,
+    size_bytes,
+    static_ipv4,
+    truthy,
+)
+from cozyplan_proxmox.provider import ProxmoxProvider
+from cozyplan_proxmox.qemu import (
+    destroy,
+    disk_options_param,
+    disks_from_config,
+    extra_from_config,
+    get_config,
+    net_param,
+    nets_from_config,
+    new_disk_param,
+    set_power,
+    vm_path,
+    wait_unlocked,
+)
+
+
+def observed(current: VmModel, config: dict[str, Any], running: bool) -> VmModel:
+    """The VM as Proxmox reports it, in the spec's form (fields the spec leaves open stay so)."""
+
+    def opt(field: str, value: Any) -> Any:
+        return value if getattr(current, field) is not None else None
+
+    return current.model_copy(
+        update={
+            "name": str(config.get("name", "")),
+            "cores": opt("cores", config_int(config.get("cores")) or 1),
+            "sockets": opt("sockets", config_int(config.get("sockets")) or 1),
+            "memory": opt("memory", config_int(config.get("memory")) or 512),
+            "cpu": opt("cpu", config.get("cpu")),
+            "agent": opt("agent", truthy(config.get("agent", "0"))),
+            "disks": disks_from_config(config, current.disks),
+            "net": nets_from_config(config, current.net),
+            "tags": normalize_tags(config.get("tags", "")),
+            "ipconfig0": opt("ipconfig0", config.get("ipconfig0")),
+            "nameserver": opt("nameserver", config.get("nameserver")),
+            "extra": extra_from_config(config, current.extra),
+            "started": running,
+        }
+    )
+
+
+def summary_matches(current: VmModel, entry: Mapping[str, Any]) -> bool:
+    """True when ``/cluster/resources`` agrees with state, so no config read is needed."""
+    if entry.get("lock") or entry.get("name") != current.name:
+        return False
+    if (entry.get("status") == "running") != current.started:
+        return False
+    if normalize_tags(entry.get("tags", "")) != current.tags:
+        return False
+    if current.memory is not None and int(entry.get("maxmem", 0)) != current.memory * 1024**2:
+        return False
+    if current.cores is not None:
+        vcpus = current.cores * (current.sockets or 1)
+        if int(entry.get("maxcpu", 0)) != vcpus:
+            return False
+    boot = next((d for d in current.disks if d.slot in ("scsi0", "virtio0")), None)
+    return not (boot and boot.size and int(entry.get("maxdisk", 0)) != size_bytes(boot.size))
+
+
+class VmResource(Resource[ProxmoxProvider, VmModel]):
+    type_name: ClassVar[str] = "proxmox_vm"
+    model: ClassVar[type[VmModel]] = VmModel
+    description: ClassVar[str] = "A VM cloned from a proxmox_vm_template."
+
+    # -- read --------------------------------------------------------------------------------
+    async def read(self, current: VmModel) -> VmModel | None:
+        if current.vmid is None:
+            return None
+        entry = await self.provider.inventory.get(current.vmid)
+        if entry is None or entry.get("template"):
+            return None
+        if not self.provider.config.full_refresh and summary_matches(current, entry):
+            return current
+        config = await get_config(self.provider.client, current.node, current.vmid)
+        if config is None:
+            return None
+        return observed(current, config, entry.get("status") == "running")
+
+    # -- plan checks -------------------------------------------------------------------------
+    def check_plan(self, prior: VmModel | None, planned: Mapping[str, Any]) -> None:
+        disks = planned.get("disks")
+        if prior is None or not isinstance(disks, list):
+            return
+        before = {d.slot: d.size for d in prior.disks if d.size}
+        for disk in disks:
+            if not isinstance(disk, Mapping) or is_unknown(disk.get("size")):
+                continue
+            slot, size = disk.get("slot"), disk.get("size")
+            if not isinstance(slot, str) or not isinstance(size, str | int) or slot not in before:
+                continue
+            if size_bytes(size) < size_bytes(before[slot]):
+                raise PlanError(
+                    f"disk {slot} of VM {prior.name!r} cannot shrink from {before[slot]} to "
+                    f"{size}: Proxmox VE only grows disks (replace the VM to start smaller)",
+                    field=f"disks.{slot}.size",
+                )
+
+    # -- create ------------------------------------------------------------------------------
+    async def create(self, planned: VmModel, ctx: ApplyContext) -> VmModel:
+        vmid = planned.vmid
+        if vmid is None:
+            vmid = self.provider.vmids.reserved(ctx.address)
+        if vmid is None:
+            vmid = await self.provider.vmids.allocate(ctx.address)
+            ctx.progress(f"allocated vmid {vmid}")
+        else:
+            self.provider.vmids.reserve(ctx.address, vmid)
+        await ctx.checkpoint({"vmid": vmid})
+        m = planned.model_copy(update={"vmid": vmid})
+        return await self.provider.retrying(lambda: self._create(m, vmid, ctx))
+
+    async def _create(self, m: VmModel, vmid: int, ctx: ApplyContext) -> VmModel:
+        client = self.provider.client
+        config = await wait_unlocked(client, m.node, vmid, f"VM {vmid}")
+        if config is not None and config.get("name") != m.name:
+            raise PermanentError(
+                f"vmid {vmid} is already used by VM {config.get('name')!r}; cozyplan never "
+                f"overwrites it: choose another vmid for {m.name!r}"
+            )
+        if config is None:
+            await self._clone(m, vmid, ctx)
+            config = await wait_unlocked(client, m.node, vmid, f"VM {vmid}") or {}
+        else:
+            ctx.progress(f"VM {vmid} ({m.name}) already exists: adopting")
+        return await self._converge(m, vmid, config, ctx)
+
+    async def _clone(self, m: VmModel, vmid: int, ctx: ApplyContext) -> None:
+        client = self.provider.client
+        storage = m.storage or "(source)"
+        async with self.provider.clones.slot(m.node, m.clone, storage):
+            ctx.progress(f"cloning {m.clone} -> {vmid} ({'full' if m.full else 'linked'})")
+            try:
+                await client.run_task(
+                    "POST",
+                    vm_path(m.node, m.clone) + "/clone",
+                    m.node,
+                    f"clone {m.clone} to {vmid}",
+                    newid=vmid,
+                    name=m.name,
+                    full=m.full,
+                    storage=m.storage if m.full else None,
+                )
+            except ApiPermanentError as exc:
+                if "already exists" not in exc.pve_message:
+                    raise
+                # our own earlier attempt got through (e.g. a dropped connection): adopt it
+
+    async def _converge(
+        self, m: VmModel, vmid: int, config: dict[str, Any], ctx: ApplyContext
+    ) -> VmModel:
+        client = self.provider.client
+        params = self._config_changes(m, config)
+        if params:
+            await client.call("PUT", vm_path(m.node, vmid) + "/config", **params)
+            config = await get_config(client, m.node, vmid) or config
+        await self._grow_disks(m, vmid, config)
+        status = await client.call("GET", vm_path(m.node, vmid) + "/status/current")
+        await set_power(client, m.node, vmid, m.started, str(status.get("status")))
+        config = await get_config(client, m.node, vmid) or config
+        result = observed(m, config, m.started)
+        return result.model_copy(
+            update={"ipv4_addresses": await self._addresses(result, vmid, config, ctx)}
+        )
+
+    def _config_changes(self, m: VmModel, config: dict[str, Any]) -> dict[str, Any]:
+        want: dict[str, Any] = {
+            "cores": m.cores,
+            "sockets": m.sockets,
+            "memory": m.memory,
+            "cpu": m.cpu,
+            "ipconfig0": m.ipconfig0,
+            "nameserver": m.nameserver,
+            **m.extra,
+        }
+        if m.agent is not None:
+            want["agent"] = 1 if m.agent else 0
+        params: dict[str, Any] = {}
+        for key, value in want.items():
+            if value is None:
+                continue
+            current = config.get(key)
+            if key in ("cores", "sockets", "memory"):
+                current = config_int(current)
+            elif key == "agent":
+                current = 1 if truthy(current or "0") else 0
+            if current != value:
+                params[key] = value
+        tags = ";".join(m.tags)
+        if normalize_tags(config.get("tags", "")) != m.tags:
+            params["tags"] = tags if tags else None
+            if not tags:
+                params["delete"] = "tags"
+        for net in m.net:
+            have = nets_from_config(config, [net])
+            if not have or have[0] != net:
+                mac = have[0].macaddr if have and not net.macaddr else net.macaddr
+                raw = config.get(net.slot)
+                if raw and not mac:
+                    mac = str(raw).split(",")[0].partition("=")[2] or None
+                params[net.slot] = net_param(net.model_copy(update={"macaddr": mac}))
+        for disk in m.disks:
+            raw = config.get(disk.slot)
+            if raw is None:
+                params[disk.slot] = new_disk_param(disk)
+                continue
+            have_disk = disks_from_config(config, [disk])[0]
+            if have_disk.storage != disk.storage:
+                raise PermanentError(
+                    f"disk {disk.slot} of VM {m.name!r} is on {have_disk.storage!r}, spec says "
+                    f"{disk.storage!r}; moving disks is not supported (replace the VM)"
+                )
+            changed = disk_options_param(str(raw), disk)
+            if changed is not None:
+                params[disk.slot] = changed
+        return params
+
+    async def _grow_disks(self, m: VmModel, vmid: int, config: dict[str, Any]) -> None:
+        for disk in m.disks:
+            if not disk.size or disk.slot not in config:
+                continue
+            have = disks_from_config(config, [disk])[0]
+            if have.size and size_bytes(have.size) < size_bytes(disk.size):
+                await self.provider.client.run_task(
+                    "PUT",
+                    vm_path(m.node, vmid) + "/resize",
+                    m.node,
+                    f"resize {disk.slot} of {vmid}",
+                    disk=disk.slot,
+                    size=disk.size,
+                )
+
+    async def _addresses(
+        self, m: VmModel, vmid: int, config: dict[str, Any], ctx: ApplyContext
+    ) -> list[str]:
+        if m.ipv4_addresses is not None and not is_unknown(m.ipv4_addresses):
+            return list(m.ipv4_addresses)
+        if not m.started:
+            return []
+        static = static_ipv4(m.ipconfig0 or config.get("ipconfig0"))
+        if static:
+            return static
+        if not truthy(config.get("agent", "0")):
+            ctx.progress(
+                f"VM {vmid}: no guest agent configured, ipv4_addresses left empty "
+                "(set ipv4_addresses or ipconfig0 in the spec)"
+            )
+            return []
+        return await agent_ipv4(self.provider.client, m.node, vmid, m.name, m.agent_timeout)
+
+    # -- update / delete ---------------------------------------------------------------------
+    async def update(
+        self, prior: VmModel, planned: VmModel, changes: Sequence[Change], ctx: ApplyContext
+    ) -> VmModel:
+        vmid = prior.vmid
+        if vmid is None:
+            raise PermanentError(f"{ctx.address}: no vmid in state")
+        m = planned.model_copy(update={"vmid": vmid})
+
+        async def run() -> VmModel:
+            client = self.provider.client
+            config = await wait_unlocked(client, m.node, vmid, f"VM {vmid}")
+            if config is None:
+                raise PermanentError(f"VM {vmid} ({m.name}) no longer exists; refresh first")
+            removed = {d.slot for d in prior.disks} - {d.slot for d in m.disks}
+            removed |= {n.slot for n in prior.net} - {n.slot for n in m.net}
+            if removed:
+                await client.call(
+                    "PUT", vm_path(m.node, vmid) + "/config", delete=",".join(sorted(removed))
+                )
+                config = await get_config(client, m.node, vmid) or config
+            return await self._converge(m, vmid, config, ctx)
+
+        return await self.provider.retrying(run)
+
+    async def delete(self, prior: VmModel, ctx: ApplyContext) -> None:
+        if prior.vmid is None:
+            return
+        vmid = prior.vmid
+        await self.provider.retrying(lambda: destroy(self.provider.client, prior.node, vmid))
+
+    async def import_resource(self, import_id: str) -> VmModel | None:
+        """``node/vmid`` or ``vmid``."""
+        node, _, raw = import_id.rpartition("/")
+        config = await get_config(self.provider.client, node or "pve", int(raw))
+        if config is None:
+            return None
+        return VmModel(node=node or "pve", vmid=int(raw), name=str(config["name"]), clone=0)
