@@ -68,7 +68,7 @@ _DEEPDIFF_OPS: dict[str, ChangeOp] = {
 
 def _nested_changes(base: Path, before: Any, after: Any) -> list[tuple[Path, ChangeOp, Any, Any]]:
     """deepdiff's tree view, turned into (path, op, before, after) tuples."""
-    tree = DeepDiff(before, after, view="tree", verbose_level=2)
+    tree = DeepDiff(before, after, view="tree", verbose_level=2, threshold_to_diff_deeper=0)
     found: list[tuple[Path, ChangeOp, Any, Any]] = []
     for kind, items in tree.items():
         op = _DEEPDIFF_OPS.get(kind)

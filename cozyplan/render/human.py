@@ -95,9 +95,9 @@ def resource_block(rc: ResourceChange, style: Styler) -> list[str]:
         for c in rc.changes:
             lines.extend(change_lines(c, style))
         if rc.action.is_replace:
-            shown_paths = {c.path for c in rc.changes}
+            shown_names = {c.path[0] for c in rc.changes}
             for name, value in sorted((rc.after or {}).items()):
-                if (name,) in shown_paths or value is None:
+                if name in shown_names or value is None:
                     continue
                 if rc.action is Action.CREATE or (rc.before or {}).get(name) != value:
                     sens = is_sensitive((name,), rc.sensitive_paths)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Iterable
@@ -131,6 +132,12 @@ def _value_at(data: Any, loc: tuple[str | int, ...]) -> Any:
     return data
 
 
+def settable_fields(model: type[BaseModel]) -> list[str]:
+    from cozyplan.schema import schema_of
+
+    return [n for n, f in schema_of(model).fields.items() if f.settable]
+
+
 def model_errors(
     model: type[BaseModel], body: dict[str, Any], *, defer_templates: bool = True
 ) -> list[tuple[tuple[str | int, ...], str]]:
@@ -147,8 +154,11 @@ def model_errors(
             loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p and "]" in p))
             if err["type"] == "extra_forbidden":
                 msg = "unknown field"
-                fields = sorted(model.model_fields)
                 if len(loc) == 1:
+                    fields = sorted(settable_fields(model))
+                    close = difflib.get_close_matches(str(loc[0]), fields, n=1)
+                    if close:
+                        msg += f"; did you mean {close[0]!r}?"
                     msg += f" (valid fields: {', '.join(fields)})"
             elif err["type"] == "missing":
                 msg = "required field is missing"
@@ -235,8 +245,12 @@ def load_config(path: Path) -> Config:
         _check_block(cfg, block, diags)
     _check_cycles(cfg, diags)
     if diags.items:
-        raise SpecError(diags.items)
+        raise SpecError(sorted(diags.items, key=_diag_order))
     return cfg
+
+
+def _diag_order(d: Diagnostic) -> tuple[int, int]:
+    return (d.position.line, d.position.col) if d.position else (0, 0)
 
 
 def _check_providers(cfg: Config, diags: _Collector) -> None:
@@ -260,8 +274,10 @@ def _check_block(cfg: Config, block: ResourceBlock, diags: _Collector) -> None:
     cls = registry.resource_class(block.type)
     if cls is None:
         if registry.provider_class(block.provider) is None:
+            close = difflib.get_close_matches(block.provider, registry.available(), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             diags.add(f"unknown resource type {block.type!r}: no provider {block.provider!r} is "
-                      f"installed (installed: {', '.join(registry.available())})",
+                      f"installed{hint} (installed: {', '.join(registry.available())})",
                       path, address=block.address)
         else:
             types = ", ".join(registry.resource_types_of(block.provider))

@@ -1,0 +1,3 @@
+from cozyplan.cli import main
+
+main()

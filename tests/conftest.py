@@ -1,0 +1,52 @@
+"""Shared fixtures: run the CLI in-process or as a real subprocess, in a temp project dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cozyplan.cli import main
+
+
+@dataclass
+class Project:
+    dir: Path
+
+    def write(self, text: str, name: str = "cozyplan.yaml") -> Path:
+        path = self.dir / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def run(self, *args: str, input: str | None = None) -> Result:
+        runner = CliRunner()
+        old = Path.cwd()
+        os.chdir(self.dir)
+        try:
+            return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+        finally:
+            os.chdir(old)
+
+    def spawn(self, *args: str, **kw: object) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cozyplan", *args], cwd=self.dir, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw,  # type: ignore[call-overload]
+        )
+
+    def sh(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cozyplan", *args], cwd=self.dir,
+                              text=True, capture_output=True, timeout=timeout,
+                              env={**os.environ, "NO_COLOR": "1"})
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    monkeypatch.setenv("NO_COLOR", "1")
+    yield Project(tmp_path)
