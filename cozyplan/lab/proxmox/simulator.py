@@ -51,7 +51,7 @@ class ProxmoxSimulator(Simulator):
             "endpoint": f"https://{NODE_IP}:{API_PORT}",
             "token_id": f"{token['user']}!{token['tokenid']}",
             "token_secret": token["secret"],
-            "ca_file": str(self.world.ca.ca_file),
+            "ca_file": str(self.world.ca.ca_file.resolve()),
             "verify_tls": True,
         }
 
