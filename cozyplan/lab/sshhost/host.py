@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from cozyplan.lab.sshhost.fakefs import FakeFS, FSError
 from cozyplan.lab.sshhost.shell import ShellSyntaxError, split_lists, tokenize
 
 HISTORY_LIMIT = 400
+SAVE_DELAY = 0.2
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BINARY_MAGIC = b"#!lab "
 
@@ -77,11 +79,22 @@ class SimHost:
         self.data = data
         self.registry = registry
         self.programs = programs
-        self.fs = FakeFS(data.setdefault("fs", {}), world.save)
+        # saved once per command line (and per SFTP file), not per filesystem operation
+        self.fs = FakeFS(data.setdefault("fs", {}), lambda: None)
         data.setdefault("history", [])
+        self._save_pending = False
 
     def save(self) -> None:
-        self.world.save()
+        """Persist the world soon: saves are coalesced (the lab also saves when it stops)."""
+        if self._save_pending:
+            return
+        self._save_pending = True
+
+        def flush() -> None:
+            self._save_pending = False
+            self.world.save()
+
+        asyncio.get_running_loop().call_later(SAVE_DELAY, flush)
 
     @property
     def packages(self) -> dict[str, str]:

@@ -84,6 +84,7 @@ class FakeSFTPServer(asyncssh.SFTPServer):
         assert isinstance(file_obj, _Handle)
         if file_obj.writable:
             self._fs.write(file_obj.path, bytes(file_obj.data))
+            self._host.save()
 
     def stat(self, path: bytes) -> asyncssh.SFTPAttrs:
         return self._attrs(self._path(path))
@@ -102,6 +103,9 @@ class FakeSFTPServer(asyncssh.SFTPServer):
         assert isinstance(file_obj, _Handle)
         if attrs.permissions is not None:
             self._fs.chmod(file_obj.path, attrs.permissions & 0o7777)
+
+    def exit(self) -> None:
+        self._host.save()
 
     def realpath(self, path: bytes) -> bytes:
         return self._path(path).encode("utf-8", "surrogateescape")

@@ -45,7 +45,8 @@ class ZigSpec(SpecModel):
 
 class NexCageModel(HostModel):
     #: the NexCage version to install; also what ``nexcage version`` reports once installed
-    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = "0.7.3"
+    #: (read back as null when no working binary is installed)
+    version: Annotated[str | None, Field(pattern=r"^\d+\.\d+\.\d+$")] = "0.7.3"
     repository: str = NEXCAGE_REPOSITORY
     #: default ``v<version>``
     ref: Annotated[str | None, AfterValidator(lambda v: None if v is None else git_ref(v))] = None
@@ -56,7 +57,8 @@ class NexCageModel(HostModel):
     install_path: AbsPath = "/usr/local/bin/nexcage"
     #: NexCage reads ./config.json, /etc/nexcage/config.json or /etc/nexcage/nexcage.json
     config_path: AbsPath = "/etc/nexcage/config.json"
-    config: NexCageConfig = Field(default_factory=NexCageConfig)
+    #: (read back as null when the file is missing or not a valid NexCage config)
+    config: NexCageConfig | None = Field(default_factory=NexCageConfig)
     #: the commit the installed build came from
     commit: Annotated[str | None, Computed()] = None
 
@@ -68,7 +70,13 @@ class NexCageModel(HostModel):
 
     @property
     def git_ref(self) -> str:
+        if self.ref is None and self.version is None:
+            raise PermanentError("host_nexcage needs a version (or a ref)")
         return self.ref or f"v{self.version}"
+
+    @property
+    def nexcage_config(self) -> NexCageConfig:
+        return self.config or NexCageConfig()
 
     @property
     def built_binary(self) -> str:
@@ -178,7 +186,7 @@ class HostNexCage(HostResource[NexCageModel]):
         )
         await self._build(c, m, commit, ctx)
         await self._install(c, m, ctx)
-        runtime = m.config.runtime
+        runtime = m.nexcage_config.runtime
         for d in (
             posixpath.dirname(m.config_path),
             posixpath.dirname(runtime.log_path),
@@ -188,13 +196,13 @@ class HostNexCage(HostResource[NexCageModel]):
         await steps.ensure_file(
             c,
             m.config_path,
-            m.config.render().encode(),
+            m.nexcage_config.render().encode(),
             mode="0644",
             step="nexcage config",
             progress=ctx.progress,
         )
         version = await installed_version(c, m.install_path, step="verify nexcage")
-        if version != m.version:
+        if m.version is not None and version != m.version:
             raise PermanentError(
                 f"{c.label}: step 'verify nexcage': `{m.install_path} version`"
                 f" reports {version!r}, expected {m.version!r}"
