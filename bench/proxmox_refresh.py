@@ -10,21 +10,18 @@ engine does at ``--parallelism N``.
 from __future__ import annotations
 
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "proxmox"))
-
-import cozyplan.lab.runtime as runtime  # noqa: E402
-from cozyplan.lab.proxmox import ProxmoxSimulator  # noqa: E402
-from cozyplan.lab.runtime import InProcessLab  # noqa: E402
-from cozyplan.plan import Action  # noqa: E402
-from cozyplan.provider import ApplyContext, ProviderContext  # noqa: E402
-from cozyplan_proxmox import ProxmoxProvider, TemplateResource, VmResource  # noqa: E402
-from cozyplan_proxmox.config import ProxmoxConfig  # noqa: E402
+import cozyplan.lab.runtime as runtime
+from cozyplan.lab.proxmox import ProxmoxSimulator
+from cozyplan.lab.runtime import InProcessLab
+from cozyplan.plan import Action
+from cozyplan.provider import ApplyContext, ProviderContext
+from cozyplan_proxmox import ProxmoxProvider, TemplateResource, VmResource
+from cozyplan_proxmox.config import ProxmoxConfig
 
 VMS = 500
 CLONES = 30
@@ -49,16 +46,32 @@ def seed(lab: InProcessLab, count: int) -> list[dict[str, Any]]:
     for i in range(count):
         vmid = 2000 + i
         volid = store.alloc_disk("local-lvm", vmid, 50 * 1024**3)
-        vm = store.add_vm("pve", vmid, {
-            "name": f"vm-{i}", "cores": 2, "memory": 4096, "tags": "bench",
-            "scsi0": f"{volid},size=50G", "net0": "virtio=BC:24:11:00:00:01,bridge=vmbr0",
-        })
+        vm = store.add_vm(
+            "pve",
+            vmid,
+            {
+                "name": f"vm-{i}",
+                "cores": 2,
+                "memory": 4096,
+                "tags": "bench",
+                "scsi0": f"{volid},size=50G",
+                "net0": "virtio=BC:24:11:00:00:01,bridge=vmbr0",
+            },
+        )
         vm["status"], vm["started_at"] = "running", time.time()
-        states.append(VmResource.model(
-            vmid=vmid, name=f"vm-{i}", clone=9000, cores=2, memory=4096, tags=["bench"],
-            disks=[{"slot": "scsi0", "storage": "local-lvm", "size": "50G"}],
-            net=[{"slot": "net0", "bridge": "vmbr0"}], started=True,
-        ))
+        states.append(
+            VmResource.model(
+                vmid=vmid,
+                name=f"vm-{i}",
+                clone=9000,
+                cores=2,
+                memory=4096,
+                tags=["bench"],
+                disks=[{"slot": "scsi0", "storage": "local-lvm", "size": "50G"}],
+                net=[{"slot": "net0", "bridge": "vmbr0"}],
+                started=True,
+            )
+        )
     store.save()
     return [VmResource.dump(s) for s in states]
 
@@ -67,7 +80,9 @@ def requests(lab: InProcessLab) -> int:
     return sum(sim(lab).pve.requests.values())
 
 
-async def refresh(lab: InProcessLab, states: list[dict[str, Any]], **over: Any) -> tuple[int, float]:
+async def refresh(
+    lab: InProcessLab, states: list[dict[str, Any]], **over: Any
+) -> tuple[int, float]:
     p = provider(lab, 1.0, **over)
     res = VmResource(p)
     before, start = requests(lab), time.perf_counter()
@@ -99,8 +114,9 @@ async def clones(lab: InProcessLab, limit: int, parallelism: int, base: int) -> 
     gate = asyncio.Semaphore(parallelism)
 
     async def one(i: int) -> None:
-        body = VmResource.dump(VmResource.model(
-            vmid=base + i, name=f"c{base + i}", clone=9000, started=False))
+        body = VmResource.dump(
+            VmResource.model(vmid=base + i, name=f"c{base + i}", clone=9000, started=False)
+        )
         async with gate:
             await vms.apply(Action.CREATE, None, body, [], ApplyContext(f"vm.c{i}"))
 
@@ -113,8 +129,11 @@ async def clones(lab: InProcessLab, limit: int, parallelism: int, base: int) -> 
 
 async def make_template(lab: InProcessLab) -> None:
     p = provider(lab, 1.0)
-    body = TemplateResource.dump(TemplateResource.model(
-        vmid=9000, name="base", disks=[{"slot": "scsi0", "storage": "local-lvm", "size": "8G"}]))
+    body = TemplateResource.dump(
+        TemplateResource.model(
+            vmid=9000, name="base", disks=[{"slot": "scsi0", "storage": "local-lvm", "size": "8G"}]
+        )
+    )
     await TemplateResource(p).apply(Action.CREATE, None, body, [], ApplyContext("t"))
     await p.close()
 
@@ -122,8 +141,9 @@ async def make_template(lab: InProcessLab) -> None:
 def main() -> None:
     runtime.simulator_classes = lambda: [ProxmoxSimulator]  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as tmp:
-        options = {"proxmox": {"latency": {"clone": 2.0, "create": 0.2, "template": 0.2,
-                                           "config": 0.05}}}
+        options = {
+            "proxmox": {"latency": {"clone": 2.0, "create": 0.2, "template": 0.2, "config": 0.05}}
+        }
         with InProcessLab(Path(tmp), time_scale=1.0, options=options) as lab:
             states = seed(lab, VMS)
             print(f"refresh of {VMS} VMs (summary matches state):")
@@ -138,8 +158,10 @@ def main() -> None:
             print(f"{CLONES} full clones, 2 s simulated clone each, parallelism {CLONES}:")
             for limit, base in ((CLONES, 3000), (4, 3100), (1, 3200)):
                 n, secs = asyncio.run(clones(lab, limit, CLONES, base))
-                print(f"  clone_concurrency={limit:<3d}            {n:5d} requests  {secs:6.2f} s"
-                      f"  (serial would be {CLONES * 2} s)")
+                print(
+                    f"  clone_concurrency={limit:<3d}            {n:5d} requests  {secs:6.2f} s"
+                    f"  (serial would be {CLONES * 2} s)"
+                )
 
 
 if __name__ == "__main__":
