@@ -139,7 +139,7 @@ async def make_template(lab: InProcessLab) -> None:
 
 
 def main() -> None:
-    runtime.simulator_classes = lambda: [ProxmoxSimulator]  # type: ignore[assignment]
+    runtime.simulator_classes = lambda: [ProxmoxSimulator]
     with tempfile.TemporaryDirectory() as tmp:
         options = {
             "proxmox": {"latency": {"clone": 2.0, "create": 0.2, "template": 0.2, "config": 0.05}}
