@@ -11,8 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from cozyplan.schema import ResourceSchema
 from cozyplan.values import UNKNOWN, is_unknown
 
@@ -68,6 +66,8 @@ _DEEPDIFF_OPS: dict[str, ChangeOp] = {
 
 def _nested_changes(base: Path, before: Any, after: Any) -> list[tuple[Path, ChangeOp, Any, Any]]:
     """deepdiff's tree view, turned into (path, op, before, after) tuples."""
+    from deepdiff import DeepDiff  # imported lazily: it costs ~0.5 s at start-up
+
     tree = DeepDiff(before, after, view="tree", verbose_level=2, threshold_to_diff_deeper=0)
     found: list[tuple[Path, ChangeOp, Any, Any]] = []
     for kind, items in tree.items():

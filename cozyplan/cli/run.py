@@ -133,6 +133,11 @@ def _plan_and_maybe_apply(
     operation = "apply" if do_apply else "plan"
     with session.locked(operation):
 
+        state = session.state
+        assert state is not None
+        if saved is not None and state.serial == 0 and not state.resources:
+            state.lineage = saved["lineage"]  # a plan made against a state not yet written
+
         async def main() -> int:
             try:
                 plan = await _plan(session, options)

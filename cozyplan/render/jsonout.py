@@ -14,7 +14,7 @@ from cozyplan.diff import Change
 from cozyplan.plan import ResourceChange
 from cozyplan.planner import Drift, Plan
 from cozyplan.render.values import is_sensitive
-from cozyplan.values import UNKNOWN
+from cozyplan.values import UNKNOWN, contains_unknown
 
 FORMAT_VERSION = "1.0"
 
@@ -35,14 +35,25 @@ def _masked(value: Any, path: tuple[str | int, ...], sens: Sequence[Sequence[str
     return value
 
 
+def _known(value: Any) -> Any:
+    """The value with every unknown part as null."""
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, dict):
+        return {k: _known(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_known(v) for v in value]
+    return value
+
+
 def _change(c: Change) -> dict[str, Any]:
     out: dict[str, Any] = {
         "path": c.path_str,
         "path_parts": list(c.path),
         "op": c.op.value,
-        "before": None if c.sensitive or c.before is UNKNOWN else c.before,
-        "after": None if c.sensitive or c.after is UNKNOWN else c.after,
-        "after_unknown": c.after is UNKNOWN,
+        "before": None if c.sensitive else _known(c.before),
+        "after": None if c.sensitive else _known(c.after),
+        "after_unknown": contains_unknown(c.after),
         "sensitive": c.sensitive,
         "forces_replace": c.forces_replace,
     }

@@ -49,7 +49,7 @@ class ResourceBlock:
         """Addresses of the resource blocks this one depends on."""
         deps = {ref.resource_address() for _, ref in self.refs if ref.is_resource}
         deps.update({_block_of(d) for d in self.depends_on})
-        meta_refs = [*refs_in(self.for_each), *refs_in(self.count)]
+        meta_refs = [*refs_in(self.for_each, strict=False), *refs_in(self.count, strict=False)]
         deps.update(ref.resource_address() for _, ref in meta_refs if ref.is_resource)
         return deps
 
@@ -405,6 +405,8 @@ def _check_cycles(cfg: Config, diags: _Collector) -> None:
         cycle = [u for u, _ in nx.find_cycle(sub, source=nodes[0])]
         # edges point dep -> dependent; show "A depends on B depends on ... on A"
         loop = list(reversed(cycle))
+        first = loop.index(min(loop))
+        loop = loop[first:] + loop[:first]
         text = " -> ".join([*loop, loop[0]])
         related = [p for a in loop if (p := cfg.position(("resources", a))) is not None]
         diags.add(f"dependency cycle: {text} (each depends on the next)",

@@ -147,14 +147,23 @@ def parse_template(text: str) -> list[Segment]:
     return segments
 
 
-def refs_in(value: Any) -> list[tuple[tuple[Part, ...], Ref]]:
-    """Every reference in a nested value, with the path of the string that holds it."""
+def refs_in(value: Any, *, strict: bool = True) -> list[tuple[tuple[Part, ...], Ref]]:
+    """Every reference in a nested value, with the path of the string that holds it.
+
+    ``strict=False`` skips unparsable templates (already reported by validation).
+    """
     found: list[tuple[tuple[Part, ...], Ref]] = []
 
     def walk(v: Any, path: tuple[Part, ...]) -> None:
         if isinstance(v, str):
             if "${" in v:
-                for seg in parse_template(v):
+                try:
+                    segments = parse_template(v)
+                except ExprError:
+                    if strict:
+                        raise
+                    return
+                for seg in segments:
                     if seg.ref is not None:
                         found.append((path, seg.ref))
         elif isinstance(v, dict):
