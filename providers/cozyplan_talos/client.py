@@ -58,6 +58,9 @@ def _status_name(status: Status) -> str:
 
 def translate(exc: BaseException, what: str, node: str) -> Exception:
     """The engine error for a failed call, with the node's own message."""
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_code in (62, 64):
+        # X509_V_ERR_HOSTNAME_MISMATCH / X509_V_ERR_IP_ADDRESS_MISMATCH
+        return PermanentError(f"{what} on {node}: {exc.verify_message}")
     if isinstance(exc, ssl.SSLCertVerificationError):
         return NotOurCluster(f"{node}: {exc.verify_message or exc}")
     if isinstance(exc, GRPCError):
@@ -118,6 +121,18 @@ class TalosClient:
         resp = await self._call("Version", self._stub.version(pb.Empty()))
         assert isinstance(resp, m.VersionResponse)
         return resp.messages[0].version.tag if resp.messages else ""
+
+    async def answers_without_client_cert(self) -> bool:
+        """Version without a client certificate: True when answered (maintenance mode), False
+        when the node drops us after the handshake (it demands a certificate: configured).
+        Refused or timed out raises TemporaryError."""
+        try:
+            await asyncio.wait_for(self._stub.version(pb.Empty()), self.timeout)
+        except (ssl.SSLError, StreamTerminatedError, ConnectionResetError, EOFError):
+            return False
+        except Exception as exc:
+            raise translate(exc, "Version", self.node) from None
+        return True
 
     async def apply(self, data: bytes, mode: str, *, dry_run: bool = False) -> ApplyResult:
         req = m.ApplyConfigurationRequest(data=data, mode=MODES[mode], dry_run=dry_run)

@@ -27,7 +27,7 @@ async def client(provider: TalosProvider, address: str, creds: Credentials | Non
         target = await asyncio.to_thread(provider.ctx.resolve_endpoint, "talos", address, API_PORT)
     except Exception as exc:  # the resolver of a lab that plays nothing at that address
         raise TemporaryError(f"cannot resolve Talos API of {address}: {exc}", delay=5) from None
-    return TalosClient(target, address, creds, timeout=provider.ctx.scaled(provider.config.timeout))
+    return TalosClient(target, address, creds, timeout=provider.config.timeout)
 
 
 async def configured(provider: TalosProvider, address: str, creds: Credentials) -> bool:
@@ -43,15 +43,12 @@ async def configured(provider: TalosProvider, address: str, creds: Credentials) 
         except NotOurCluster:
             pass
     async with await client(provider, address, None) as c:
-        try:
-            await c.version()
-        except TemporaryError as exc:
-            if "certificate" in str(exc).lower():
-                raise PermanentError(
-                    f"{address} runs a Talos configured for another cluster "
-                    "(its certificate is not signed by this cluster's OS CA)"
-                ) from None
-            raise
+        if not await c.answers_without_client_cert():
+            raise PermanentError(
+                f"{address} runs a Talos configured for another cluster "
+                "(its certificate is not signed by this cluster's OS CA, and it demands a "
+                "client certificate)"
+            )
     return False
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from grpclib.const import Status
@@ -90,7 +91,12 @@ class SimNode:
             crt, key = pki.write_server_cert(certdir, hosts, None, None)
             ctx = pki.server_context(crt, key, None)
         else:
-            crt, key = pki.write_server_cert(certdir, hosts, cfg.os_ca_crt, cfg.os_ca_key)
+            # workers hold no CA key: like trustd, a control plane of the cluster signs for them
+            ca_key = cfg.os_ca_key or self.sim.os_ca_key(cfg.cluster_id)
+            if not ca_key:
+                self._task = asyncio.get_running_loop().create_task(self._boot_later())
+                return
+            crt, key = pki.write_server_cert(certdir, hosts, cfg.os_ca_crt, ca_key)
             ctx = pki.server_context(crt, key, cfg.os_ca_crt)
         server = Server([MachineService(self)])
         try:
@@ -103,6 +109,12 @@ class SimNode:
         self.sim.world.register_endpoint("talos", self.ip, API_PORT, self.loopback, self.port)
         self.record["boots"] = int(self.record.get("boots", 0)) + 1
         self._save()
+
+    async def _boot_later(self) -> None:
+        """A worker waits for a control plane of its cluster before apid can serve."""
+        await self.sim.world.sleep(BOOT_SECONDS)
+        if self.record.get("powered", True):
+            await self.boot()
 
     async def shutdown(self) -> None:
         server, self._server = self._server, None
@@ -132,7 +144,11 @@ class SimNode:
             self._save()
             await self.sim.world.sleep(seconds)
             if self.record.get("powered", True):
-                await self.boot()
+                try:
+                    await self.boot()
+                except Exception as exc:  # a lab bug must show, not leave the node silently down
+                    print(f"lab talos {self.ip}: boot failed: {exc!r}", file=sys.stderr)
+                    raise
 
         self._task = asyncio.get_running_loop().create_task(cycle())
 

@@ -92,6 +92,14 @@ class TalosSimulator(Simulator):
                 out.append((node.hostname, ip))
         return out
 
+    def os_ca_key(self, cluster_id: str) -> bytes:
+        """The cluster's OS CA key, from any control plane's config this lab holds."""
+        for node in self.nodes.values():
+            cfg = node.config
+            if cfg is not None and cfg.cluster_id == cluster_id and cfg.os_ca_key:
+                return cfg.os_ca_key
+        return b""
+
     def bootstrapped(self, node: SimNode, cfg: NodeConfig) -> None:
         # for a lab Kubernetes API: which cluster came up, where, and with which CA
         payload = {

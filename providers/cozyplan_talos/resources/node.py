@@ -97,7 +97,8 @@ class TalosNode(Resource[TalosProvider, NodeModel]):
     async def update(
         self, prior: NodeModel, planned: NodeModel, changes: Sequence[Change], ctx: ApplyContext
     ) -> NodeModel:
-        if prior.applied_sha256 == _sha(planned.machine_config):
+        still_staged = prior.applied_mode == "staged" and planned.mode != "staged"
+        if prior.applied_sha256 == _sha(planned.machine_config) and not still_staged:
             # only talosconfig/mode/wait changed: nothing to send to the node
             return planned.model_copy(
                 update={"applied_sha256": prior.applied_sha256, "applied_mode": prior.applied_mode}
