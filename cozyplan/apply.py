@@ -110,13 +110,28 @@ class Applier:
                 continue
             if address in adopted_now and observed is not None:
                 # a crashed create: the object exists, adopt it
-                adopted = ResourceState(rs.type, rs.provider, observed, rs.desired,
-                                        rs.dependencies, rs.sensitive_paths, rs.status, None)
+                adopted = ResourceState(
+                    rs.type,
+                    rs.provider,
+                    observed,
+                    rs.desired,
+                    rs.dependencies,
+                    rs.sensitive_paths,
+                    rs.status,
+                    None,
+                )
                 self.store.record(self.state, address, adopted)
             elif rs.observed is not None and observed is not None and observed != rs.observed:
-                updated = ResourceState(rs.type, rs.provider, observed, rs.desired,
-                                        rs.dependencies, rs.sensitive_paths, rs.status,
-                                        rs.pending)
+                updated = ResourceState(
+                    rs.type,
+                    rs.provider,
+                    observed,
+                    rs.desired,
+                    rs.dependencies,
+                    rs.sensitive_paths,
+                    rs.status,
+                    rs.pending,
+                )
                 self.store.record(self.state, address, updated)
 
     async def run(self) -> ApplyReport:
@@ -169,8 +184,7 @@ class Applier:
             ident = await self._apply_one(change)
             if ident is not None or shown:
                 elapsed = time.monotonic() - started
-                self.progress.finished(address, self.applied.get(address, action), elapsed,
-                                       ident)
+                self.progress.finished(address, self.applied.get(address, action), elapsed, ident)
         except BaseException as exc:
             if shown or self.applied.get(address):
                 self.progress.failed(address, action, time.monotonic() - started, exc)
@@ -208,9 +222,13 @@ class Applier:
         rs = self.state.resources.get(address)
         if change.action is Action.DELETE:
             if rs is not None and rs.observed is not None:
-                prior = rs.observed
-                await self._call(address, lambda: resource.apply(
-                    Action.DELETE, prior, None, change.changes, self._context(address, None)))
+                gone = rs.observed
+                await self._call(
+                    address,
+                    lambda: resource.apply(
+                        Action.DELETE, gone, None, change.changes, self._context(address, None)
+                    ),
+                )
             self.store.record(self.state, address, None)
             self.ev.values.pop(address, None)
             self.applied[address] = Action.DELETE
@@ -220,26 +238,44 @@ class Applier:
         desired, sensitive = self.ev.evaluate(inst)
         desired, errors = normalise(resource, desired)
         if contains_unknown(desired):
-            raise PermanentError("some values are still unknown after their dependencies "
-                                 "were applied")
+            raise PermanentError(
+                "some values are still unknown after their dependencies were applied"
+            )
         if errors:
-            raise PermanentError("; ".join(f"{'.'.join(map(str, loc))}: {msg}"
-                                           for loc, msg in errors))
+            raise PermanentError(
+                "; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in errors)
+            )
         for name, spec in resource.schema().fields.items():
             if spec.sensitive and [name] not in sensitive:
                 sensitive.append([name])
-        prior = rs.observed if rs is not None else None
+        prior: dict[str, Any] | None = rs.observed if rs is not None else None
         action = change.action
         changes = change.changes
         if action in (Action.UPDATE, Action.NOOP) and prior is not None:
-            changes = resource.plan(prior, desired, ignore=inst.block.lifecycle.ignore_changes,
-                                    sensitive_paths=[tuple(p) for p in sensitive])
+            changes = resource.plan(
+                prior,
+                desired,
+                ignore=inst.block.lifecycle.ignore_changes,
+                sensitive_paths=[tuple(p) for p in sensitive],
+            )
             if not changes:
-                if rs is not None and (rs.desired != desired or rs.dependencies
-                                       != change.dependencies):
-                    self.store.record(self.state, address, ResourceState(
-                        change.type, change.provider, prior, desired, change.dependencies,
-                        sensitive, "ready", None))
+                if rs is not None and (
+                    rs.desired != desired or rs.dependencies != change.dependencies
+                ):
+                    self.store.record(
+                        self.state,
+                        address,
+                        ResourceState(
+                            change.type,
+                            change.provider,
+                            prior,
+                            desired,
+                            change.dependencies,
+                            sensitive,
+                            "ready",
+                            None,
+                        ),
+                    )
                 return None
             if any(c.forces_replace for c in changes):
                 cbd = inst.block.lifecycle.create_before_destroy
@@ -255,7 +291,12 @@ class Applier:
         if action is Action.CREATE or action.is_replace:
             known = {k: v for k, v in desired.items() if v is not None}
             record = ResourceState(
-                change.type, change.provider, prior, desired, change.dependencies, sensitive,
+                change.type,
+                change.provider,
+                prior,
+                desired,
+                change.dependencies,
+                sensitive,
                 rs.status if rs is not None else "ready",
                 Pending("create", time.time(), known, self.run_id),
             )
@@ -263,15 +304,24 @@ class Applier:
         ctx = self._context(address, record)
         try:
             result = await self._call(
-                address, lambda: resource.apply(action, prior, desired, changes, ctx))
+                address, lambda: resource.apply(action, prior, desired, changes, ctx)
+            )
         except BaseException as exc:
             if record is not None and isinstance(exc, ProviderError | CozyplanError):
                 # the create failed: whatever it left is adopted and replaced next time
                 record.status = "tainted"
                 self.store.record(self.state, address, record)
             raise
-        final = ResourceState(change.type, change.provider, result, desired,
-                              change.dependencies, sensitive, "ready", None)
+        final = ResourceState(
+            change.type,
+            change.provider,
+            result,
+            desired,
+            change.dependencies,
+            sensitive,
+            "ready",
+            None,
+        )
         self.store.record(self.state, address, final)
         self.ev.values[address] = (result or {}, sensitive)
         self.applied[address] = action

@@ -18,7 +18,7 @@ PathPart = str | int
 Path = tuple[PathPart, ...]
 
 
-class ChangeOp(str, enum.Enum):
+class ChangeOp(enum.StrEnum):
     ADD = "add"
     CHANGE = "change"
     REMOVE = "remove"
@@ -83,9 +83,7 @@ def _nested_changes(base: Path, before: Any, after: Any) -> list[tuple[Path, Cha
     return found
 
 
-def diff_values(
-    path: Path, before: Any, after: Any, schema: ResourceSchema | None
-) -> list[Change]:
+def diff_values(path: Path, before: Any, after: Any, schema: ResourceSchema | None) -> list[Change]:
     """Changes from ``before`` to ``after`` under ``path``, marked from the schema."""
     if before == after and not (is_unknown(before) or is_unknown(after)):
         return []
@@ -146,7 +144,11 @@ def diff_attrs(
         for change in diff_values((name,), old, new, schema):
             if change.path[:1] in extra_sensitive or change.path in extra_sensitive:
                 change = Change(
-                    change.path, change.op, change.before, change.after, True,
+                    change.path,
+                    change.op,
+                    change.before,
+                    change.after,
+                    True,
                     change.forces_replace,
                 )
             changes.append(change)

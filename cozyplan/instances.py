@@ -87,10 +87,12 @@ def resolve_variables(cfg: Config, overrides: Mapping[str, str] | None = None) -
         if var.file:
             sources.append(f"file {var.file}")
         sources.append(f"--var {name}=...")
-        diags.append(Diagnostic(
-            f"variable {name!r} has no value: set {' or '.join(sources)}, or give it a default",
-            cfg.position(("variables", name)),
-        ))
+        diags.append(
+            Diagnostic(
+                f"variable {name!r} has no value: set {' or '.join(sources)}, or give it a default",
+                cfg.position(("variables", name)),
+            )
+        )
     if diags:
         raise SpecError(diags)
     return Variables(values, sensitive)
@@ -145,7 +147,10 @@ def _only_vars(variables: Variables) -> Any:
 
 
 def _targets_of(
-    ref_block: str, key: InstanceKey, cfg: Config, instances: Mapping[str, Instance],
+    ref_block: str,
+    key: InstanceKey,
+    cfg: Config,
+    instances: Mapping[str, Instance],
     by_block: Mapping[str, list[str]],
 ) -> list[str]:
     if key is not None:

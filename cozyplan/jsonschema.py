@@ -16,18 +16,21 @@ def _templated(schema: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(schema)
     props = out.get("properties", {})
     for name, prop in list(props.items()):
-        props[name] = {"anyOf": [prop, TEMPLATE]} if "anyOf" not in prop else {
-            **prop, "anyOf": [*prop["anyOf"], TEMPLATE]}
+        props[name] = (
+            {"anyOf": [prop, TEMPLATE]}
+            if "anyOf" not in prop
+            else {**prop, "anyOf": [*prop["anyOf"], TEMPLATE]}
+        )
     return out
 
 
 def spec_json_schema() -> dict[str, Any]:
-    resource_props: dict[str, Any] = {}
     provider_props: dict[str, Any] = {}
     defs: dict[str, Any] = {}
     meta = {
-        "for_each": {"anyOf": [{"type": "object"}, {"type": "array",
-                                                     "items": {"type": "string"}}, TEMPLATE]},
+        "for_each": {
+            "anyOf": [{"type": "object"}, {"type": "array", "items": {"type": "string"}}, TEMPLATE]
+        },
         "count": {"anyOf": [{"type": "integer", "minimum": 0}, TEMPLATE]},
         "depends_on": {"type": "array", "items": {"type": "string"}},
         "lifecycle": LifecycleSpec.model_json_schema(),
@@ -58,12 +61,20 @@ def spec_json_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "version": {"const": 1},
-            "variables": {"type": "object",
-                          "additionalProperties": VariableSpec.model_json_schema()},
-            "providers": {"type": "object", "properties": provider_props,
-                          "additionalProperties": False},
-            "resources": {"type": "object", "patternProperties": patterns,
-                          "additionalProperties": False},
+            "variables": {
+                "type": "object",
+                "additionalProperties": VariableSpec.model_json_schema(),
+            },
+            "providers": {
+                "type": "object",
+                "properties": provider_props,
+                "additionalProperties": False,
+            },
+            "resources": {
+                "type": "object",
+                "patternProperties": patterns,
+                "additionalProperties": False,
+            },
         },
         "$defs": defs,
     }

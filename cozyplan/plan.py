@@ -10,7 +10,7 @@ from typing import Any
 from cozyplan.diff import Change
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     NOOP = "no-op"
     CREATE = "create"
     UPDATE = "update"
@@ -43,7 +43,7 @@ _SYMBOLS = {
 }
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     """Why an action was chosen: for display only, never used for decisions."""
 
     NONE = ""

@@ -58,26 +58,39 @@ def load_plan(path: Path) -> dict[str, Any]:
 
 def options_of(saved: dict[str, Any]) -> PlanOptions:
     o = saved["options"]
-    return PlanOptions(mode=o["mode"], refresh=o["refresh"], targets=tuple(o["targets"]),
-                       replace=tuple(o["replace"]), parallelism=o["parallelism"])
+    return PlanOptions(
+        mode=o["mode"],
+        refresh=o["refresh"],
+        targets=tuple(o["targets"]),
+        replace=tuple(o["replace"]),
+        parallelism=o["parallelism"],
+    )
 
 
 def check_fresh(saved: dict[str, Any], plan: Plan) -> None:
     """Refuse to apply a saved plan that no longer describes what would happen."""
     if saved["spec_sha256"] != plan.spec_hash:
-        raise StalePlan("the saved plan is stale: the spec file changed since it was made; "
-                        "run 'cozyplan plan' again")
+        raise StalePlan(
+            "the saved plan is stale: the spec file changed since it was made; "
+            "run 'cozyplan plan' again"
+        )
     if saved["lineage"] != plan.lineage:
-        raise StalePlan("the saved plan was made for a different state (lineage "
-                        f"{saved['lineage']}, the state is {plan.lineage})")
+        raise StalePlan(
+            "the saved plan was made for a different state (lineage "
+            f"{saved['lineage']}, the state is {plan.lineage})"
+        )
     if saved["serial"] != plan.serial:
-        raise StalePlan(f"the saved plan is stale: the state changed since it was made (serial "
-                        f"{saved['serial']} -> {plan.serial}); run 'cozyplan plan' again")
+        raise StalePlan(
+            f"the saved plan is stale: the state changed since it was made (serial "
+            f"{saved['serial']} -> {plan.serial}); run 'cozyplan plan' again"
+        )
     now = [[c.address, c.action.value] for c in plan.actionable]
     if now != saved["actions"]:
         before = {tuple(a) for a in saved["actions"]}
         after = {tuple(a) for a in now}
         diff = sorted((after - before) | (before - after))
         listed = ", ".join(f"{a} ({act})" for a, act in diff[:5])
-        raise StalePlan("the saved plan is stale: the real systems changed since it was made "
-                        f"({listed}); run 'cozyplan plan' again")
+        raise StalePlan(
+            "the saved plan is stale: the real systems changed since it was made "
+            f"({listed}); run 'cozyplan plan' again"
+        )

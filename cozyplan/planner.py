@@ -224,8 +224,9 @@ class Planner:
                 pending_attrs = rs.pending.attributes
                 async with sem:
                     try:
-                        got = await retrying(lambda: resource.read_attrs(pending_attrs),
-                                             self.policy)
+                        got = await retrying(
+                            lambda: resource.read_attrs(pending_attrs), self.policy
+                        )
                     except (ProviderError, ValidationError, OSError) as exc:
                         errors.append(f"{address}: reading failed: {exc}")
                         return
@@ -238,8 +239,13 @@ class Planner:
             if got is None:
                 drift.append(Drift(address, rs.type, [], gone=True))
                 return
-            changes = diff_attrs(rs.observed, got, resource.schema(), drift=True,
-                                 sensitive_paths=[tuple(p) for p in rs.sensitive_paths])
+            changes = diff_attrs(
+                rs.observed,
+                got,
+                resource.schema(),
+                drift=True,
+                sensitive_paths=[tuple(p) for p in rs.sensitive_paths],
+            )
             if changes:
                 drift.append(Drift(address, rs.type, changes))
 
@@ -255,17 +261,32 @@ class Planner:
         refreshed, drift, errors = await self.refresh()
         if errors:
             raise PlanFailed(errors)
-        plan = Plan(opts, [], drift, self.state.lineage, self.state.serial, self.cfg.spec_hash,
-                     refreshed=refreshed, instances=instances)
+        plan = Plan(
+            opts,
+            [],
+            drift,
+            self.state.lineage,
+            self.state.serial,
+            self.cfg.spec_hash,
+            refreshed=refreshed,
+            instances=instances,
+        )
         if opts.mode == "refresh-only":
             for d in drift:
                 rs = self.state.resources[d.address]
-                plan.changes.append(ResourceChange(
-                    d.address, rs.type, rs.provider, Action.READ,
-                    Reason.GONE if d.gone else Reason.NONE, d.changes,
-                    before=rs.observed, after=refreshed.get(d.address),
-                    sensitive_paths=[tuple(p) for p in rs.sensitive_paths],
-                ))
+                plan.changes.append(
+                    ResourceChange(
+                        d.address,
+                        rs.type,
+                        rs.provider,
+                        Action.READ,
+                        Reason.GONE if d.gone else Reason.NONE,
+                        d.changes,
+                        before=rs.observed,
+                        after=refreshed.get(d.address),
+                        sensitive_paths=[tuple(p) for p in rs.sensitive_paths],
+                    )
+                )
             return plan
         if opts.mode == "destroy":
             self._plan_deletes(plan, set(self.state.resources), Reason.DESTROY)
@@ -277,7 +298,9 @@ class Planner:
             self._apply_targets(plan, graph)
         return plan
 
-    def _plan_instances(self, plan: Plan, instances: dict[str, Instance], graph: nx.DiGraph) -> None:
+    def _plan_instances(
+        self, plan: Plan, instances: dict[str, Instance], graph: nx.DiGraph
+    ) -> None:
         ev = Evaluator(self.variables, self.resources)
         diags: list[Diagnostic] = []
         for address in nx.topological_sort(graph):
@@ -293,8 +316,14 @@ class Planner:
                 continue
             desired, errs = normalise(resource, desired)
             for loc, msg in errs:
-                diags.append(Diagnostic(msg, self.cfg.position((*block.path, *loc)), address,
-                                        ".".join(str(p) for p in loc)))
+                diags.append(
+                    Diagnostic(
+                        msg,
+                        self.cfg.position((*block.path, *loc)),
+                        address,
+                        ".".join(str(p) for p in loc),
+                    )
+                )
             for name, spec in schema.fields.items():
                 if spec.sensitive and [name] not in sensitive:
                     sensitive.append([name])
@@ -303,8 +332,12 @@ class Planner:
             changes: list[Change] = []
             try:
                 if prior is not None:
-                    changes = resource.plan(prior, desired, ignore=block.lifecycle.ignore_changes,
-                                            sensitive_paths=[tuple(p) for p in sensitive])
+                    changes = resource.plan(
+                        prior,
+                        desired,
+                        ignore=block.lifecycle.ignore_changes,
+                        sensitive_paths=[tuple(p) for p in sensitive],
+                    )
                 else:
                     resource.check_plan(None, desired)
             except PlanError as exc:
@@ -322,26 +355,45 @@ class Planner:
             if rs is not None and prior is None and rs.observed is not None:
                 reason = Reason.GONE
             if action.is_replace and block.lifecycle.prevent_destroy:
-                diags.append(Diagnostic(
-                    "lifecycle.prevent_destroy is set, but this plan would replace it "
-                    f"({', '.join(c.path_str for c in changes if c.forces_replace) or reason.value})",
-                    self.cfg.position(block.path), address))
+                why = ", ".join(c.path_str for c in changes if c.forces_replace) or reason.value
+                diags.append(
+                    Diagnostic(
+                        f"lifecycle.prevent_destroy is set, but this plan would replace it ({why})",
+                        self.cfg.position(block.path),
+                        address,
+                    )
+                )
             if action is Action.CREATE or action.is_replace:
                 planned = merge_computed(schema, desired, None)
-                shown = diff_attrs(None, planned, schema, sensitive_paths=[tuple(p) for p in sensitive])
+                shown = diff_attrs(
+                    None, planned, schema, sensitive_paths=[tuple(p) for p in sensitive]
+                )
                 if action is Action.CREATE:
                     changes = shown
             else:
                 planned = merge_computed(schema, desired, prior, updating=action is Action.UPDATE)
-            adopting = rs is not None and rs.observed is None and rs.pending is not None \
+            adopting = (
+                rs is not None
+                and rs.observed is None
+                and rs.pending is not None
                 and prior is not None
+            )
             ev.values[address] = (planned, sensitive)
-            plan.changes.append(ResourceChange(
-                address=address, type=block.type, provider=block.provider, action=action,
-                reason=reason, changes=changes, before=prior, after=planned,
-                sensitive_paths=[tuple(p) for p in sensitive],
-                dependencies=sorted(graph.predecessors(address)), adopting=adopting,
-            ))
+            plan.changes.append(
+                ResourceChange(
+                    address=address,
+                    type=block.type,
+                    provider=block.provider,
+                    action=action,
+                    reason=reason,
+                    changes=changes,
+                    before=prior,
+                    after=planned,
+                    sensitive_paths=[tuple(p) for p in sensitive],
+                    dependencies=sorted(graph.predecessors(address)),
+                    adopting=adopting,
+                )
+            )
         if diags:
             raise SpecError(diags)
 
@@ -352,24 +404,45 @@ class Planner:
             prior = plan.refreshed.get(address)
             if prior is None:
                 # already gone (or a crashed create that left nothing): just forget it
-                plan.changes.append(ResourceChange(
-                    address, rs.type, rs.provider, Action.DELETE, Reason.GONE, [],
-                    before=None, after=None, dependencies=list(rs.dependencies),
-                ))
+                plan.changes.append(
+                    ResourceChange(
+                        address,
+                        rs.type,
+                        rs.provider,
+                        Action.DELETE,
+                        Reason.GONE,
+                        [],
+                        before=None,
+                        after=None,
+                        dependencies=list(rs.dependencies),
+                    )
+                )
                 continue
             block = self.cfg.resources.get(block_of(address))
             if block is not None and block.lifecycle.prevent_destroy:
-                errors.append(f"{address}: lifecycle.prevent_destroy is set; refusing to "
-                              f"{'destroy' if reason is Reason.DESTROY else 'delete'} it")
-            removed = [Change((k,), ChangeOp.REMOVE, v, None,
-                              sensitive_for((k,), rs.sensitive_paths))
-                       for k, v in sorted(prior.items()) if v is not None]
-            plan.changes.append(ResourceChange(
-                address, rs.type, rs.provider, Action.DELETE, reason, removed,
-                before=prior, after=None,
-                sensitive_paths=[tuple(p) for p in rs.sensitive_paths],
-                dependencies=list(rs.dependencies),
-            ))
+                errors.append(
+                    f"{address}: lifecycle.prevent_destroy is set; refusing to "
+                    f"{'destroy' if reason is Reason.DESTROY else 'delete'} it"
+                )
+            removed = [
+                Change((k,), ChangeOp.REMOVE, v, None, sensitive_for((k,), rs.sensitive_paths))
+                for k, v in sorted(prior.items())
+                if v is not None
+            ]
+            plan.changes.append(
+                ResourceChange(
+                    address,
+                    rs.type,
+                    rs.provider,
+                    Action.DELETE,
+                    reason,
+                    removed,
+                    before=prior,
+                    after=None,
+                    sensitive_paths=[tuple(p) for p in rs.sensitive_paths],
+                    dependencies=list(rs.dependencies),
+                )
+            )
         if errors:
             raise PlanFailed(errors)
 

@@ -58,10 +58,14 @@ class ProviderSet:
             return found
         cls = registry.provider_class(name)
         if cls is None:
-            raise SpecError([Diagnostic(
-                f"provider {name!r} is not installed (installed: "
-                f"{', '.join(registry.available())})"
-            )])
+            raise SpecError(
+                [
+                    Diagnostic(
+                        f"provider {name!r} is not installed (installed: "
+                        f"{', '.join(registry.available())})"
+                    )
+                ]
+            )
         raw: dict[str, Any] = {}
         position = None
         if self.cfg is not None and name in self.cfg.providers:
@@ -72,7 +76,9 @@ class ProviderSet:
             try:
                 raw = evaluate(raw, lambda ref: variables.resolve(ref)).value
             except ExprError as exc:
-                raise SpecError([Diagnostic(str(exc), position, field_path=f"providers.{name}")])
+                raise SpecError(
+                    [Diagnostic(str(exc), position, field_path=f"providers.{name}")]
+                ) from None
         if self.overlay is not None:
             raw = deep_merge(raw, self.overlay(name))
         try:

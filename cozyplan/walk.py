@@ -12,11 +12,12 @@ import enum
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
 
-class NodeStatus(str, enum.Enum):
+class NodeStatus(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"  # a dependency failed
@@ -63,7 +64,7 @@ async def walk(
             running[task] = node
         if not running:
             break
-        waiters: list[asyncio.Future[object]] = list(running)  # type: ignore[arg-type]
+        waiters: list[asyncio.Future[Any]] = list(running)
         stop_wait = None if stop.is_set() else asyncio.ensure_future(stop.wait())
         if stop_wait is not None:
             waiters.append(stop_wait)

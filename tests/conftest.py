@@ -36,14 +36,23 @@ class Project:
 
     def spawn(self, *args: str, **kw: object) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "cozyplan", *args], cwd=self.dir, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw,  # type: ignore[call-overload]
+            [sys.executable, "-m", "cozyplan", *args],
+            cwd=self.dir,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            **kw,  # type: ignore[call-overload]
         )
 
     def sh(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "cozyplan", *args], cwd=self.dir,
-                              text=True, capture_output=True, timeout=timeout,
-                              env={**os.environ, "NO_COLOR": "1"})
+        return subprocess.run(
+            [sys.executable, "-m", "cozyplan", *args],
+            cwd=self.dir,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
 
 
 @pytest.fixture

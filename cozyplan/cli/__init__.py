@@ -17,6 +17,18 @@ def main() -> None:
     """Declarative, state-reconciling installer for CozyStack on Proxmox VE."""
 
 
-for command in (validate, plan, apply, refresh, destroy, show, graph, state, import_,
-                force_unlock, schema, lab):
+for command in (
+    validate,
+    plan,
+    apply,
+    refresh,
+    destroy,
+    show,
+    graph,
+    state,
+    import_,
+    force_unlock,
+    schema,
+    lab,
+):
     main.add_command(command)

@@ -43,32 +43,54 @@ def styler(stream: Any = None) -> Styler:
 
 def spec_option(f: F) -> F:
     return click.option(
-        "-f", "--spec", "spec", type=click.Path(path_type=Path), default=DEFAULT_SPEC,
-        show_default=True, help="Spec file.",
+        "-f",
+        "--spec",
+        "spec",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_SPEC,
+        show_default=True,
+        help="Spec file.",
     )(f)
 
 
 def state_option(f: F) -> F:
     return click.option(
-        "--state", "state_path", type=click.Path(path_type=Path), default=None,
+        "--state",
+        "state_path",
+        type=click.Path(path_type=Path),
+        default=None,
         help="State file (default: state/<spec stem>.state.json; with --lab, in the lab dir).",
     )(f)
 
 
 def lab_options(f: F) -> F:
-    f = click.option("--lab", is_flag=True,
-                     help="Rehearse against the embedded lab (running, or in-process).")(f)
-    f = click.option("--lab-dir", type=click.Path(path_type=Path), default=DEFAULT_LAB_DIR,
-                     show_default=True, help="Lab directory.")(f)
-    f = click.option("--time-scale", type=float, default=None,
-                     help=f"Lab time scale for an in-process lab "
-                          f"(default {DEFAULT_LAB_TIME_SCALE}).")(f)
+    f = click.option(
+        "--lab", is_flag=True, help="Rehearse against the embedded lab (running, or in-process)."
+    )(f)
+    f = click.option(
+        "--lab-dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_LAB_DIR,
+        show_default=True,
+        help="Lab directory.",
+    )(f)
+    f = click.option(
+        "--time-scale",
+        type=float,
+        default=None,
+        help=f"Lab time scale for an in-process lab (default {DEFAULT_LAB_TIME_SCALE}).",
+    )(f)
     return f
 
 
 def var_option(f: F) -> F:
-    return click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE",
-                        help="Set a variable (repeatable).")(f)
+    return click.option(
+        "--var",
+        "var_pairs",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Set a variable (repeatable).",
+    )(f)
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -83,7 +105,11 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @contextlib.contextmanager
 def open_session(
-    spec: Path, state_path: Path | None, lab: bool, lab_dir: Path, time_scale: float | None,
+    spec: Path,
+    state_path: Path | None,
+    lab: bool,
+    lab_dir: Path,
+    time_scale: float | None,
     var_pairs: tuple[str, ...] = (),
 ) -> Iterator[Session]:
     lab_ctx: contextlib.AbstractContextManager[LabHandle | None]
@@ -128,8 +154,11 @@ def handle_errors(f: F) -> F:
         except Exception as exc:
             if os.environ.get("COZYPLAN_DEBUG"):
                 traceback.print_exc()
-            click.echo(f"Internal error: {type(exc).__name__}: {exc}\n"
-                       "(set COZYPLAN_DEBUG=1 for a traceback, and please report it)", err=True)
+            click.echo(
+                f"Internal error: {type(exc).__name__}: {exc}\n"
+                "(set COZYPLAN_DEBUG=1 for a traceback, and please report it)",
+                err=True,
+            )
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

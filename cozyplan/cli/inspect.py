@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,8 +34,14 @@ def validate(spec: Path) -> None:
 @click.option("--lab-dir", type=click.Path(path_type=Path), default=Path(".lab"))
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def show(planfile: Path | None, spec: Path, state_path: Path | None, lab: bool, lab_dir: Path,
-         as_json: bool) -> None:
+def show(
+    planfile: Path | None,
+    spec: Path,
+    state_path: Path | None,
+    lab: bool,
+    lab_dir: Path,
+    as_json: bool,
+) -> None:
     """Show a saved plan, or the state (sensitive values masked)."""
     if planfile is not None:
         saved = load_plan(planfile)
@@ -48,7 +55,7 @@ def show(planfile: Path | None, spec: Path, state_path: Path | None, lab: bool, 
     path = state_path or default_state_path(spec, lab_dir if lab else None)
     session = Session(spec, path)
     state = session.store.load()
-    doc = {
+    doc: dict[str, Any] = {
         "format_version": "1.0",
         "lineage": state.lineage,
         "serial": state.serial,
@@ -70,8 +77,10 @@ def show(planfile: Path | None, spec: Path, state_path: Path | None, lab: bool, 
         return
     style = make_styler()
     for res in doc["resources"]:
-        click.echo(style(f"# {res['address']}", bold=True)
-                   + (f" ({res['status']})" if res["status"] != "ready" else ""))
+        click.echo(
+            style(f"# {res['address']}", bold=True)
+            + (f" ({res['status']})" if res["status"] != "ready" else "")
+        )
         for key, value in sorted((res["values"] or {}).items()):
             if value is not None:
                 click.echo(f"    {key} = {json.dumps(value)}")
@@ -90,7 +99,7 @@ def graph(spec: Path, var_pairs: tuple[str, ...]) -> None:
         g = instance_graph(cfg, instances)
     click.echo("digraph cozyplan {")
     click.echo('  rankdir = "LR";')
-    click.echo('  node [shape = box];')
+    click.echo("  node [shape = box];")
     for node in sorted(g.nodes):
         click.echo(f'  "{node}";')
     for a, b in sorted(g.edges):

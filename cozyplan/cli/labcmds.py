@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -18,10 +19,13 @@ from cozyplan.lab.runtime import (
     stop_background,
 )
 
+F = TypeVar("F", bound=Any)
 
-def _dir(f):  # type: ignore[no-untyped-def]
-    return click.option("--lab-dir", type=click.Path(path_type=Path), default=DEFAULT_LAB_DIR,
-                        show_default=True)(f)
+
+def _dir(f: F) -> F:
+    return click.option(
+        "--lab-dir", type=click.Path(path_type=Path), default=DEFAULT_LAB_DIR, show_default=True
+    )(f)
 
 
 @click.group()
@@ -35,8 +39,9 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict[str, dict[str, object]]:
         key, _, raw = pair.partition("=")
         sim, _, opt = key.partition(".")
         if not raw or not opt:
-            raise click.BadParameter(f"expected SIMULATOR.OPTION=VALUE, got {pair!r}",
-                                     param_hint="--set")
+            raise click.BadParameter(
+                f"expected SIMULATOR.OPTION=VALUE, got {pair!r}", param_hint="--set"
+            )
         try:
             value: object = json.loads(raw)
         except json.JSONDecodeError:
@@ -47,10 +52,20 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict[str, dict[str, object]]:
 
 @lab.command("up")
 @_dir
-@click.option("--time-scale", type=float, default=DEFAULT_LAB_TIME_SCALE, show_default=True,
-              help="Multiply every simulated delay (1.0 = real-life timings).")
-@click.option("--set", "sets", multiple=True, metavar="SIM.OPTION=VALUE",
-              help="Simulator option, e.g. proxmox.error_rate=0.2.")
+@click.option(
+    "--time-scale",
+    type=float,
+    default=DEFAULT_LAB_TIME_SCALE,
+    show_default=True,
+    help="Multiply every simulated delay (1.0 = real-life timings).",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="SIM.OPTION=VALUE",
+    help="Simulator option, e.g. proxmox.error_rate=0.2.",
+)
 @handle_errors
 def up(lab_dir: Path, time_scale: float, sets: tuple[str, ...]) -> None:
     """Start the lab in the background."""
@@ -58,8 +73,10 @@ def up(lab_dir: Path, time_scale: float, sets: tuple[str, ...]) -> None:
     status = LabClient(info).status()
     click.echo(f"Lab running in {lab_dir} (pid {info['pid']}, time scale {time_scale}).")
     for ep in status.get("endpoints", []):
-        click.echo(f"  {ep['service']:<10} {ep['host']}:{ep['port']} -> "
-                   f"{ep['real_host']}:{ep['real_port']}")
+        click.echo(
+            f"  {ep['service']:<10} {ep['host']}:{ep['port']} -> "
+            f"{ep['real_host']}:{ep['real_port']}"
+        )
     click.echo("Use --lab with plan/apply/refresh/destroy to rehearse against it.")
 
 
@@ -79,8 +96,10 @@ def status(lab_dir: Path, as_json: bool) -> None:
         return
     click.echo(f"Lab running in {lab_dir} (pid {info['pid']}, time scale {st['time_scale']}).")
     for ep in st.get("endpoints", []):
-        click.echo(f"  {ep['service']:<10} {ep['host']}:{ep['port']} -> "
-                   f"{ep['real_host']}:{ep['real_port']}")
+        click.echo(
+            f"  {ep['service']:<10} {ep['host']}:{ep['port']} -> "
+            f"{ep['real_host']}:{ep['real_port']}"
+        )
     for name, sim in st.get("simulators", {}).items():
         summary = ", ".join(f"{k}={v}" for k, v in sim.items() if not isinstance(v, dict | list))
         click.echo(f"  [{name}] {summary}")

@@ -40,22 +40,30 @@ class ConsoleProgress:
         self._line(f"{self.style(address, bold=True)}: {_ING[action][0]}...")
 
     def still_running(self, address: str, action: Action, elapsed: float) -> None:
-        self._line(f"{self.style(address, bold=True)}: Still {_ING[action][0].lower()}... "
-                   f"[{_secs(elapsed)} elapsed]")
+        self._line(
+            f"{self.style(address, bold=True)}: Still {_ING[action][0].lower()}... "
+            f"[{_secs(elapsed)} elapsed]"
+        )
 
     def finished(self, address: str, action: Action, elapsed: float, ident: str | None) -> None:
         tail = f" [{ident}]" if ident else ""
-        self._line(f"{self.style(address, bold=True)}: {_ING[action][1]} after "
-                   f"{_secs(elapsed)}{tail}")
+        self._line(
+            f"{self.style(address, bold=True)}: {_ING[action][1]} after {_secs(elapsed)}{tail}"
+        )
 
     def failed(self, address: str, action: Action, elapsed: float, error: BaseException) -> None:
-        self._line(f"{self.style(address, bold=True)}: " + self.style("failed", "red")
-                   + f" after {_secs(elapsed)}")
+        self._line(
+            f"{self.style(address, bold=True)}: "
+            + self.style("failed", "red")
+            + f" after {_secs(elapsed)}"
+        )
 
     def retrying(self, address: str, attempt: int, error: BaseException, wait: float) -> None:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        self._line(f"{self.style(address, bold=True)}: temporary error (attempt {attempt}), "
-                   f"retrying in {_secs(wait)}: {first}")
+        self._line(
+            f"{self.style(address, bold=True)}: temporary error (attempt {attempt}), "
+            f"retrying in {_secs(wait)}: {first}"
+        )
 
     def message(self, address: str, text: str) -> None:
         self._line(f"{self.style(address, bold=True)}: {text}")

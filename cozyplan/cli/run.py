@@ -35,15 +35,21 @@ from cozyplan.walk import NodeStatus
 
 
 def _targets(f: Any) -> Any:
-    return click.option("--target", "targets", multiple=True, metavar="ADDR",
-                        help="Limit to this resource (and what it depends on). Repeatable.")(f)
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDR",
+        help="Limit to this resource (and what it depends on). Repeatable.",
+    )(f)
 
 
 async def _plan(session: Session, options: PlanOptions) -> Plan:
     assert session.state is not None
     resources = session.provider_set()
-    planner = Planner(session.cfg, session.state, resources, session.variables, options,
-                      session.retry_policy())
+    planner = Planner(
+        session.cfg, session.state, resources, session.variables, options, session.retry_policy()
+    )
     return await planner.plan()
 
 
@@ -58,8 +64,11 @@ async def _apply(session: Session, plan: Plan, parallelism: int, quiet: bool) ->
         nonlocal interrupts
         interrupts += 1
         if interrupts == 1:
-            click.echo("\nInterrupt received: starting nothing new, waiting for running steps "
-                       "to finish (Ctrl-C again to abandon them)...", err=True)
+            click.echo(
+                "\nInterrupt received: starting nothing new, waiting for running steps "
+                "to finish (Ctrl-C again to abandon them)...",
+                err=True,
+            )
             stop.set()
         elif main_task is not None:
             main_task.cancel()
@@ -67,9 +76,17 @@ async def _apply(session: Session, plan: Plan, parallelism: int, quiet: bool) ->
     loop.add_signal_handler(signal.SIGINT, on_interrupt)
     loop.add_signal_handler(signal.SIGTERM, on_interrupt)
     progress = ConsoleProgress(styler(), session.secrets(), quiet=quiet)
-    applier = Applier(plan, session.state, session.store, session.resources, session.variables,
-                      parallelism=parallelism, progress=progress, stop=stop,
-                      policy=session.retry_policy())
+    applier = Applier(
+        plan,
+        session.state,
+        session.store,
+        session.resources,
+        session.variables,
+        parallelism=parallelism,
+        progress=progress,
+        stop=stop,
+        policy=session.retry_policy(),
+    )
     try:
         return await applier.run()
     finally:
@@ -85,11 +102,13 @@ def _summarise(report: ApplyReport, session: Session, plan: Plan) -> int:
     skipped = [str(n) for n, s in report.result.status.items() if s is NodeStatus.SKIPPED]
     if skipped:
         click.echo(f"Skipped because a dependency failed: {', '.join(sorted(skipped))}", err=True)
-    not_started = [str(n) for n, s in report.result.status.items()
-                   if s is NodeStatus.NOT_STARTED]
+    not_started = [str(n) for n, s in report.result.status.items() if s is NodeStatus.NOT_STARTED]
     if report.interrupted:
-        click.echo(f"Interrupted: {len(not_started)} step(s) not started; the state is saved. "
-                   "Run apply again to finish.", err=True)
+        click.echo(
+            f"Interrupted: {len(not_started)} step(s) not started; the state is saved. "
+            "Run apply again to finish.",
+            err=True,
+        )
     added = changed = destroyed = 0
     for action in report.applied.values():
         if action.value == "create":
@@ -102,16 +121,22 @@ def _summarise(report: ApplyReport, session: Session, plan: Plan) -> int:
             added += 1
             destroyed += 1
     if plan.options.mode == "refresh-only":
-        click.echo(style("Refresh complete!", "green", bold=True)
-                   + f" {len(plan.drift)} resource(s) updated in the state.")
+        click.echo(
+            style("Refresh complete!", "green", bold=True)
+            + f" {len(plan.drift)} resource(s) updated in the state."
+        )
         return 0
     if report.ok:
         verb = "Destroy" if plan.options.mode == "destroy" else "Apply"
-        click.echo(style(f"{verb} complete!", "green", bold=True)
-                   + f" Resources: {added} added, {changed} changed, {destroyed} destroyed.")
+        click.echo(
+            style(f"{verb} complete!", "green", bold=True)
+            + f" Resources: {added} added, {changed} changed, {destroyed} destroyed."
+        )
         return 0
-    click.echo(f"Resources: {added} added, {changed} changed, {destroyed} destroyed before "
-               f"stopping.", err=True)
+    click.echo(
+        f"Resources: {added} added, {changed} changed, {destroyed} destroyed before stopping.",
+        err=True,
+    )
     return 1
 
 
@@ -125,14 +150,21 @@ async def _close(session: Session) -> None:
 
 
 def _plan_and_maybe_apply(
-    session: Session, options: PlanOptions, *, do_apply: bool, auto_approve: bool,
-    out: Path | None = None, as_json: bool = False, markdown: Path | None = None,
-    detailed: bool = False, saved: dict[str, Any] | None = None, quiet: bool = False,
+    session: Session,
+    options: PlanOptions,
+    *,
+    do_apply: bool,
+    auto_approve: bool,
+    out: Path | None = None,
+    as_json: bool = False,
+    markdown: Path | None = None,
+    detailed: bool = False,
+    saved: dict[str, Any] | None = None,
+    quiet: bool = False,
     lab: bool = False,
 ) -> int:
     operation = "apply" if do_apply else "plan"
     with session.locked(operation):
-
         state = session.state
         assert state is not None
         if saved is not None and state.serial == 0 and not state.resources:
@@ -149,12 +181,15 @@ def _plan_and_maybe_apply(
                 elif saved is None:
                     click.echo(scrub(render_plan(plan, styler()), secrets), nl=False)
                 if markdown is not None:
-                    markdown.write_text(scrub(render_markdown(plan, str(session.spec_path)),
-                                              secrets))
+                    markdown.write_text(
+                        scrub(render_markdown(plan, str(session.spec_path)), secrets)
+                    )
                 if out is not None:
                     save_plan(out, plan, session.spec_path, session.state_path, lab)
-                    click.echo(f"\nSaved the plan to {out}. Apply it with "
-                               f"'cozyplan apply {out}'.", err=as_json)
+                    click.echo(
+                        f"\nSaved the plan to {out}. Apply it with 'cozyplan apply {out}'.",
+                        err=as_json,
+                    )
                 if not do_apply:
                     if detailed and plan.has_changes:
                         return 2
@@ -164,8 +199,10 @@ def _plan_and_maybe_apply(
                     await _apply(session, plan, options.parallelism, quiet=True)
                     return 0
                 if not auto_approve and saved is None:
-                    click.echo("\nDo you want to perform these actions? Only 'yes' will be "
-                               "accepted to approve.")
+                    click.echo(
+                        "\nDo you want to perform these actions? Only 'yes' will be "
+                        "accepted to approve."
+                    )
                     answer = click.prompt("  Enter a value", default="", show_default=False)
                     if answer.strip() != "yes":
                         click.echo("Apply cancelled.", err=True)
@@ -185,12 +222,18 @@ def _plan_and_maybe_apply(
         return code
 
 
-def _options(mode: str, refresh: bool, targets: tuple[str, ...], replace: tuple[str, ...],
-             parallelism: int) -> PlanOptions:
+def _options(
+    mode: str, refresh: bool, targets: tuple[str, ...], replace: tuple[str, ...], parallelism: int
+) -> PlanOptions:
     if parallelism < 1:
         raise click.BadParameter("must be at least 1", param_hint="--parallelism")
-    return PlanOptions(mode=mode, refresh=refresh, targets=tuple(targets),
-                       replace=tuple(replace), parallelism=parallelism)
+    return PlanOptions(
+        mode=mode,
+        refresh=refresh,
+        targets=tuple(targets),
+        replace=tuple(replace),
+        parallelism=parallelism,
+    )
 
 
 @click.command()
@@ -200,28 +243,58 @@ def _options(mode: str, refresh: bool, targets: tuple[str, ...], replace: tuple[
 @var_option
 @click.option("--out", type=click.Path(path_type=Path), help="Save the plan to apply it later.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (masked).")
-@click.option("--markdown", type=click.Path(path_type=Path),
-              help="Also write a Markdown summary for a pull-request comment.")
+@click.option(
+    "--markdown",
+    type=click.Path(path_type=Path),
+    help="Also write a Markdown summary for a pull-request comment.",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 1: error, 2: changes.")
 @_targets
-@click.option("--replace", "replace", multiple=True, metavar="ADDR",
-              help="Plan to replace this resource even if unchanged. Repeatable.")
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    help="Plan to replace this resource even if unchanged. Repeatable.",
+)
 @click.option("--refresh/--no-refresh", default=True, help="Read the real systems first.")
 @click.option("--destroy", is_flag=True, help="Plan to destroy everything in the state.")
 @click.option("--refresh-only", is_flag=True, help="Only report drift.")
 @click.option("--parallelism", type=int, default=10, show_default=True)
 @handle_errors
-def plan(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path, time_scale: float | None,
-         var_pairs: tuple[str, ...], out: Path | None, as_json: bool, markdown: Path | None,
-         detailed_exitcode: bool, targets: tuple[str, ...], replace: tuple[str, ...],
-         refresh: bool, destroy: bool, refresh_only: bool, parallelism: int) -> None:
+def plan(
+    spec: Path,
+    state_path: Path | None,
+    lab: bool,
+    lab_dir: Path,
+    time_scale: float | None,
+    var_pairs: tuple[str, ...],
+    out: Path | None,
+    as_json: bool,
+    markdown: Path | None,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    refresh: bool,
+    destroy: bool,
+    refresh_only: bool,
+    parallelism: int,
+) -> None:
     """Show what apply would change."""
     mode = "destroy" if destroy else "refresh-only" if refresh_only else "normal"
     options = _options(mode, refresh, targets, replace, parallelism)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
-        code = _plan_and_maybe_apply(session, options, do_apply=False, auto_approve=False,
-                                     out=out, as_json=as_json, markdown=markdown,
-                                     detailed=detailed_exitcode, lab=lab)
+        code = _plan_and_maybe_apply(
+            session,
+            options,
+            do_apply=False,
+            auto_approve=False,
+            out=out,
+            as_json=as_json,
+            markdown=markdown,
+            detailed=detailed_exitcode,
+            lab=lab,
+        )
     raise Exit(code)
 
 
@@ -236,14 +309,27 @@ def plan(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path, time_sca
 @click.option("--replace", "replace", multiple=True, metavar="ADDR")
 @click.option("--refresh/--no-refresh", default=True)
 @click.option("--refresh-only", is_flag=True, help="Only accept drift into the state.")
-@click.option("--parallelism", type=int, default=10, show_default=True,
-              help="How many steps may run at once.")
+@click.option(
+    "--parallelism", type=int, default=10, show_default=True, help="How many steps may run at once."
+)
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @handle_errors
-def apply(planfile: Path | None, spec: Path, state_path: Path | None, lab: bool, lab_dir: Path,
-          time_scale: float | None, var_pairs: tuple[str, ...], auto_approve: bool,
-          targets: tuple[str, ...], replace: tuple[str, ...], refresh: bool,
-          refresh_only: bool, parallelism: int, quiet: bool) -> None:
+def apply(
+    planfile: Path | None,
+    spec: Path,
+    state_path: Path | None,
+    lab: bool,
+    lab_dir: Path,
+    time_scale: float | None,
+    var_pairs: tuple[str, ...],
+    auto_approve: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    refresh: bool,
+    refresh_only: bool,
+    parallelism: int,
+    quiet: bool,
+) -> None:
     """Make the real systems match the spec (or apply a saved plan)."""
     saved = None
     if planfile is not None:
@@ -253,14 +339,22 @@ def apply(planfile: Path | None, spec: Path, state_path: Path | None, lab: bool,
         lab = lab or bool(saved.get("lab"))
         options = options_of(saved)
         if parallelism != 10:
-            options = PlanOptions(options.mode, options.refresh, options.targets,
-                                  options.replace, parallelism)
+            options = PlanOptions(
+                options.mode, options.refresh, options.targets, options.replace, parallelism
+            )
     else:
         mode = "refresh-only" if refresh_only else "normal"
         options = _options(mode, refresh, targets, replace, parallelism)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
-        code = _plan_and_maybe_apply(session, options, do_apply=True, auto_approve=auto_approve,
-                                     saved=saved, quiet=quiet, lab=lab)
+        code = _plan_and_maybe_apply(
+            session,
+            options,
+            do_apply=True,
+            auto_approve=auto_approve,
+            saved=saved,
+            quiet=quiet,
+            lab=lab,
+        )
     raise Exit(code)
 
 
@@ -273,14 +367,23 @@ def apply(planfile: Path | None, spec: Path, state_path: Path | None, lab: bool,
 @_targets
 @click.option("--parallelism", type=int, default=10, show_default=True)
 @handle_errors
-def destroy(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path,
-            time_scale: float | None, var_pairs: tuple[str, ...], auto_approve: bool,
-            targets: tuple[str, ...], parallelism: int) -> None:
+def destroy(
+    spec: Path,
+    state_path: Path | None,
+    lab: bool,
+    lab_dir: Path,
+    time_scale: float | None,
+    var_pairs: tuple[str, ...],
+    auto_approve: bool,
+    targets: tuple[str, ...],
+    parallelism: int,
+) -> None:
     """Destroy everything cozyplan manages for this spec."""
     options = _options("destroy", True, targets, (), parallelism)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
-        code = _plan_and_maybe_apply(session, options, do_apply=True, auto_approve=auto_approve,
-                                     lab=lab)
+        code = _plan_and_maybe_apply(
+            session, options, do_apply=True, auto_approve=auto_approve, lab=lab
+        )
     raise Exit(code)
 
 
@@ -293,9 +396,17 @@ def destroy(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path,
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when drift is found.")
 @click.option("--parallelism", type=int, default=10, show_default=True)
 @handle_errors
-def refresh(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path,
-            time_scale: float | None, var_pairs: tuple[str, ...], as_json: bool,
-            detailed_exitcode: bool, parallelism: int) -> None:
+def refresh(
+    spec: Path,
+    state_path: Path | None,
+    lab: bool,
+    lab_dir: Path,
+    time_scale: float | None,
+    var_pairs: tuple[str, ...],
+    as_json: bool,
+    detailed_exitcode: bool,
+    parallelism: int,
+) -> None:
     """Read every resource, report drift attribute by attribute, update the state."""
     options = _options("refresh-only", True, (), (), parallelism)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
@@ -320,4 +431,3 @@ def refresh(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path,
         else:
             click.echo(scrub(render_plan(result, styler()), secrets), nl=False)
     raise Exit(2 if detailed_exitcode and result.drift else 0)
-

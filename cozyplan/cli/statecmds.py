@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -17,12 +18,14 @@ from cozyplan.session import Session, default_state_path
 from cozyplan.state.model import ResourceState
 from cozyplan.state.store import LocalStore
 
+F = TypeVar("F", bound=Any)
+
 
 def _store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> LocalStore:
     return LocalStore(state_path or default_state_path(spec, lab_dir if lab else None))
 
 
-def _state_opts(f):  # type: ignore[no-untyped-def]
+def _state_opts(f: F) -> F:
     f = spec_option(f)
     f = state_option(f)
     f = click.option("--lab", is_flag=True)(f)
@@ -67,8 +70,9 @@ def state_show(address: str, spec: Path, state_path: Path | None, lab: bool, lab
 @click.argument("addresses", nargs=-1, required=True)
 @_state_opts
 @handle_errors
-def state_rm(addresses: tuple[str, ...], spec: Path, state_path: Path | None, lab: bool,
-             lab_dir: Path) -> None:
+def state_rm(
+    addresses: tuple[str, ...], spec: Path, state_path: Path | None, lab: bool, lab_dir: Path
+) -> None:
     """Forget resources (the real objects are left alone)."""
     store = _store(spec, state_path, lab, lab_dir)
     store.lock("state rm")
@@ -90,8 +94,9 @@ def state_rm(addresses: tuple[str, ...], spec: Path, state_path: Path | None, la
 @click.argument("destination")
 @_state_opts
 @handle_errors
-def state_mv(source: str, destination: str, spec: Path, state_path: Path | None, lab: bool,
-             lab_dir: Path) -> None:
+def state_mv(
+    source: str, destination: str, spec: Path, state_path: Path | None, lab: bool, lab_dir: Path
+) -> None:
     """Rename a resource in the state (e.g. after renaming it in the spec)."""
     store = _store(spec, state_path, lab, lab_dir)
     store.lock("state mv")
@@ -122,8 +127,16 @@ def state_mv(source: str, destination: str, spec: Path, state_path: Path | None,
 @lab_options
 @click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE")
 @handle_errors
-def import_(address: str, import_id: str, spec: Path, state_path: Path | None, lab: bool,
-            lab_dir: Path, time_scale: float | None, var_pairs: tuple[str, ...]) -> None:
+def import_(
+    address: str,
+    import_id: str,
+    spec: Path,
+    state_path: Path | None,
+    lab: bool,
+    lab_dir: Path,
+    time_scale: float | None,
+    var_pairs: tuple[str, ...],
+) -> None:
     """Bring an existing object under management at ADDRESS."""
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
         _import(session, address, import_id)
@@ -150,20 +163,28 @@ def _import(session: Session, address: str, import_id: str) -> None:
         attrs = asyncio.run(read())
         if attrs is None:
             raise CozyplanError(f"cannot import {address}: no object with id {import_id!r}")
-        sensitive = [[n] for n, f in resource.schema().fields.items() if f.sensitive]
-        session.store.record(st, address, ResourceState(
-            inst.block.type, inst.block.provider, attrs, None, [], sensitive))
+        sensitive: list[list[str | int]] = [
+            [n] for n, f in resource.schema().fields.items() if f.sensitive
+        ]
+        session.store.record(
+            st,
+            address,
+            ResourceState(inst.block.type, inst.block.provider, attrs, None, [], sensitive),
+        )
         session.store.write(st)
-    click.echo(make_styler()("Import successful!", "green", bold=True)
-               + f" {address} is now managed; run 'cozyplan plan' to see any difference.")
+    click.echo(
+        make_styler()("Import successful!", "green", bold=True)
+        + f" {address} is now managed; run 'cozyplan plan' to see any difference."
+    )
 
 
 @click.command("force-unlock")
 @click.argument("lock_id")
 @_state_opts
 @handle_errors
-def force_unlock(lock_id: str, spec: Path, state_path: Path | None, lab: bool,
-                 lab_dir: Path) -> None:
+def force_unlock(
+    lock_id: str, spec: Path, state_path: Path | None, lab: bool, lab_dir: Path
+) -> None:
     """Remove a lock left by a run that is gone (check first that it really is)."""
     info = _store(spec, state_path, lab, lab_dir).force_unlock(lock_id)
     click.echo(f"Unlocked: removed {info.describe()}")

@@ -75,7 +75,8 @@ class LabWorld:
     # -- persistence -------------------------------------------------------------------------
     def data(self, name: str) -> dict[str, Any]:
         """The persistent namespace of simulator ``name``; mutate it, then ``save()``."""
-        return self._data.setdefault(name, {})
+        found: dict[str, Any] = self._data.setdefault(name, {})
+        return found
 
     def save(self) -> None:
         tmp = self._file.with_suffix(".tmp")
@@ -111,8 +112,11 @@ class LabWorld:
         self, service: str, host: str, port: int, real_host: str, real_port: int
     ) -> None:
         self._endpoints[f"{service}/{host}:{port}"] = {
-            "service": service, "host": host, "port": port,
-            "real_host": real_host, "real_port": real_port,
+            "service": service,
+            "host": host,
+            "port": port,
+            "real_host": real_host,
+            "real_port": real_port,
         }
 
     def unregister_endpoint(self, service: str, host: str, port: int) -> None:
@@ -141,7 +145,7 @@ class Simulator(abc.ABC):
     async def start(self) -> None:
         """Bind listeners on loopback and register endpoints."""
 
-    async def stop(self) -> None:
+    async def stop(self) -> None:  # noqa: B027 - optional hook
         """Close listeners."""
 
     def provider_settings(self) -> dict[str, Any]:

@@ -296,7 +296,10 @@ def serve_forever(directory: Path, time_scale: float, options: dict[str, Any]) -
 
 
 def start_background(
-    directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None,
+    directory: Path,
+    *,
+    time_scale: float = 1.0,
+    options: dict[str, Any] | None = None,
     wait: float = 60.0,
 ) -> dict[str, Any]:
     """Start ``serve_forever`` in a detached process; return its info once it answers."""
@@ -306,8 +309,15 @@ def start_background(
         raise LabError(f"a lab is already running in {directory} (pid {existing['pid']})")
     log = open(directory / "lab.log", "ab")  # noqa: SIM115 - handed to the child
     cmd = [
-        sys.executable, "-m", "cozyplan.lab.runtime", "--dir", str(directory),
-        "--time-scale", str(time_scale), "--options", json.dumps(options or {}),
+        sys.executable,
+        "-m",
+        "cozyplan.lab.runtime",
+        "--dir",
+        str(directory),
+        "--time-scale",
+        str(time_scale),
+        "--options",
+        json.dumps(options or {}),
     ]
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True

@@ -67,8 +67,12 @@ def change_lines(change: Change, style: Styler, indent: str = "      ") -> list[
     if change.op is ChangeOp.REMOVE:
         return [f"{head} = {_value(change.before, change.sensitive)}{note}"]
     b, a = change.before, change.after
-    if (not change.sensitive and isinstance(b, str) and isinstance(a, str)
-            and ("\n" in b or "\n" in a)):
+    if (
+        not change.sensitive
+        and isinstance(b, str)
+        and isinstance(a, str)
+        and ("\n" in b or "\n" in a)
+    ):
         return [f"{head}:{note}", *_multiline_diff(b, a, indent + "    ")]
     return [f"{head}: {_value(b, change.sensitive)} -> {_value(a, change.sensitive)}{note}"]
 
@@ -99,14 +103,13 @@ def resource_block(rc: ResourceChange, style: Styler) -> list[str]:
             for name, value in sorted((rc.after or {}).items()):
                 if name in shown_names or value is None:
                     continue
-                if rc.action is Action.CREATE or (rc.before or {}).get(name) != value:
+                before = (rc.before or {}).get(name)
+                if before != value:
                     sens = is_sensitive((name,), rc.sensitive_paths)
-                    if rc.action is Action.CREATE:
-                        lines.append(f"      {style('+', 'green')} {name} = {_value(value, sens)}")
-                    else:
-                        before = (rc.before or {}).get(name)
-                        lines.append(f"      {style('~', 'yellow')} {name}: "
-                                     f"{_value(before, sens)} -> {_value(value, sens)}")
+                    lines.append(
+                        f"      {style('~', 'yellow')} {name}: "
+                        f"{_value(before, sens)} -> {_value(value, sens)}"
+                    )
     lines.append("")
     return lines
 
@@ -115,8 +118,10 @@ def drift_block(d: Drift, style: Styler) -> list[str]:
     if d.gone:
         return [style(f"  # {d.address} has been deleted outside cozyplan", bold=True), ""]
     if d.adopted:
-        return [style(f"  # {d.address} was created by an interrupted run and is adopted",
-                      bold=True), ""]
+        return [
+            style(f"  # {d.address} was created by an interrupted run and is adopted", bold=True),
+            "",
+        ]
     lines = [style(f"  # {d.address} has changed outside cozyplan", bold=True)]
     for c in d.changes:
         lines.extend(change_lines(c, style))
@@ -140,17 +145,20 @@ def render_plan(plan: Plan, style: Styler) -> str:
     lines.extend(render_drift(plan.drift, style))
     if mode == "refresh-only":
         if not plan.drift:
-            lines.append(style("No changes.", "green", bold=True)
-                         + " The real systems match the state; nothing has drifted.")
+            lines.append(
+                style("No changes.", "green", bold=True)
+                + " The real systems match the state; nothing has drifted."
+            )
         else:
-            lines.append(f"Refresh found drift in {len(plan.drift)} resource(s); "
-                         "'cozyplan apply' brings them back to the spec, "
-                         "'cozyplan apply --refresh-only' accepts them into the state.")
+            lines.append(
+                f"Refresh found drift in {len(plan.drift)} resource(s); "
+                "'cozyplan apply' brings them back to the spec, "
+                "'cozyplan apply --refresh-only' accepts them into the state."
+            )
         return "\n".join(lines) + "\n"
     actionable = plan.actionable
     if not actionable:
-        lines.append(style("No changes.", "green", bold=True)
-                     + " The real systems match the spec.")
+        lines.append(style("No changes.", "green", bold=True) + " The real systems match the spec.")
         for w in plan.warnings:
             lines.append(style(f"Warning: {w}", "yellow"))
         return "\n".join(lines) + "\n"
@@ -162,9 +170,13 @@ def render_plan(plan: Plan, style: Styler) -> str:
     for rc in actionable:
         lines.extend(resource_block(rc, style))
     counts = plan.counts()
-    lines.append(style(
-        f"Plan: {counts['add']} to add, {counts['change']} to change, "
-        f"{counts['destroy']} to destroy.", bold=True))
+    lines.append(
+        style(
+            f"Plan: {counts['add']} to add, {counts['change']} to change, "
+            f"{counts['destroy']} to destroy.",
+            bold=True,
+        )
+    )
     for w in plan.warnings:
         lines.append(style(f"Warning: {w}", "yellow"))
     return "\n".join(lines) + "\n"

@@ -19,8 +19,13 @@ from cozyplan.values import UNKNOWN, contains_unknown
 FORMAT_VERSION = "1.0"
 
 
-def _masked(value: Any, path: tuple[str | int, ...], sens: Sequence[Sequence[str | int]],
-            unknown: list[list[str | int]], sensitive_out: list[list[str | int]]) -> Any:
+def _masked(
+    value: Any,
+    path: tuple[str | int, ...],
+    sens: Sequence[Sequence[str | int]],
+    unknown: list[list[str | int]],
+    sensitive_out: list[list[str | int]],
+) -> Any:
     if value is UNKNOWN:
         unknown.append(list(path))
         return None

@@ -23,20 +23,24 @@ def render_markdown(plan: Plan, spec_name: str) -> str:
     if not plan.has_changes:
         out.append("**No changes.** The real systems match the spec.")
     else:
-        out.append(f"**Plan:** {counts['add']} to add, {counts['change']} to change, "
-                   f"{counts['destroy']} to destroy.")
-        destructive = [c for c in plan.actionable
-                       if c.action is Action.DELETE or c.action.is_replace]
+        out.append(
+            f"**Plan:** {counts['add']} to add, {counts['change']} to change, "
+            f"{counts['destroy']} to destroy."
+        )
+        destructive = [
+            c for c in plan.actionable if c.action is Action.DELETE or c.action.is_replace
+        ]
         if destructive:
             out.append("")
-            out.append(f"> :warning: {len(destructive)} resource(s) will be destroyed or "
-                       "replaced.")
+            out.append(f"> :warning: {len(destructive)} resource(s) will be destroyed or replaced.")
         out += ["", "| action | resource | reason |", "|---|---|---|"]
         for rc in plan.actionable:
-            reason = rc.reason.value or ", ".join(
-                c.path_str for c in rc.changes if c.forces_replace) or ""
-            out.append(f"| {_EMOJI.get(rc.action, rc.action.value)} | `{rc.address}` | "
-                       f"{reason} |")
+            reason = (
+                rc.reason.value
+                or ", ".join(c.path_str for c in rc.changes if c.forces_replace)
+                or ""
+            )
+            out.append(f"| {_EMOJI.get(rc.action, rc.action.value)} | `{rc.address}` | {reason} |")
     if plan.drift:
         out += ["", f"**Drift:** {len(plan.drift)} resource(s) changed outside cozyplan."]
     details: list[str] = []

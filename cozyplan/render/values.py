@@ -21,8 +21,9 @@ def is_sensitive(path: Sequence[str | int], sensitive_paths: Iterable[Sequence[s
     return False
 
 
-def mask(value: Any, path: tuple[str | int, ...],
-         sensitive_paths: Sequence[Sequence[str | int]]) -> Any:
+def mask(
+    value: Any, path: tuple[str | int, ...], sensitive_paths: Sequence[Sequence[str | int]]
+) -> Any:
     """A copy of ``value`` with sensitive parts replaced by the marker text."""
     if is_sensitive(path, sensitive_paths):
         return SENSITIVE_TEXT if value is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import re
@@ -123,11 +124,9 @@ def _input_has_template(value: Any) -> bool:
 
 def _value_at(data: Any, loc: tuple[str | int, ...]) -> Any:
     for part in loc:
-        if isinstance(data, dict) and part in data:
+        try:
             data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
+        except (KeyError, IndexError, TypeError):
             return None
     return data
 
@@ -189,8 +188,14 @@ def load_config(path: Path) -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SpecError([Diagnostic("the spec must be a mapping (version, variables, "
-                                    "providers, resources)", doc.position(()))])
+        raise SpecError(
+            [
+                Diagnostic(
+                    "the spec must be a mapping (version, variables, providers, resources)",
+                    doc.position(()),
+                )
+            ]
+        )
     try:
         top = SpecFile.model_validate(data)
     except ValidationError as exc:
@@ -204,29 +209,44 @@ def load_config(path: Path) -> Config:
     for address, raw in top.resources.items():
         rpath: YamlPath = ("resources", address)
         if not ADDRESS_RE.match(address):
-            diags.add("resource address must be TYPE.NAME (e.g. local_file.motd)", rpath,
-                      address=address)
+            diags.add(
+                "resource address must be TYPE.NAME (e.g. local_file.motd)", rpath, address=address
+            )
             continue
         rtype, name = address.split(".", 1)
         body = {k: v for k, v in raw.items() if k not in META_KEYS}
         lifecycle = LifecycleSpec()
         if "lifecycle" in raw:
-            for loc, msg in model_errors(LifecycleSpec, raw["lifecycle"] or {}, defer_templates=False):
-                diags.add(msg, (*rpath, "lifecycle", *loc), address=address,
-                          field_path=_loc_str(("lifecycle", *loc)))
-            try:
+            for loc, msg in model_errors(
+                LifecycleSpec, raw["lifecycle"] or {}, defer_templates=False
+            ):
+                diags.add(
+                    msg,
+                    (*rpath, "lifecycle", *loc),
+                    address=address,
+                    field_path=_loc_str(("lifecycle", *loc)),
+                )
+            with contextlib.suppress(ValidationError):
                 lifecycle = LifecycleSpec.model_validate(raw["lifecycle"] or {})
-            except ValidationError:
-                pass
         depends_on = raw.get("depends_on") or []
         if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
-            diags.add("depends_on must be a list of resource addresses", (*rpath, "depends_on"),
-                      address=address, field_path="depends_on")
+            diags.add(
+                "depends_on must be a list of resource addresses",
+                (*rpath, "depends_on"),
+                address=address,
+                field_path="depends_on",
+            )
             depends_on = []
         block = ResourceBlock(
-            address=address, type=rtype, name=name, provider=registry.provider_name_of(rtype),
-            body=body, for_each=raw.get("for_each"), count=raw.get("count"),
-            depends_on=list(depends_on), lifecycle=lifecycle,
+            address=address,
+            type=rtype,
+            name=name,
+            provider=registry.provider_name_of(rtype),
+            body=body,
+            for_each=raw.get("for_each"),
+            count=raw.get("count"),
+            depends_on=list(depends_on),
+            lifecycle=lifecycle,
         )
         if block.for_each is not None and block.count is not None:
             diags.add("use for_each or count, not both", (*rpath, "count"), address=address)
@@ -237,8 +257,12 @@ def load_config(path: Path) -> Config:
         resources[address] = block
 
     cfg = Config(
-        file=path, doc=doc, variables=top.variables, providers=top.providers,
-        resources=resources, spec_hash=hashlib.sha256(text.encode()).hexdigest(),
+        file=path,
+        doc=doc,
+        variables=top.variables,
+        providers=top.providers,
+        resources=resources,
+        spec_hash=hashlib.sha256(text.encode()).hexdigest(),
     )
     _check_providers(cfg, diags)
     for block in resources.values():
@@ -258,8 +282,9 @@ def _check_providers(cfg: Config, diags: _Collector) -> None:
         path: YamlPath = ("providers", name)
         cls = registry.provider_class(name)
         if cls is None:
-            diags.add(f"unknown provider {name!r} (installed: {', '.join(registry.available())})",
-                      path)
+            diags.add(
+                f"unknown provider {name!r} (installed: {', '.join(registry.available())})", path
+            )
             continue
         if not isinstance(body, dict):
             diags.add("provider settings must be a mapping", path)
@@ -276,20 +301,30 @@ def _check_block(cfg: Config, block: ResourceBlock, diags: _Collector) -> None:
         if registry.provider_class(block.provider) is None:
             close = difflib.get_close_matches(block.provider, registry.available(), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            diags.add(f"unknown resource type {block.type!r}: no provider {block.provider!r} is "
-                      f"installed{hint} (installed: {', '.join(registry.available())})",
-                      path, address=block.address)
+            diags.add(
+                f"unknown resource type {block.type!r}: no provider {block.provider!r} is "
+                f"installed{hint} (installed: {', '.join(registry.available())})",
+                path,
+                address=block.address,
+            )
         else:
             types = ", ".join(registry.resource_types_of(block.provider))
-            diags.add(f"unknown resource type {block.type!r} (provider {block.provider!r} has: "
-                      f"{types})", path, address=block.address)
+            diags.add(
+                f"unknown resource type {block.type!r} (provider {block.provider!r} has: {types})",
+                path,
+                address=block.address,
+            )
         return
     schema = cls.schema()
     for name in block.body:
         spec = schema.field(name)
         if spec is not None and not spec.settable:
-            diags.add("is computed by the provider and cannot be set in the spec",
-                      (*path, name), address=block.address, field_path=name)
+            diags.add(
+                "is computed by the provider and cannot be set in the spec",
+                (*path, name),
+                address=block.address,
+                field_path=name,
+            )
     for loc, msg in model_errors(cls.model, block.body):
         if len(loc) == 1 and isinstance(loc[0], str):
             spec = schema.field(loc[0])
@@ -298,8 +333,11 @@ def _check_block(cfg: Config, block: ResourceBlock, diags: _Collector) -> None:
         diags.add(msg, (*path, *loc), address=block.address, field_path=_loc_str(loc))
     for ignored in block.lifecycle.ignore_changes:
         if ignored not in schema.fields:
-            diags.add(f"lifecycle.ignore_changes names unknown field {ignored!r}",
-                      (*path, "lifecycle", "ignore_changes"), address=block.address)
+            diags.add(
+                f"lifecycle.ignore_changes names unknown field {ignored!r}",
+                (*path, "lifecycle", "ignore_changes"),
+                address=block.address,
+            )
     meta_refs: list[tuple[tuple[str | int, ...], Ref]] = []
     for key in ("for_each", "count"):
         value = getattr(block, key)
@@ -312,21 +350,30 @@ def _check_block(cfg: Config, block: ResourceBlock, diags: _Collector) -> None:
             continue
         for _, ref in found:
             if ref.root != "var":
-                diags.add(f"{key} may only use variables (it must be known before planning), "
-                          f"not {ref.text!r}", (*path, key), address=block.address,
-                          field_path=key)
+                diags.add(
+                    f"{key} may only use variables (it must be known before planning), "
+                    f"not {ref.text!r}",
+                    (*path, key),
+                    address=block.address,
+                    field_path=key,
+                )
         meta_refs.extend(((key, *p), r) for p, r in found)
         if key == "count" and not isinstance(value, int | str):
             diags.add("count must be a whole number", (*path, key), address=block.address)
         if key == "for_each" and not isinstance(value, dict | list | str):
-            diags.add("for_each must be a map or a list of strings", (*path, key),
-                      address=block.address)
+            diags.add(
+                "for_each must be a map or a list of strings", (*path, key), address=block.address
+            )
     _check_refs(cfg, block, meta_refs, path, diags, allow_resources=False)
     _check_refs(cfg, block, block.refs, path, diags, allow_resources=True)
     for i, dep in enumerate(block.depends_on):
         if _block_of(dep) not in cfg.resources:
-            diags.add(f"depends_on names unknown resource {dep!r}", (*path, "depends_on", i),
-                      address=block.address, field_path=f"depends_on[{i}]")
+            diags.add(
+                f"depends_on names unknown resource {dep!r}",
+                (*path, "depends_on", i),
+                address=block.address,
+                field_path=f"depends_on[{i}]",
+            )
 
 
 def _check_refs(
@@ -346,53 +393,97 @@ def _check_refs(
             name = str(ref.parts[1])
             if name not in cfg.variables:
                 known = ", ".join(sorted(cfg.variables)) or "none"
-                diags.add(f"reference to undeclared variable {ref.text!r} (declared: {known})",
-                          where, address=address, field_path=fp)
+                diags.add(
+                    f"reference to undeclared variable {ref.text!r} (declared: {known})",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
         elif ref.root == "each":
             if block is None or block.for_each is None:
-                diags.add(f"{ref.text!r} is only valid in a resource with for_each", where,
-                          address=address, field_path=fp)
+                diags.add(
+                    f"{ref.text!r} is only valid in a resource with for_each",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
         elif ref.root == "count":
             if block is None or block.count is None:
-                diags.add(f"{ref.text!r} is only valid in a resource with count", where,
-                          address=address, field_path=fp)
+                diags.add(
+                    f"{ref.text!r} is only valid in a resource with count",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
         elif ref.root == "self":
-            diags.add("'self' references are not supported", where, address=address,
-                      field_path=fp)
+            diags.add("'self' references are not supported", where, address=address, field_path=fp)
         else:
             if not allow_resources:
-                diags.add(f"{ref.text!r}: only variables may be used here", where,
-                          address=address, field_path=fp)
+                diags.add(
+                    f"{ref.text!r}: only variables may be used here",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
                 continue
             target = cfg.resources.get(ref.resource_address())
             if target is None:
-                diags.add(f"reference to undeclared resource {ref.resource_address()!r}", where,
-                          address=address, field_path=fp)
+                diags.add(
+                    f"reference to undeclared resource {ref.resource_address()!r}",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
                 continue
             key = ref.instance_key()
             if target.expanded and key is None:
                 how = "for_each" if target.for_each is not None else "count"
-                diags.add(f"{ref.text!r}: {target.address} uses {how}; name one instance, "
-                          f"e.g. {target.address}[KEY]", where, address=address, field_path=fp)
+                diags.add(
+                    f"{ref.text!r}: {target.address} uses {how}; name one instance, "
+                    f"e.g. {target.address}[KEY]",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
                 continue
             if not target.expanded and key is not None:
-                diags.add(f"{ref.text!r}: {target.address} has a single instance; drop the "
-                          f"[{key}]", where, address=address, field_path=fp)
+                diags.add(
+                    f"{ref.text!r}: {target.address} has a single instance; drop the [{key}]",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
                 continue
-            if isinstance(target.for_each, dict) and key is not None:
-                if str(key) not in {str(k) for k in target.for_each}:
-                    diags.add(f"{ref.text!r}: {target.address} has no instance [{key}]", where,
-                              address=address, field_path=fp)
-                    continue
+            if (
+                isinstance(target.for_each, dict)
+                and key is not None
+                and str(key) not in {str(k) for k in target.for_each}
+            ):
+                diags.add(
+                    f"{ref.text!r}: {target.address} has no instance [{key}]",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
+                continue
             attrs = ref.attr_path()
             tcls = registry.resource_class(target.type)
             if not attrs:
-                diags.add(f"{ref.text!r}: name an attribute, e.g. {ref.text}.id", where,
-                          address=address, field_path=fp)
+                diags.add(
+                    f"{ref.text!r}: name an attribute, e.g. {ref.text}.id",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
             elif tcls is not None and attrs[0] not in tcls.model.model_fields:
                 fields = ", ".join(sorted(tcls.model.model_fields))
-                diags.add(f"{ref.text!r}: {target.type} has no attribute {attrs[0]!r} "
-                          f"(attributes: {fields})", where, address=address, field_path=fp)
+                diags.add(
+                    f"{ref.text!r}: {target.type} has no attribute {attrs[0]!r} "
+                    f"(attributes: {fields})",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
 
 
 def _check_cycles(cfg: Config, diags: _Collector) -> None:
@@ -409,8 +500,12 @@ def _check_cycles(cfg: Config, diags: _Collector) -> None:
         loop = loop[first:] + loop[:first]
         text = " -> ".join([*loop, loop[0]])
         related = [p for a in loop if (p := cfg.position(("resources", a))) is not None]
-        diags.add(f"dependency cycle: {text} (each depends on the next)",
-                  ("resources", loop[0]), address=loop[0], related=related[1:])
+        diags.add(
+            f"dependency cycle: {text} (each depends on the next)",
+            ("resources", loop[0]),
+            address=loop[0],
+            related=related[1:],
+        )
 
 
 def template_ok(value: str) -> bool:

@@ -93,7 +93,9 @@ def parse_ref(text: str) -> Ref:
             if m.group("int") is not None:
                 parts.append(Index(int(m.group("int"))))
             else:
-                key = next(g for g in (m.group("dq"), m.group("sq"), m.group("bare")) if g is not None)
+                key = next(
+                    g for g in (m.group("dq"), m.group("sq"), m.group("bare")) if g is not None
+                )
                 parts.append(Index(key))
     if expect_name or not parts:
         raise ExprError(f"incomplete expression {text!r}")

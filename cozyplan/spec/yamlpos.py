@@ -41,9 +41,9 @@ def _plain(node: Any, path: YamlPath, file: str, positions: dict[YamlPath, Posit
                 line, col = node.lc.key(key)
             except (KeyError, TypeError, AttributeError):
                 line, col = node.lc.line, node.lc.col
-            key_plain = key if isinstance(key, str | int | float | bool) or key is None else str(key)
-            if isinstance(key_plain, str):
-                key_plain = str(key_plain)
+            key_plain: str | int = (
+                int(key) if isinstance(key, int) and not isinstance(key, bool) else str(key)
+            )
             child = (*path, key_plain)
             positions[child] = Position(file, line + 1, col + 1)
             out[key_plain] = _plain(value, child, file, positions)
@@ -81,12 +81,18 @@ def load_yaml(text: str, file: str) -> Document:
         if exc.problem:
             key = exc.problem.split('"')[1] if '"' in exc.problem else exc.problem
         pos = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file, 1, 1)
-        related = ()
+        related: tuple[Position, ...] = ()
         if exc.context_mark is not None:
             related = (Position(file, exc.context_mark.line + 1, exc.context_mark.column + 1),)
         raise SpecError(
-            [Diagnostic(f"duplicate key {key!r} (first defined at line "
-                        f"{related[0].line if related else '?'})", pos, related=related)]
+            [
+                Diagnostic(
+                    f"duplicate key {key!r} (first defined at line "
+                    f"{related[0].line if related else '?'})",
+                    pos,
+                    related=related,
+                )
+            ]
         ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

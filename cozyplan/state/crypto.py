@@ -71,8 +71,9 @@ def _map_at(data: Any, path: list[str | int], fn: Any) -> Any:
     return data
 
 
-def seal_paths(attrs: dict[str, Any] | None, paths: list[list[str | int]],
-               cipher: StateCipher) -> dict[str, Any] | None:
+def seal_paths(
+    attrs: dict[str, Any] | None, paths: list[list[str | int]], cipher: StateCipher
+) -> dict[str, Any] | None:
     if attrs is None:
         return None
     out: Any = attrs
@@ -82,8 +83,9 @@ def seal_paths(attrs: dict[str, Any] | None, paths: list[list[str | int]],
     return result
 
 
-def open_paths(attrs: dict[str, Any] | None, paths: list[list[str | int]],
-               cipher: StateCipher) -> dict[str, Any] | None:
+def open_paths(
+    attrs: dict[str, Any] | None, paths: list[list[str | int]], cipher: StateCipher
+) -> dict[str, Any] | None:
     if attrs is None:
         return None
     out: Any = attrs

@@ -29,8 +29,10 @@ class LockInfo:
 
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.created))
-        return (f"lock {self.id} held by pid {self.pid} on {self.host} since {when} "
-                f"(operation: {self.operation})")
+        return (
+            f"lock {self.id} held by pid {self.pid} on {self.host} since {when} "
+            f"(operation: {self.operation})"
+        )
 
 
 class StateLock:
@@ -62,8 +64,9 @@ class StateLock:
             if not same:
                 os.close(fd)
                 continue
-            info = LockInfo(str(uuid.uuid4()), os.getpid(), socket.gethostname(), time.time(),
-                            operation)
+            info = LockInfo(
+                str(uuid.uuid4()), os.getpid(), socket.gethostname(), time.time(), operation
+            )
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
             self._fd = fd

@@ -32,14 +32,20 @@ class Pending:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "operation": self.operation, "started": self.started,
-            "attributes": self.attributes, "run_id": self.run_id,
+            "operation": self.operation,
+            "started": self.started,
+            "attributes": self.attributes,
+            "run_id": self.run_id,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Pending:
-        return cls(data["operation"], float(data["started"]), dict(data["attributes"]),
-                   str(data.get("run_id", "")))
+        return cls(
+            data["operation"],
+            float(data["started"]),
+            dict(data["attributes"]),
+            str(data.get("run_id", "")),
+        )
 
 
 @dataclass

@@ -111,9 +111,7 @@ class LocalStore:
                     f"{self.path} is not valid JSON ({exc}); the previous version is in "
                     f"{self.backup_path}"
                 ) from None
-            state = State.from_json(
-                {**raw, "resources": {}}
-            )
+            state = State.from_json({**raw, "resources": {}})
             state.resources = {a: self._decode(r) for a, r in raw.get("resources", {}).items()}
         if self.journal_path.exists():
             self._replay(state)

@@ -63,7 +63,10 @@ class LocalCommand(Resource[Provider[Any], LocalCommandModel]):
         return planned.model_copy(update={"stdout": out, "id": str(uuid.uuid4())})
 
     async def update(
-        self, prior: LocalCommandModel, planned: LocalCommandModel, changes: Any,
+        self,
+        prior: LocalCommandModel,
+        planned: LocalCommandModel,
+        changes: Any,
         ctx: ApplyContext,
     ) -> LocalCommandModel:
         # only destroy_command/environment/working_dir can change in place: nothing to run

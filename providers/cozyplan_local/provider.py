@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from cozyplan.provider import EmptyConfig, Provider
 from cozyplan_local.command import LocalCommand
 from cozyplan_local.file import LocalFile
@@ -21,4 +19,4 @@ class NullProvider(Provider[EmptyConfig]):
 
     name = "null"
     config_model = EmptyConfig
-    resource_types: Any = (NullResource,)
+    resource_types = (NullResource,)

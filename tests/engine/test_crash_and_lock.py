@@ -20,15 +20,17 @@ def chain_spec(n: int = N, sleep: str = "0.02") -> str:
         prev = f"${{null_resource.n{i - 1}.id}}" if i else "start"
         lines += [
             f"  null_resource.n{i}:",
-            f"    triggers: {{prev: \"{prev}\"}}",
+            f'    triggers: {{prev: "{prev}"}}',
             f"  local_file.f{i}:",
             f"    path: out/f{i}",
-            f"    content: \"${{null_resource.n{i}.id}}\"",
+            f'    content: "${{null_resource.n{i}.id}}"',
         ]
     # a slow step in the middle so kills land while work is in flight
-    lines += ["  local_command.slow:",
-              f"    command: \"sleep {sleep} && echo ran >> out/slow.log\"",
-              "    depends_on: [null_resource.n0]"]
+    lines += [
+        "  local_command.slow:",
+        f'    command: "sleep {sleep} && echo ran >> out/slow.log"',
+        "    depends_on: [null_resource.n0]",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -44,7 +46,8 @@ def test_sigkill_then_apply_converges(project: Project, delay: float) -> None:
     state = json.loads((project.dir / "state/cozyplan.state.json").read_text())
     addresses = set(state["resources"])
     assert addresses == {f"null_resource.n{i}" for i in range(N)} | {
-        f"local_file.f{i}" for i in range(N)} | {"local_command.slow"}
+        f"local_file.f{i}" for i in range(N)
+    } | {"local_command.slow"}
     assert all(r["pending"] is None for r in state["resources"].values())
     # every file holds the id of the null_resource that is in the state: nothing orphaned
     for i in range(N):
@@ -85,8 +88,17 @@ def test_force_unlock(project: Project) -> None:
     import fcntl
 
     fcntl.flock(fd, fcntl.LOCK_EX)
-    lock.write_text(json.dumps({"id": "abc-123", "pid": 999999, "host": "elsewhere",
-                                "created": time.time(), "operation": "apply"}))
+    lock.write_text(
+        json.dumps(
+            {
+                "id": "abc-123",
+                "pid": 999999,
+                "host": "elsewhere",
+                "created": time.time(),
+                "operation": "apply",
+            }
+        )
+    )
     blocked = project.sh("plan")
     assert blocked.returncode == 1 and "abc-123" in blocked.stderr
     wrong = project.sh("force-unlock", "nope")

@@ -12,25 +12,49 @@ REPLACING = Change(("vmid",), ChangeOp.CHANGE, 100, 101, forces_replace=True)
 
 CASES = {
     "new": (dict(prior_exists=False, desired_exists=True, changes=[]), Action.CREATE, Reason.NEW),
-    "removed": (dict(prior_exists=True, desired_exists=False, changes=[]), Action.DELETE,
-                Reason.REMOVED_FROM_SPEC),
-    "absent both": (dict(prior_exists=False, desired_exists=False, changes=[]), Action.NOOP,
-                    Reason.NONE),
+    "removed": (
+        dict(prior_exists=True, desired_exists=False, changes=[]),
+        Action.DELETE,
+        Reason.REMOVED_FROM_SPEC,
+    ),
+    "absent both": (
+        dict(prior_exists=False, desired_exists=False, changes=[]),
+        Action.NOOP,
+        Reason.NONE,
+    ),
     "equal": (dict(prior_exists=True, desired_exists=True, changes=[]), Action.NOOP, Reason.NONE),
-    "in place": (dict(prior_exists=True, desired_exists=True, changes=[CHANGE]), Action.UPDATE,
-                 Reason.NONE),
-    "forces": (dict(prior_exists=True, desired_exists=True, changes=[CHANGE, REPLACING]),
-               Action.DELETE_THEN_CREATE, Reason.REPLACE_BY_FIELD),
-    "forces cbd": (dict(prior_exists=True, desired_exists=True, changes=[REPLACING],
-                        create_before_destroy=True), Action.CREATE_THEN_DELETE,
-                   Reason.REPLACE_BY_FIELD),
-    "requested": (dict(prior_exists=True, desired_exists=True, changes=[],
-                       replace_requested=True), Action.DELETE_THEN_CREATE,
-                  Reason.REPLACE_REQUESTED),
-    "tainted": (dict(prior_exists=True, desired_exists=True, changes=[], tainted=True),
-                Action.DELETE_THEN_CREATE, Reason.TAINTED),
-    "requested but new": (dict(prior_exists=False, desired_exists=True, changes=[],
-                               replace_requested=True), Action.CREATE, Reason.NEW),
+    "in place": (
+        dict(prior_exists=True, desired_exists=True, changes=[CHANGE]),
+        Action.UPDATE,
+        Reason.NONE,
+    ),
+    "forces": (
+        dict(prior_exists=True, desired_exists=True, changes=[CHANGE, REPLACING]),
+        Action.DELETE_THEN_CREATE,
+        Reason.REPLACE_BY_FIELD,
+    ),
+    "forces cbd": (
+        dict(
+            prior_exists=True, desired_exists=True, changes=[REPLACING], create_before_destroy=True
+        ),
+        Action.CREATE_THEN_DELETE,
+        Reason.REPLACE_BY_FIELD,
+    ),
+    "requested": (
+        dict(prior_exists=True, desired_exists=True, changes=[], replace_requested=True),
+        Action.DELETE_THEN_CREATE,
+        Reason.REPLACE_REQUESTED,
+    ),
+    "tainted": (
+        dict(prior_exists=True, desired_exists=True, changes=[], tainted=True),
+        Action.DELETE_THEN_CREATE,
+        Reason.TAINTED,
+    ),
+    "requested but new": (
+        dict(prior_exists=False, desired_exists=True, changes=[], replace_requested=True),
+        Action.CREATE,
+        Reason.NEW,
+    ),
 }
 
 

@@ -25,8 +25,15 @@ S = schema_of(M)
 
 
 def base(**kw: Any) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": "a", "cores": 1, "disks": [{"size": 10, "storage": "l"}],
-                         "labels": {"a": "1"}, "password": "p", "vmid": 100, "uptime": 5}
+    d: dict[str, Any] = {
+        "name": "a",
+        "cores": 1,
+        "disks": [{"size": 10, "storage": "l"}],
+        "labels": {"a": "1"},
+        "password": "p",
+        "vmid": 100,
+        "uptime": 5,
+    }
     d.update(kw)
     return d
 
@@ -37,8 +44,13 @@ def test_equal_values_give_no_changes() -> None:
 
 def test_scalar_change_is_typed() -> None:
     (c,) = diff_attrs(base(), base(cores=4), S)
-    assert (c.path, c.op, c.before, c.after, c.forces_replace) == (("cores",), ChangeOp.CHANGE,
-                                                                   1, 4, False)
+    assert (c.path, c.op, c.before, c.after, c.forces_replace) == (
+        ("cores",),
+        ChangeOp.CHANGE,
+        1,
+        4,
+        False,
+    )
 
 
 def test_nested_change_carries_path_and_replace_marker() -> None:

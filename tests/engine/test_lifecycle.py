@@ -68,8 +68,13 @@ def test_edits_show_update_and_replace(project: Project) -> None:
 def test_removed_resource_is_deleted(project: Project) -> None:
     project.write(SPEC)
     assert project.run("apply", "--auto-approve").exit_code == 0
-    project.write(SPEC.replace("  local_file.secret:\n    path: out/secret\n"
-                               "    sensitive_content: \"token=${var.token}\"\n", ""))
+    project.write(
+        SPEC.replace(
+            "  local_file.secret:\n    path: out/secret\n"
+            '    sensitive_content: "token=${var.token}"\n',
+            "",
+        )
+    )
     out = project.run("apply", "--auto-approve")
     assert out.exit_code == 0, out.output
     assert "local_file.secret will be destroyed (removed from the spec)" in out.output
@@ -95,8 +100,14 @@ def test_drift_is_reported_and_healed(project: Project) -> None:
 
 def test_secrets_never_printed_or_stored_in_clear(project: Project) -> None:
     project.write(SPEC)
-    for args in (("plan",), ("plan", "--json"), ("apply", "--auto-approve"), ("show",),
-                 ("show", "--json"), ("state", "show", "local_file.secret")):
+    for args in (
+        ("plan",),
+        ("plan", "--json"),
+        ("apply", "--auto-approve"),
+        ("show",),
+        ("show", "--json"),
+        ("state", "show", "local_file.secret"),
+    ):
         out = project.run(*args)
         assert out.exit_code == 0, out.output
         assert "hunter2" not in out.output

@@ -26,7 +26,8 @@ CASES = {
         "spec.yaml:4:5: local_file.a.path: Input should be a valid string",
     ),
     "unknown reference": (
-        "version: 1\nresources:\n  local_file.a:\n    path: a\n    content: '${null_resource.x.id}'\n",
+        "version: 1\nresources:\n  local_file.a:\n    path: a\n"
+        "    content: '${null_resource.x.id}'\n",
         "spec.yaml:5:5: local_file.a.content: reference to undeclared resource 'null_resource.x'",
     ),
     "unknown attribute": (
@@ -90,8 +91,11 @@ def test_bad_spec_message(project: Project, case: str) -> None:
 
 
 def test_all_errors_reported_at_once(project: Project) -> None:
-    project.write("version: 1\nresources:\n  local_file.a:\n    pth: a\n  local_file.b:\n"
-                  "    path: '${var.x}'\n", "spec.yaml")
+    project.write(
+        "version: 1\nresources:\n  local_file.a:\n    pth: a\n  local_file.b:\n"
+        "    path: '${var.x}'\n",
+        "spec.yaml",
+    )
     out = project.run("validate", "-f", "spec.yaml")
     assert out.exit_code == 1
     assert len(POS.findall(out.output)) == 3  # unknown field, missing path, unknown variable
@@ -99,27 +103,64 @@ def test_all_errors_reported_at_once(project: Project) -> None:
 
 # -- random specs ---------------------------------------------------------------------------
 names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=8)
-scalars = st.one_of(st.integers(-5, 5), st.booleans(), st.none(),
-                    st.text(string.printable, max_size=12),
-                    st.sampled_from(["${var.v}", "${null_resource.n.id}", "${each.key}",
-                                     "${local_file.f.id}", "${null_resource.n}", "${",
-                                     "${count.index}", "${var}"]))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(names, inner, max_size=3)), max_leaves=6)
+scalars = st.one_of(
+    st.integers(-5, 5),
+    st.booleans(),
+    st.none(),
+    st.text(string.printable, max_size=12),
+    st.sampled_from(
+        [
+            "${var.v}",
+            "${null_resource.n.id}",
+            "${each.key}",
+            "${local_file.f.id}",
+            "${null_resource.n}",
+            "${",
+            "${count.index}",
+            "${var}",
+        ]
+    ),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(names, inner, max_size=3)),
+    max_leaves=6,
+)
 types = st.sampled_from(["local_file", "null_resource", "local_command", "nope_thing", "Bad"])
 bodies = st.dictionaries(
-    st.one_of(st.sampled_from(["path", "content", "triggers", "command", "mode", "for_each",
-                               "count", "depends_on", "lifecycle", "id"]), names),
-    values, max_size=4,
+    st.one_of(
+        st.sampled_from(
+            [
+                "path",
+                "content",
+                "triggers",
+                "command",
+                "mode",
+                "for_each",
+                "count",
+                "depends_on",
+                "lifecycle",
+                "id",
+            ]
+        ),
+        names,
+    ),
+    values,
+    max_size=4,
 )
-specs = st.fixed_dictionaries({
-    "version": st.sampled_from([1, 1, 1, 2, "x"]),
-    "variables": st.dictionaries(st.sampled_from(["v", "w"]),
-                                 st.sampled_from([{"default": "a"}, {"env": "NOPE_X"}, {}])),
-    "resources": st.dictionaries(st.builds(lambda t, n: f"{t}.{n}", types,
-                                           st.sampled_from(["n", "f", "g"])), bodies,
-                                 max_size=4),
-})
+specs = st.fixed_dictionaries(
+    {
+        "version": st.sampled_from([1, 1, 1, 2, "x"]),
+        "variables": st.dictionaries(
+            st.sampled_from(["v", "w"]), st.sampled_from([{"default": "a"}, {"env": "NOPE_X"}, {}])
+        ),
+        "resources": st.dictionaries(
+            st.builds(lambda t, n: f"{t}.{n}", types, st.sampled_from(["n", "f", "g"])),
+            bodies,
+            max_size=4,
+        ),
+    }
+)
 
 
 def _dump(data: object) -> str:
@@ -132,8 +173,9 @@ def _dump(data: object) -> str:
     return buf.getvalue()
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(spec=specs, garble=st.integers(0, 3))
 def test_random_specs_are_valid_or_give_positioned_errors(
     tmp_path: Path, spec: dict[str, object], garble: int
