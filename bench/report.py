@@ -1,0 +1,184 @@
+"""Turn step results into side-by-side rows, target checks, a text table and a JSON document."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from bench.runner import StepResult
+
+RESULT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure the engine issue asks for (issue 2, "Done when"): cozyplan's wall time."""
+
+    name: str
+    shape: str
+    n: int
+    step: str
+    limit_s: float
+    parallelism: int | None = None
+    sleep_s: float | None = None
+
+
+TARGETS = (
+    Target("chain-1000 apply < 5 s", "chain", 1000, "apply", 5.0),
+    Target("chain-1000 no-op plan < 1 s", "chain", 1000, "plan", 1.0),
+    Target("fanout-10000 no-op plan < 2 s", "fanout", 10000, "plan", 2.0),
+    Target(
+        "100 x sleep 1 at --parallelism 100 within 10% of 1 s",
+        "sleep",
+        100,
+        "apply",
+        1.1,
+        parallelism=100,
+        sleep_s=1.0,
+    ),
+)
+
+Key = tuple[str, int, str, int]
+
+
+def _key(r: StepResult) -> Key:
+    return (r.shape, r.n, r.step, r.parallelism)
+
+
+def compare(results: list[StepResult]) -> list[dict[str, Any]]:
+    """One row per (shape, N, step, parallelism) with both tools' figures and the ratio."""
+    rows: dict[Key, dict[str, Any]] = {}
+    for r in results:
+        if r.step == "init":
+            continue
+        row = rows.setdefault(
+            _key(r),
+            {
+                "shape": r.shape,
+                "n": r.n,
+                "step": r.step,
+                "parallelism": r.parallelism,
+                "sleep_s": r.sleep_s,
+            },
+        )
+        row[r.tool] = {
+            "wall_s": r.wall_s,
+            "peak_rss_mb": r.peak_rss_mb,
+            "state_bytes": r.state_bytes,
+            "ok": r.ok,
+        }
+    for row in rows.values():
+        c, t = row.get("cozyplan"), row.get("terraform")
+        row["ratio"] = (
+            round(c["wall_s"] / t["wall_s"], 4)
+            if c and t and c["ok"] and t["ok"] and t["wall_s"] > 0
+            else None
+        )
+    return list(rows.values())
+
+
+def check_targets(results: list[StepResult]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for t in TARGETS:
+        for r in results:
+            if (r.tool, r.shape, r.n, r.step) != ("cozyplan", t.shape, t.n, t.step):
+                continue
+            if t.parallelism is not None and r.parallelism != t.parallelism:
+                continue
+            if t.sleep_s is not None and r.sleep_s != t.sleep_s:
+                continue
+            out.append(
+                {
+                    "target": t.name,
+                    "limit_s": t.limit_s,
+                    "measured_s": r.wall_s,
+                    "met": r.ok and r.wall_s <= t.limit_s,
+                }
+            )
+    return out
+
+
+def _size(b: int | None) -> str:
+    if b is None:
+        return "-"
+    if b < 1024:
+        return f"{b} B"
+    exp = min(int(math.log(b, 1024)), 3)
+    return f"{b / 1024**exp:.1f} {'BKMG'[exp]}B"
+
+
+def _cell(side: dict[str, Any] | None, field: str) -> str:
+    if not side:
+        return "-"
+    if not side["ok"]:
+        return "FAILED"
+    value = side[field]
+    if field == "state_bytes":
+        return _size(value)
+    return f"{value:.2f}" if field == "wall_s" else f"{value:.0f}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table (readable as plain text too)."""
+    head = [
+        "shape",
+        "N",
+        "step",
+        "par",
+        "cozyplan s",
+        "terraform s",
+        "ratio c/t",
+        "cozyplan RSS MB",
+        "terraform RSS MB",
+        "cozyplan state",
+        "terraform state",
+    ]
+    lines = [head]
+    for row in rows:
+        c, t = row.get("cozyplan"), row.get("terraform")
+        step = row["step"] + (" (no-op)" if row["step"] == "plan" else "")
+        shape = row["shape"] + (f" {row['sleep_s']:g}s" if row["sleep_s"] is not None else "")
+        ratio = f"{row['ratio']:.3f}" if row["ratio"] is not None else "-"
+        lines.append(
+            [
+                shape,
+                str(row["n"]),
+                step,
+                str(row["parallelism"]),
+                _cell(c, "wall_s"),
+                _cell(t, "wall_s"),
+                ratio,
+                _cell(c, "peak_rss_mb"),
+                _cell(t, "peak_rss_mb"),
+                _cell(c, "state_bytes"),
+                _cell(t, "state_bytes"),
+            ]
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+
+    def fmt(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([fmt(lines[0]), sep, *(fmt(line) for line in lines[1:])])
+
+
+def targets_text(checks: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"  [{'met' if c['met'] else 'MISSED'}] {c['target']}: {c['measured_s']:.2f} s"
+        for c in checks
+    )
+
+
+def document(
+    results: list[StepResult], machine: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "format_version": RESULT_FORMAT_VERSION,
+        "machine": machine,
+        "options": options,
+        "results": [r.to_json() for r in results],
+        "comparisons": compare(results),
+        "targets": check_targets(results),
+    }

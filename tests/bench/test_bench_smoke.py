@@ -1,0 +1,110 @@
+"""Smoke test of the benchmark runner: it runs end to end and writes a well-formed result.
+
+Timings are not asserted (they depend on the machine); only the shape of the output is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # `bench` is a top-level dir of the repo, not an installed package
+    sys.path.insert(0, str(REPO))
+
+from bench.cases import build_cases, parse_sizes  # noqa: E402
+from bench.shapes import SHAPES  # noqa: E402
+
+
+def test_parse_sizes_all_and_per_shape() -> None:
+    assert parse_sizes(["chain=5,50", "7"], ["chain", "fanout"]) == {
+        "chain": (5, 50),
+        "fanout": (7,),
+    }
+    with pytest.raises(ValueError, match="unknown shape"):
+        parse_sizes(["nope=3"], ["chain"])
+    with pytest.raises(ValueError, match="positive"):
+        parse_sizes(["0"], ["chain"])
+
+
+def test_terraform_is_capped_unless_asked() -> None:
+    sizes: dict[str, tuple[int, ...]] = {"fanout": (1000, 10000)}
+    capped = build_cases(sizes, terraform=True, terraform_large=False, quick=False)
+    assert [(c.n, c.tool) for c in capped] == [
+        (1000, "cozyplan"),
+        (1000, "terraform"),
+        (10000, "cozyplan"),
+    ]
+    large = build_cases(sizes, terraform=True, terraform_large=True, quick=False)
+    assert ("terraform", 10000) in {(c.tool, c.n) for c in large}
+    sleep = build_cases({"sleep": (100,)}, terraform=True, terraform_large=False, quick=False)
+    assert {(c.tool, c.parallelism) for c in sleep} == {
+        (t, p) for t in ("cozyplan", "terraform") for p in (10, 100)
+    }
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_shapes_render_the_same_graph_for_both_tools(shape: str) -> None:
+    n = 4
+    spec = YAML(typ="safe").load(SHAPES[shape].cozyplan(n, 0.5))
+    assert spec["version"] == 1
+    assert len(spec["resources"]) == n
+    hcl = SHAPES[shape].terraform(n, 0.5)
+    assert hcl.count('resource "terraform_data"') == n
+    refs = sum("${" in json.dumps(body) for body in spec["resources"].values())
+    assert refs == (n - 1 if shape == "chain" else 0)
+    assert hcl.count("terraform_data.n") == (n - 1 if shape == "chain" else 0)
+
+
+def test_quick_run_writes_a_well_formed_result(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--skip-terraform",
+            "--sizes",
+            "3",
+            "--sleep",
+            "0.05",
+            "--json",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr
+    files = list(tmp_path.glob("bench-*.json"))
+    assert len(files) == 1
+    doc = json.loads(files[0].read_text())
+    assert doc["format_version"] == 1
+    assert doc["machine"]["cpus"] >= 1
+    assert "cozyplan" in doc["machine"]["versions"]
+    seen = {(r["shape"], r["step"]) for r in doc["results"]}
+    assert seen == {
+        ("chain", "apply"),
+        ("chain", "plan"),
+        ("fanout", "apply"),
+        ("fanout", "plan"),
+        ("sleep", "apply"),
+    }
+    for r in doc["results"]:
+        assert r["tool"] == "cozyplan"
+        assert r["n"] == 3
+        assert r["ok"] is True and r["error"] is None
+        assert r["exit_code"] == 0  # the plan after apply is empty (detailed exit code 0)
+        assert r["wall_s"] > 0 and r["peak_rss_mb"] > 0
+        assert r["state_bytes"] and r["state_bytes"] > 0
+    assert len(doc["comparisons"]) == 5
+    assert all(row["ratio"] is None and "terraform" not in row for row in doc["comparisons"])
+    assert doc["targets"] == []  # the issue's targets are for full sizes only
+    assert "| shape" in out.stdout  # the table
