@@ -86,10 +86,20 @@ class RealSSHD:
     state: Path
 
     def provider(self, **host: Any) -> HostProvider:
-        config = HostProviderConfig.model_validate({"hosts": {"pve": {
-            "address": "127.0.0.1", "port": self.port, "user": "root",
-            "private_key_file": str(self.client_key), "host_key": self.host_pub, **host,
-        }}})
+        config = HostProviderConfig.model_validate(
+            {
+                "hosts": {
+                    "pve": {
+                        "address": "127.0.0.1",
+                        "port": self.port,
+                        "user": "root",
+                        "private_key_file": str(self.client_key),
+                        "host_key": self.host_pub,
+                        **host,
+                    }
+                }
+            }
+        )
         return HostProvider(config, ProviderContext(base_dir=self.dir))
 
     def log(self) -> list[str]:
@@ -136,10 +146,14 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealSSHD]:
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\n"
         "UsePAM no\nMaxSessions 20\nLogLevel ERROR\nSubsystem sftp internal-sftp\n"
-        f"SetEnv PATH={path} STUB_STATE={state}\n"
+        # SHLVL=1: bash then skips ~/.bashrc, which on a dev box can be slow (pyenv init)
+        f"SetEnv PATH={path} STUB_STATE={state} SHLVL=1\n"
     )
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(d / "sshd_config")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(d / "sshd_config")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -151,8 +165,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealSSHD]:
                 pytest.fail(f"sshd exited at start: {err}")
             time.sleep(0.05)
     try:
-        yield RealSSHD(port, d, d / "client_key",
-                       host_key.export_public_key().decode().strip(), state)
+        yield RealSSHD(
+            port, d, d / "client_key", host_key.export_public_key().decode().strip(), state
+        )
     finally:
         proc.terminate()
         proc.wait(10)

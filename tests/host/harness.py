@@ -18,18 +18,21 @@ class Outcome:
     progress: list[str] = field(default_factory=list)
 
 
-async def plan(res: Resource[Any, Any], state: dict[str, Any] | None, body: dict[str, Any]
-               ) -> tuple[Action, list[Change], dict[str, Any] | None, dict[str, Any]]:
+async def plan(
+    res: Resource[Any, Any], state: dict[str, Any] | None, body: dict[str, Any]
+) -> tuple[Action, list[Change], dict[str, Any] | None, dict[str, Any]]:
     desired = res.dump(res.parse(body))
     observed = await res.read_attrs(state) if state is not None else None
     changes = res.plan(observed, desired) if observed is not None else []
-    action, _ = decide_action(prior_exists=observed is not None, desired_exists=True,
-                              changes=changes)
+    action, _ = decide_action(
+        prior_exists=observed is not None, desired_exists=True, changes=changes
+    )
     return action, changes, observed, desired
 
 
-async def converge(res: Resource[Any, Any], state: dict[str, Any] | None,
-                   body: dict[str, Any]) -> Outcome:
+async def converge(
+    res: Resource[Any, Any], state: dict[str, Any] | None, body: dict[str, Any]
+) -> Outcome:
     action, changes, observed, desired = await plan(res, state, body)
     progress: list[str] = []
     if action is Action.NOOP:

@@ -63,7 +63,10 @@ def test_converges_then_plan_is_empty(lab_host: LabHost) -> None:
     assert ran.count("zig build") == 1 and ran.count("pip install") == 1
     # lists were empty on the fresh host: install failed, update once, install again
     assert [r for r in ran if r.startswith("apt-get")] == [
-        "apt-get install", "apt-get update", "apt-get install"]
+        "apt-get install",
+        "apt-get update",
+        "apt-get install",
+    ]
     assert "git clone" in ran and not any("--recursive" in a for a in lab_host.history())
 
 

@@ -39,8 +39,13 @@ def test_packages(lab_host: LabHost) -> None:
 def test_file_with_diff_mode_and_sensitive(lab_host: LabHost) -> None:
     async def main() -> None:
         res = HostFile(lab_host.provider())
-        body = {"host": "pve", "path": "/etc/demo/app.conf", "content": "a=1\nb=2\n",
-                "mode": "600", "owner": "root"}
+        body = {
+            "host": "pve",
+            "path": "/etc/demo/app.conf",
+            "content": "a=1\nb=2\n",
+            "mode": "600",
+            "owner": "root",
+        }
         try:
             made = await converge(res, None, body)
             assert made.state is not None and made.state["mode"] == "0600"
@@ -70,9 +75,14 @@ def test_git_checkout(lab_host: LabHost) -> None:
     async def main() -> None:
         res = HostGitCheckout(lab_host.provider())
         await HostPackages(lab_host.provider()).create(
-            HostPackages.model.model_validate({"host": "pve", "packages": ["git"]}), _ctx())
-        body = {"host": "pve", "repository": "https://github.com/CageForge/nexcage.git",
-                "ref": "v0.7.3", "destination": "/opt/src/nexcage"}
+            HostPackages.model.model_validate({"host": "pve", "packages": ["git"]}), _ctx()
+        )
+        body = {
+            "host": "pve",
+            "repository": "https://github.com/CageForge/nexcage.git",
+            "ref": "v0.7.3",
+            "destination": "/opt/src/nexcage",
+        }
         try:
             made = await converge(res, None, body)
             assert made.state is not None
@@ -92,8 +102,12 @@ def test_git_checkout(lab_host: LabHost) -> None:
 def test_command_creates_and_triggers(lab_host: LabHost) -> None:
     async def main() -> None:
         res = HostCommand(lab_host.provider())
-        body = {"host": "pve", "command": ["mkdir", "-p", "/srv/out"], "creates": "/srv/out",
-                "triggers": {"commit": "aaa"}}
+        body = {
+            "host": "pve",
+            "command": ["mkdir", "-p", "/srv/out"],
+            "creates": "/srv/out",
+            "triggers": {"commit": "aaa"},
+        }
         try:
             made = await converge(res, None, body)
             assert made.action is Action.CREATE
@@ -119,8 +133,13 @@ def test_systemd_unit(lab_host: LabHost) -> None:
 
     async def main() -> None:
         res = HostSystemdUnit(lab_host.provider())
-        body = {"host": "pve", "name": "demo.timer", "content": unit, "enabled": True,
-                "active": True}
+        body = {
+            "host": "pve",
+            "name": "demo.timer",
+            "content": unit,
+            "enabled": True,
+            "active": True,
+        }
         try:
             made = await converge(res, None, body)
             assert "systemctl daemon-reload" in made.progress
@@ -128,8 +147,9 @@ def test_systemd_unit(lab_host: LabHost) -> None:
             edited = await converge(res, made.state, {**body, "content": unit + "# x\n"})
             assert "systemctl daemon-reload" in edited.progress
             assert "systemctl restart demo.timer" in edited.progress
-            off = await converge(res, edited.state, {**body, "content": unit + "# x\n",
-                                                     "active": False})
+            off = await converge(
+                res, edited.state, {**body, "content": unit + "# x\n", "active": False}
+            )
             assert off.progress == ["systemctl stop demo.timer"]
             assert off.state is not None
             await destroy(res, off.state)
