@@ -57,10 +57,13 @@ class LabHost:
         return [entry["argv"] for entry in self.host.data["history"]]
 
     def mark(self) -> int:
-        return len(self.host.data["history"])
+        count: int = self.host.data.get("executed", 0)
+        return count
 
     def since(self, mark: int) -> list[list[str]]:
-        return self.history()[mark:]
+        """Commands run after ``mark`` (the history keeps only the last few hundred)."""
+        new = self.mark() - mark
+        return self.history()[-new:] if new else []
 
 
 @pytest.fixture(scope="session")

@@ -106,6 +106,7 @@ class SimHost:
         history: list[dict[str, Any]] = self.data["history"]
         history.append({"argv": list(argv), "exit": code})
         del history[:-HISTORY_LIMIT]
+        self.data["executed"] = self.data.get("executed", 0) + 1  # total, for "since" queries
 
     async def run_line(
         self, line: str, stdin: bytes = b"", user: str = "root"
