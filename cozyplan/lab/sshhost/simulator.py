@@ -39,7 +39,8 @@ class HostSimulator(Simulator):
 
     def __init__(self, world: LabWorld) -> None:
         super().__init__(world)
-        self.key_dir = (world.dir / "ssh").resolve()  # absolute: providers resolve relative paths against the spec
+        # absolute: providers resolve relative paths against the spec's directory
+        self.key_dir = (world.dir / "ssh").resolve()
         self.key_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.key_dir, 0o700)
         self.host_key = _private_key(self.key_dir / "host_key")
