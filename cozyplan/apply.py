@@ -120,7 +120,7 @@ class Applier:
                     rs.status,
                     None,
                 )
-                self.store.record(self.state, address, adopted)
+                self.store.record(self.state, address, adopted, sync=False)
             elif rs.observed is not None and observed is not None and observed != rs.observed:
                 updated = ResourceState(
                     rs.type,
@@ -132,7 +132,7 @@ class Applier:
                     rs.status,
                     rs.pending,
                 )
-                self.store.record(self.state, address, updated)
+                self.store.record(self.state, address, updated, sync=False)
 
     async def run(self) -> ApplyReport:
         self._persist_refresh()
@@ -198,7 +198,8 @@ class Applier:
             if pending_state is None or pending_state.pending is None:
                 return
             pending_state.pending.attributes.update(dict(attrs))
-            self.store.record(self.state, address, pending_state)
+            self.store.record(self.state, address, pending_state, sync=False)
+            await self.store.durable()
 
         def progress(message: str) -> None:
             self.progress.message(address, message)
@@ -229,7 +230,7 @@ class Applier:
                         Action.DELETE, gone, None, change.changes, self._context(address, None)
                     ),
                 )
-            self.store.record(self.state, address, None)
+            self.store.record(self.state, address, None, sync=False)
             self.ev.values.pop(address, None)
             self.applied[address] = Action.DELETE
             return None
@@ -275,6 +276,7 @@ class Applier:
                             "ready",
                             None,
                         ),
+                        sync=False,
                     )
                 return None
             if any(c.forces_replace for c in changes):
@@ -288,7 +290,7 @@ class Applier:
         elif prior is None and action is not Action.CREATE:
             action = Action.CREATE
         record: ResourceState | None = None
-        if action is Action.CREATE or action.is_replace:
+        if (action is Action.CREATE or action.is_replace) and resource.crash_marker:
             known = {k: v for k, v in desired.items() if v is not None}
             record = ResourceState(
                 change.type,
@@ -300,7 +302,9 @@ class Applier:
                 rs.status if rs is not None else "ready",
                 Pending("create", time.time(), known, self.run_id),
             )
-            self.store.record(self.state, address, record)
+            # the crash marker must be on disk before anything is created
+            self.store.record(self.state, address, record, sync=False)
+            await self.store.durable()
         ctx = self._context(address, record)
         try:
             result = await self._call(
@@ -310,7 +314,7 @@ class Applier:
             if record is not None and isinstance(exc, ProviderError | CozyplanError):
                 # the create failed: whatever it left is adopted and replaced next time
                 record.status = "tainted"
-                self.store.record(self.state, address, record)
+                self.store.record(self.state, address, record, sync=False)
             raise
         final = ResourceState(
             change.type,
@@ -322,7 +326,7 @@ class Applier:
             "ready",
             None,
         )
-        self.store.record(self.state, address, final)
+        self.store.record(self.state, address, final, sync=False)
         self.ev.values[address] = (result or {}, sensitive)
         self.applied[address] = action
         ident = None

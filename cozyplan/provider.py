@@ -160,6 +160,9 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     create_before_destroy: ClassVar[bool] = False
     #: help shown by ``cozyplan schema`` and in docs
     description: ClassVar[str] = ""
+    #: record a durable crash marker before create, so a crash mid-create is adopted on the
+    #: next run. Only a resource whose create touches nothing outside the state may opt out.
+    crash_marker: ClassVar[bool] = True
 
     def __init__(self, provider: ProviderT) -> None:
         self.provider = provider

@@ -11,6 +11,7 @@ from typing import TypeVar
 from cozyplan.errors import TemporaryError
 
 T = TypeVar("T")
+_RNG = random.Random()
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ async def retrying(
     on_retry: Callable[[int, TemporaryError, float], None] | None = None,
     rng: random.Random | None = None,
 ) -> T:
-    rng = rng or random.Random()
+    rng = rng or _RNG
     attempt = 0
     while True:
         try:

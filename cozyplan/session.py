@@ -6,15 +6,17 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cozyplan.instances import Variables, resolve_variables
-from cozyplan.lab.runtime import LabHandle
 from cozyplan.providers import ProviderSet
 from cozyplan.retry import RetryPolicy
 from cozyplan.spec.config import Config, load_config
 from cozyplan.state.model import State
 from cozyplan.state.store import LocalStore
+
+if TYPE_CHECKING:
+    from cozyplan.lab.runtime import LabHandle
 
 
 def default_state_path(spec: Path, lab_dir: Path | None) -> Path:

@@ -9,15 +9,18 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cozyplan.errors import CozyplanError, SpecError
-from cozyplan.lab.runtime import DEFAULT_LAB_DIR, LabHandle, lab_session
+from cozyplan.lab import DEFAULT_LAB_DIR
 from cozyplan.render.human import Styler
 from cozyplan.render.values import scrub
 from cozyplan.session import Session, default_state_path
+
+if TYPE_CHECKING:
+    from cozyplan.lab.runtime import LabHandle
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,6 +117,8 @@ def open_session(
 ) -> Iterator[Session]:
     lab_ctx: contextlib.AbstractContextManager[LabHandle | None]
     if lab:
+        from cozyplan.lab.runtime import lab_session  # the lab loads only when asked for
+
         lab_ctx = lab_session(lab_dir, time_scale=time_scale or DEFAULT_LAB_TIME_SCALE)
     else:
         lab_ctx = contextlib.nullcontext(None)

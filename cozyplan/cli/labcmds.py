@@ -11,13 +11,7 @@ import click
 
 from cozyplan.cli.common import DEFAULT_LAB_TIME_SCALE, handle_errors
 from cozyplan.errors import CozyplanError
-from cozyplan.lab.runtime import (
-    DEFAULT_LAB_DIR,
-    LabClient,
-    read_info,
-    start_background,
-    stop_background,
-)
+from cozyplan.lab import DEFAULT_LAB_DIR
 
 F = TypeVar("F", bound=Any)
 
@@ -69,6 +63,8 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict[str, dict[str, object]]:
 @handle_errors
 def up(lab_dir: Path, time_scale: float, sets: tuple[str, ...]) -> None:
     """Start the lab in the background."""
+    from cozyplan.lab.runtime import LabClient, start_background
+
     info = start_background(lab_dir, time_scale=time_scale, options=_parse_sets(sets))
     status = LabClient(info).status()
     click.echo(f"Lab running in {lab_dir} (pid {info['pid']}, time scale {time_scale}).")
@@ -86,6 +82,8 @@ def up(lab_dir: Path, time_scale: float, sets: tuple[str, ...]) -> None:
 @handle_errors
 def status(lab_dir: Path, as_json: bool) -> None:
     """Show whether the lab runs, and what it serves."""
+    from cozyplan.lab.runtime import LabClient, read_info
+
     info = read_info(lab_dir)
     if info is None:
         click.echo(f"No lab is running in {lab_dir}.")
@@ -110,6 +108,8 @@ def status(lab_dir: Path, as_json: bool) -> None:
 @handle_errors
 def down(lab_dir: Path) -> None:
     """Stop the background lab (its world is kept)."""
+    from cozyplan.lab.runtime import stop_background
+
     if stop_background(lab_dir):
         click.echo("Lab stopped.")
     else:
@@ -122,6 +122,8 @@ def down(lab_dir: Path) -> None:
 @handle_errors
 def reset(lab_dir: Path, yes: bool) -> None:
     """Empty the simulated world and the lab's state files."""
+    from cozyplan.lab.runtime import read_info
+
     if read_info(lab_dir) is not None:
         raise CozyplanError("the lab is running: 'cozyplan lab down' first")
     if not lab_dir.exists():

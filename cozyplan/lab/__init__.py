@@ -4,3 +4,8 @@
 simulated system registers a ``Simulator`` in the entry-point group ``cozyplan.lab``.
 The lab never imports a provider: it hands each provider its connection settings by name.
 """
+
+import os
+from pathlib import Path
+
+DEFAULT_LAB_DIR = Path(os.environ.get("COZYPLAN_LAB_DIR", ".lab"))

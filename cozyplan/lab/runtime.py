@@ -25,9 +25,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
+from cozyplan.lab import DEFAULT_LAB_DIR
 from cozyplan.lab.framework import LabError, LabWorld, Simulator
 
-DEFAULT_LAB_DIR = Path(os.environ.get("COZYPLAN_LAB_DIR", ".lab"))
+__all__ = ["DEFAULT_LAB_DIR", "InProcessLab", "LabClient", "LabHandle", "lab_session"]
 INFO_FILE = "lab.json"
 LOCK_FILE = "lab.lock"
 

@@ -13,8 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-
 from cozyplan.errors import StateError
 
 MARK = "$cozyplan-encrypted"
@@ -22,6 +20,8 @@ MARK = "$cozyplan-encrypted"
 
 class StateCipher:
     def __init__(self, key: bytes) -> None:
+        from cryptography.fernet import Fernet  # only runs that hold secrets pay for it
+
         self._fernet = Fernet(key)
 
     @classmethod
@@ -33,6 +33,8 @@ class StateCipher:
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            from cryptography.fernet import Fernet
+
             with os.fdopen(fd, "wb") as fh:
                 fh.write(Fernet.generate_key())
         return cls(key_file.read_bytes().strip())
@@ -42,6 +44,8 @@ class StateCipher:
         return {MARK: base64.urlsafe_b64encode(token).decode()}
 
     def open(self, sealed: dict[str, str]) -> Any:
+        from cryptography.fernet import InvalidToken
+
         try:
             token = base64.urlsafe_b64decode(sealed[MARK])
             return json.loads(self._fernet.decrypt(token))

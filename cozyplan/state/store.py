@@ -9,6 +9,7 @@ line is ignored. The snapshot and journal are mode 0600 and sensitive values are
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -56,6 +57,9 @@ class LocalStore:
         self._journal: Any = None
         self._fsync = fsync
         self._cipher: StateCipher | None = None
+        self._written = 0
+        self._synced = 0
+        self._inflight: asyncio.Future[None] | None = None
 
     # -- locking ------------------------------------------------------------------------------
     def lock(self, operation: str) -> LockInfo:
@@ -155,8 +159,14 @@ class LocalStore:
                     _fsync_dir(self.journal_path.parent)
         return self._journal
 
-    def record(self, state: State, address: str, rs: ResourceState | None) -> None:
-        """Durably record one resource's new state (None: it is gone)."""
+    def record(
+        self, state: State, address: str, rs: ResourceState | None, *, sync: bool = True
+    ) -> None:
+        """Record one resource's new state (None: it is gone).
+
+        ``sync=False`` only writes the line; ``await durable()`` later makes it (and every line
+        before it) durable with one fdatasync shared by all steps waiting at that moment.
+        """
         state.serial += 1
         if rs is None:
             state.resources.pop(address, None)
@@ -170,8 +180,29 @@ class LocalStore:
         journal = self._open_journal(state)
         journal.write(json.dumps(entry, separators=(",", ":")).encode() + b"\n")
         journal.flush()
-        if self._fsync:
+        self._written += 1
+        if sync and self._fsync:
             os.fdatasync(journal.fileno())
+            self._synced = self._written
+
+    async def durable(self) -> None:
+        """Group commit: wait until every line written so far is on disk."""
+        if not self._fsync or self._journal is None:
+            return
+        target = self._written
+        while self._synced < target:
+            if self._inflight is None:
+                self._inflight = asyncio.ensure_future(self._sync_now())
+            inflight = self._inflight
+            await asyncio.shield(inflight)
+
+    async def _sync_now(self) -> None:
+        upto = self._written
+        try:
+            await asyncio.to_thread(os.fdatasync, self._journal.fileno())
+            self._synced = max(self._synced, upto)
+        finally:
+            self._inflight = None
 
     def close_journal(self) -> None:
         if self._journal is not None:

@@ -21,6 +21,7 @@ class NullResource(Resource[Provider[Any], NullResourceModel]):
     type_name = "null_resource"
     model = NullResourceModel
     description = "Nothing real: triggers and an id, for ordering and tests."
+    crash_marker = False  # create touches nothing outside the state: nothing to adopt
 
     async def read(self, current: NullResourceModel) -> NullResourceModel | None:
         # only a finished create has an id; a crashed one left nothing to adopt
