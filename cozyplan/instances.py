@@ -170,7 +170,11 @@ def instance_graph(cfg: Config, instances: Mapping[str, Instance]) -> nx.DiGraph
         for _, ref in inst.block.refs:
             if not ref.is_resource:
                 continue
-            for dep in _targets_of(ref.resource_address(), _key_of(ref), cfg, instances, by_block):
+            bound = ref.for_instance(inst.key)
+            targets = _targets_of(
+                bound.resource_address(), bound.instance_key(), cfg, instances, by_block
+            )
+            for dep in targets:
                 g.add_edge(dep, addr)
         for dep_text in inst.block.depends_on:
             blk = block_of(dep_text)
@@ -180,8 +184,3 @@ def instance_graph(cfg: Config, instances: Mapping[str, Instance]) -> nx.DiGraph
             for dep in _targets_of(blk, key, cfg, instances, by_block):
                 g.add_edge(dep, addr)
     return g
-
-
-def _key_of(ref: Ref) -> InstanceKey:
-    key = ref.instance_key()
-    return key

@@ -126,6 +126,7 @@ class Evaluator:
                 return traverse(inst.each_value, rest, "each.value"), False
             if root == "count":
                 return inst.key, False
+            ref = ref.for_instance(inst.key)
             key = ref.instance_key()
             addr = ref.resource_address() if key is None else f"{ref.resource_address()}[{key}]"
             found = self.values.get(addr)

@@ -436,6 +436,16 @@ def _check_refs(
                 )
                 continue
             key = ref.instance_key()
+            dynamic = ref.dynamic_key
+            need = {"each.key": "for_each", "count.index": "count"}.get(dynamic or "")
+            if need is not None and (block is None or getattr(block, need) is None):
+                diags.add(
+                    f"{ref.text!r}: [{dynamic}] needs {need} on this resource",
+                    where,
+                    address=address,
+                    field_path=fp,
+                )
+                continue
             if target.expanded and key is None:
                 how = "for_each" if target.for_each is not None else "count"
                 diags.add(
@@ -457,6 +467,7 @@ def _check_refs(
             if (
                 isinstance(target.for_each, dict)
                 and key is not None
+                and dynamic is None
                 and str(key) not in {str(k) for k in target.for_each}
             ):
                 diags.add(

@@ -58,6 +58,22 @@ class Ref:
             return self.parts[2].key
         return None
 
+    @property
+    def dynamic_key(self) -> str | None:
+        """``each.key`` or ``count.index`` when the instance key is the evaluating one's."""
+        part = self.parts[2] if len(self.parts) > 2 else None
+        if isinstance(part, Index) and part.dynamic:
+            return str(part.key)
+        return None
+
+    def for_instance(self, key: str | int | None) -> Ref:
+        """This reference with a dynamic ``[each.key]`` bound to ``key``."""
+        if self.dynamic_key is None or key is None:
+            return self
+        parts = list(self.parts)
+        parts[2] = Index(key)
+        return Ref(self.text, tuple(parts))
+
     def attr_path(self) -> tuple[Part, ...]:
         rest = self.parts[3:] if self.instance_key() is not None else self.parts[2:]
         return tuple(p.key if isinstance(p, Index) else p for p in rest)
@@ -66,6 +82,11 @@ class Ref:
 @dataclass(frozen=True)
 class Index:
     key: str | int
+    #: ``[each.key]`` / ``[count.index]``: the key of the instance being evaluated
+    dynamic: bool = False
+
+
+DYNAMIC_KEYS = ("each.key", "count.index")
 
 
 def parse_ref(text: str) -> Ref:
@@ -92,6 +113,8 @@ def parse_ref(text: str) -> Ref:
                 raise ExprError(f"unexpected '[' in {text!r}")
             if m.group("int") is not None:
                 parts.append(Index(int(m.group("int"))))
+            elif m.group("bare") in DYNAMIC_KEYS:
+                parts.append(Index(m.group("bare"), dynamic=True))
             else:
                 key = next(
                     g for g in (m.group("dq"), m.group("sq"), m.group("bare")) if g is not None

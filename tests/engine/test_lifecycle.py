@@ -159,3 +159,37 @@ def test_markdown_summary(project: Project) -> None:
     assert "**Plan:** 7 to add, 0 to change, 0 to destroy." in md
     assert "| create | `local_file.motd` |" in md
     assert "hunter2" not in md
+
+
+def test_for_each_references_its_peer_instance_by_each_key(project: Project) -> None:
+    project.write("""\
+version: 1
+resources:
+  null_resource.vm:
+    for_each: {a: 1, b: 2}
+    triggers: {n: "${each.value}"}
+  local_file.node:
+    for_each: {a: x, b: y}
+    path: "out/${each.key}"
+    content: "${null_resource.vm[each.key].id}"
+""")
+    out = project.run("graph")
+    assert '"null_resource.vm[a]" -> "local_file.node[a]";' in out.output
+    assert '"null_resource.vm[a]" -> "local_file.node[b]";' not in out.output
+    assert project.run("apply", "--auto-approve").exit_code == 0
+    state = json.loads((project.dir / "state/cozyplan.state.json").read_text())
+    for key in ("a", "b"):
+        rid = state["resources"][f"null_resource.vm[{key}]"]["observed"]["id"]
+        assert (project.dir / f"out/{key}").read_text() == rid
+    bad = project.write("""\
+version: 1
+resources:
+  null_resource.vm:
+    for_each: {a: 1}
+  local_file.one:
+    path: out/one
+    content: "${null_resource.vm[each.key].id}"
+""", "bad.yaml")
+    out = project.run("validate", "-f", str(bad))
+    assert out.exit_code == 1
+    assert "[each.key] needs for_each on this resource" in out.output
