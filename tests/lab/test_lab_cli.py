@@ -30,14 +30,16 @@ def test_background_lab_and_in_process_lab_share_one_world(project: Project) -> 
         assert down.returncode == 0
     assert "No lab is running" in project.sh("lab", "status").stdout
     # no lab running: --lab starts one in-process on the same (persisted) world
-    plan = project.sh("plan", "--lab", "--detailed-exitcode", "-f", "pve.yaml",
-                      "--time-scale", "0.02")
+    plan = project.sh(
+        "plan", "--lab", "--detailed-exitcode", "-f", "pve.yaml", "--time-scale", "0.02"
+    )
     assert plan.returncode == 0, plan.stdout + plan.stderr
     # the rehearsal's state lives in the lab, never in ./state
     assert (project.dir / ".lab/state/pve.state.json").exists()
     assert not (project.dir / "state").exists()
     reset = project.sh("lab", "reset", "--yes")
     assert reset.returncode == 0
-    fresh = project.sh("plan", "--lab", "--detailed-exitcode", "-f", "pve.yaml",
-                       "--time-scale", "0.02")
+    fresh = project.sh(
+        "plan", "--lab", "--detailed-exitcode", "-f", "pve.yaml", "--time-scale", "0.02"
+    )
     assert fresh.returncode == 2, fresh.stdout + fresh.stderr
