@@ -181,7 +181,8 @@ resources:
     for key in ("a", "b"):
         rid = state["resources"][f"null_resource.vm[{key}]"]["observed"]["id"]
         assert (project.dir / f"out/{key}").read_text() == rid
-    bad = project.write("""\
+    bad = project.write(
+        """\
 version: 1
 resources:
   null_resource.vm:
@@ -189,7 +190,9 @@ resources:
   local_file.one:
     path: out/one
     content: "${null_resource.vm[each.key].id}"
-""", "bad.yaml")
+""",
+        "bad.yaml",
+    )
     out = project.run("validate", "-f", str(bad))
     assert out.exit_code == 1
     assert "[each.key] needs for_each on this resource" in out.output
