@@ -8,7 +8,7 @@ from bench.shapes import SHAPES
 
 DEFAULT_SIZES: dict[str, tuple[int, ...]] = {
     "chain": (1000,),
-    "fanout": (1000, 10000),
+    "fanout": (1, 1000, 10000),  # N=1: the fixed cost of one invocation
     "sleep": (100,),
 }
 QUICK_SIZES: dict[str, tuple[int, ...]] = {"chain": (10,), "fanout": (20,), "sleep": (5,)}

@@ -107,18 +107,23 @@ def _selected_shapes(only: list[str]) -> list[str]:
     return [s for s in SHAPES if not names or s in names]
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str:
     try:
         out = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=10, check=False
         )
     except OSError:
+        return ""
+    return out.stdout.strip()
+
+
+def _git_commit() -> str | None:
+    """The commit measured, with ``+dirty`` when the engine or providers have local edits."""
+    commit = _git("rev-parse", "--short", "HEAD")
+    if not commit:
         return None
-    return out.stdout.strip() or None
+    dirty = _git("status", "--porcelain", "--", "cozyplan", "providers")
+    return commit + ("+dirty" if dirty else "")
 
 
 def _machine(tools: dict[str, Tool]) -> dict[str, Any]:
