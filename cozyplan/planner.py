@@ -250,7 +250,16 @@ class Planner:
             if changes:
                 drift.append(Drift(address, rs.type, changes))
 
-        await asyncio.gather(*(one(a) for a in sorted(self.state.resources)))
+        # a pool of `parallelism` workers: no task per resource on big states
+        queue = sorted(self.state.resources)
+        position = iter(range(len(queue)))
+
+        async def worker() -> None:
+            for i in position:
+                await one(queue[i])
+
+        workers = min(len(queue), max(1, self.options.parallelism))
+        await asyncio.gather(*(worker() for _ in range(workers)))
         drift.sort(key=lambda d: d.address)
         return refreshed, drift, errors
 

@@ -39,6 +39,7 @@ class Session:
         self._vars: Variables | None = None
         self.state: State | None = None
         self.resources: ProviderSet | None = None
+        self.loaded_serial = 0
 
     @property
     def cfg(self) -> Config:
@@ -74,9 +75,17 @@ class Session:
             if self.store.journal_path.exists():
                 self.store.write(state)  # a previous run died: fold its journal in now
             self.state = state
+            self.loaded_serial = state.serial
             yield state
         finally:
             self.store.unlock()
+
+    def save(self) -> None:
+        """Fold this run's journal into a new snapshot, if anything was recorded."""
+        if self.state is not None and (
+            self.state.serial != self.loaded_serial or self.store.journal_path.exists()
+        ):
+            self.store.write(self.state)
 
     def provider_set(self, with_config: bool = True) -> ProviderSet:
         lab = self.lab

@@ -39,8 +39,14 @@ def contains_unknown(value: Any) -> bool:
     """True when ``value`` or anything nested in it is unknown."""
     if value is UNKNOWN:
         return True
+    # explicit loops: generator expressions cost more than the walk itself on big plans
     if isinstance(value, dict):
-        return any(contains_unknown(v) for v in value.values())
+        for v in value.values():
+            if v is UNKNOWN or (isinstance(v, dict | list | tuple) and contains_unknown(v)):
+                return True
+        return False
     if isinstance(value, list | tuple):
-        return any(contains_unknown(v) for v in value)
+        for v in value:
+            if v is UNKNOWN or (isinstance(v, dict | list | tuple) and contains_unknown(v)):
+                return True
     return False

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
+# A CLI run allocates many small long-lived objects (the spec, the state, the plan): with the
+# default thresholds the cycle collector rescans them over and over (~20% of a 10,000-resource
+# plan). Collect young objects less often; cycles are still collected.
+gc.set_threshold(100_000, 50, 1000)
+
 import click
 
 from cozyplan import __version__

@@ -178,7 +178,7 @@ def _plan_and_maybe_apply(
                 secrets = session.secrets()
                 if as_json:
                     click.echo(scrub(json.dumps(plan_document(plan), indent=2), secrets))
-                elif saved is None:
+                elif saved is None and not quiet:
                     click.echo(scrub(render_plan(plan, styler()), secrets), nl=False)
                 if markdown is not None:
                     markdown.write_text(
@@ -217,8 +217,7 @@ def _plan_and_maybe_apply(
             code: int = _run_async(main())
         finally:
             if do_apply:
-                assert session.state is not None
-                session.store.write(session.state)
+                session.save()
         return code
 
 
@@ -312,7 +311,7 @@ def plan(
 @click.option(
     "--parallelism", type=int, default=10, show_default=True, help="How many steps may run at once."
 )
-@click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--quiet", is_flag=True, help="Print neither the plan nor progress lines.")
 @handle_errors
 def apply(
     planfile: Path | None,
@@ -423,8 +422,7 @@ def refresh(
             try:
                 result: Plan = asyncio.run(main())
             finally:
-                assert session.state is not None
-                session.store.write(session.state)
+                session.save()
         secrets = session.secrets()
         if as_json:
             click.echo(scrub(json.dumps(plan_document(result), indent=2), secrets))

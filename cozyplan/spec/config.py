@@ -37,6 +37,7 @@ class ResourceBlock:
     depends_on: list[str] = field(default_factory=list)
     lifecycle: LifecycleSpec = field(default_factory=LifecycleSpec)
     refs: list[tuple[tuple[str | int, ...], Ref]] = field(default_factory=list)
+    _deps: set[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def path(self) -> YamlPath:
@@ -47,11 +48,14 @@ class ResourceBlock:
         return self.for_each is not None or self.count is not None
 
     def dependencies(self) -> set[str]:
-        """Addresses of the resource blocks this one depends on."""
+        """Addresses of the resource blocks this one depends on (computed once)."""
+        if self._deps is not None:
+            return self._deps
         deps = {ref.resource_address() for _, ref in self.refs if ref.is_resource}
         deps.update({_block_of(d) for d in self.depends_on})
         meta_refs = [*refs_in(self.for_each, strict=False), *refs_in(self.count, strict=False)]
         deps.update(ref.resource_address() for _, ref in meta_refs if ref.is_resource)
+        self._deps = deps
         return deps
 
 

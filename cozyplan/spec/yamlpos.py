@@ -14,10 +14,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
 
 from cozyplan.errors import Diagnostic, Position, SpecError
 
 YamlPath = tuple[str | int, ...]
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
 
 
 @dataclass
@@ -50,6 +54,11 @@ class _Converter:
 
     def convert(self, node: Node, path: YamlPath) -> Any:
         if isinstance(node, ScalarNode):
+            tag = node.ctag.trval
+            if tag == _STR:  # the common case, without the constructor's machinery
+                return node.value
+            if tag == _INT and node.value.isdigit():
+                return int(node.value)
             value = self.scalars.construct_object(node, deep=True)
             if isinstance(value, bool) or value is None or isinstance(value, int | float | str):
                 return value
@@ -75,7 +84,7 @@ class _Converter:
         out: dict[str | int, Any] = {}
         seen: dict[str | int, Node] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.ctag.trval == "tag:yaml.org,2002:merge":
                 merged = self.convert(value_node, path)
                 for part in merged if isinstance(merged, list) else [merged]:
                     if isinstance(part, dict):
@@ -106,11 +115,57 @@ class _Converter:
         return out
 
 
+class _Yaml12Resolver(VersionedResolver):
+    """YAML 1.2 rules, fast for the common case.
+
+    ruamel re-derives the YAML version and walks its implicit resolvers for every scalar, and
+    makes a new ``Tag`` object per node. Here a plain scalar whose first character starts no
+    implicit type (no digit, sign, dot, ``~``, ``t``, ``n``, ...) is a string by the same rules,
+    other answers are remembered, and one shared ``Tag`` object stands for each tag.
+    """
+
+    _plain_first: frozenset[str] | None = None
+    _tags: dict[str, Tag] = {}
+    _answers: dict[tuple[Any, ...], Tag] = {}
+
+    @property
+    def processing_version(self) -> tuple[int, int]:
+        return (1, 2)
+
+    @classmethod
+    def shared(cls, suffix: str) -> Tag:
+        tag = cls._tags.get(suffix)
+        if tag is None:
+            tag = cls._tags[suffix] = Tag(suffix=suffix)
+            _ = tag.trval  # computed once, cached on the object
+        return tag
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode:
+            return self.shared(str(super().resolve(kind, value, implicit)))
+        firsts = _Yaml12Resolver._plain_first
+        if firsts is None:
+            table = self.versioned_resolver
+            firsts = frozenset(k for k in table if k) if not table.get(None) else frozenset()
+            _Yaml12Resolver._plain_first = firsts
+        if implicit[0] and value and firsts and value[0] not in firsts:
+            return self.shared(_STR)
+        key = (value, implicit)
+        found = _Yaml12Resolver._answers.get(key)
+        if found is None:
+            found = self.shared(str(super().resolve(kind, value, implicit)))
+            if len(_Yaml12Resolver._answers) < 100_000:
+                _Yaml12Resolver._answers[key] = found
+        return found
+
+
 def _yaml() -> YAML:
     try:
-        return YAML(typ="safe", pure=False)
+        yaml = YAML(typ="safe", pure=False)
     except Exception:  # no C extension: the pure-Python parser gives the same nodes
-        return YAML(typ="safe", pure=True)
+        yaml = YAML(typ="safe", pure=True)
+    yaml.Resolver = _Yaml12Resolver
+    return yaml
 
 
 def load_yaml(text: str, file: str) -> Document:
