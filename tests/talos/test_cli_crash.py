@@ -28,7 +28,10 @@ def _talos(labdir: Path) -> dict[str, object]:
 def test_kill_between_apply_config_and_bootstrap(tmp_path: Path) -> None:
     assert COZYPLAN is not None
     spec = tmp_path / "talos.yaml"
-    spec.write_text(SPEC.read_text())
+    # the example writes the kubeconfig under the repo's state/; keep this test's in tmp_path
+    text = SPEC.read_text()
+    assert "../../state/talos.kubeconfig" in text
+    spec.write_text(text.replace("../../state/talos.kubeconfig", "kubeconfig"))
     labdir = tmp_path / ".lab"
     common = ["-f", str(spec), "--lab", "--lab-dir", str(labdir), "--time-scale", "0.05"]
     proc = subprocess.Popen(
