@@ -13,16 +13,22 @@ version: 1
 resources:
   local_command.slow:
     count: 6
-    command: "sleep 0.6 && mkdir -p out && echo ${count.index} >> out/ran.log"
+    command: "sleep 1.5 && mkdir -p out && echo ${count.index} >> out/ran.log"
 """
 
 
 def test_sigint_finishes_running_steps_and_saves_state(project: Project) -> None:
     project.write(SPEC)
     proc = project.spawn("apply", "--auto-approve", "--parallelism", "2")
-    time.sleep(1.6)  # imports, plan, then the first two steps are running
+    assert proc.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 60
+    while "Creating..." not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.readline()  # the first steps are running
+    time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
+    out = seen + out
     assert proc.returncode == 1, out + err
     assert "Interrupt received" in err
     assert "Run apply again to finish" in err
