@@ -16,6 +16,7 @@ import ipaddress
 import json
 import os
 import random
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -70,6 +71,7 @@ class LabWorld:
         )
         self._endpoints: dict[str, dict[str, Any]] = {}
         self._subscribers: dict[str, list[EventHandler]] = {}
+        self._save_lock = threading.Lock()
         self.rng = random.Random()
 
     # -- persistence -------------------------------------------------------------------------
@@ -79,13 +81,16 @@ class LabWorld:
         return found
 
     def save(self) -> None:
-        tmp = self._file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self._data, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self._file)
+        """Write the world atomically. Safe from any thread (simulators may save off-loop)."""
+        with self._save_lock:
+            text = json.dumps(self._data, indent=1, sort_keys=True)
+            tmp = self._file.with_name(f".world.{os.getpid()}.{threading.get_ident()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self._file)
 
     # -- time ---------------------------------------------------------------------------------
     def scaled(self, seconds: float) -> float:
