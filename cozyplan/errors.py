@@ -31,11 +31,21 @@ class TemporaryError(ProviderError):
     """Transient failure (lock timeout, 5xx, connection reset, node rebooting): retry it.
 
     ``delay`` is a hint in seconds for the first retry; the engine adds backoff and jitter.
+    ``exhausted=True``: the provider already retried this itself (e.g. per HTTP call) and gave
+    up, so the engine must not retry it again: nested retries multiply into hours.
     """
 
-    def __init__(self, message: str, *, delay: float | None = None, detail: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        delay: float | None = None,
+        detail: str | None = None,
+        exhausted: bool = False,
+    ):
         super().__init__(message, detail=detail)
         self.delay = delay
+        self.exhausted = exhausted
 
 
 class PermanentError(ProviderError):

@@ -43,7 +43,7 @@ async def retrying(
             return await fn()
         except TemporaryError as exc:
             attempt += 1
-            if attempt >= policy.attempts:
+            if attempt >= policy.attempts or exc.exhausted:
                 raise
             wait = policy.delay(attempt - 1, exc.delay, rng)
             if on_retry is not None:

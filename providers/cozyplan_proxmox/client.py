@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from proxmoxer import ProxmoxAPI
 
@@ -102,7 +102,10 @@ class PveClient:
                 return await loop.run_in_executor(self._pool, self._blocking, method, path, clean)
             except Exception as exc:
                 err = classify(exc, what)
-                if isinstance(err, ApiPermanentError) or attempt == attempts - 1:
+                if isinstance(err, ApiPermanentError):
+                    raise err from None
+                if attempt == attempts - 1:
+                    err.exhausted = True  # retried here already: no retries on top
                     raise err from None
                 await asyncio.sleep(self.backoff(attempt))
         raise AssertionError("unreachable")
@@ -117,7 +120,7 @@ class PveClient:
         deadline = asyncio.get_running_loop().time() + self.config.task_timeout
         interval = 0.1
         while True:
-            status = await self.call("GET", f"nodes/{node}/tasks/{upid}/status")
+            status = await self.call("GET", f"nodes/{node}/tasks/{quote(upid, safe='')}/status")
             if status.get("status") == "stopped":
                 break
             if asyncio.get_running_loop().time() > deadline:
@@ -129,7 +132,7 @@ class PveClient:
         exit_status = str(status.get("exitstatus", ""))
         if exit_status == "OK" or exit_status.startswith("WARNINGS"):
             return
-        log = await self.call("GET", f"nodes/{node}/tasks/{upid}/log", limit=1000)
+        log = await self.call("GET", f"nodes/{node}/tasks/{quote(upid, safe='')}/log", limit=1000)
         tail = "\n".join(str(line.get("t", "")) for line in (log or [])[-10:])
         message = f"{what} failed: {exit_status}"
         if is_transient_text(exit_status):

@@ -41,8 +41,8 @@ class ProxmoxProvider(Provider[ProxmoxConfig]):
         for attempt in range(attempts):
             try:
                 return await op()
-            except TemporaryError:
-                if attempt == attempts - 1:
+            except TemporaryError as exc:
+                if exc.exhausted or attempt == attempts - 1:
                     raise
                 await self._sleep(self.client.backoff(attempt))
         raise AssertionError("unreachable")

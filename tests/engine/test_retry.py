@@ -64,3 +64,16 @@ def test_delay_hint_is_respected_and_jitter_varies() -> None:
     waits = {FAST.delay(3, None, rng) for _ in range(20)}
     assert len(waits) > 1  # jitter: no thundering herd
     assert FAST.delay(0, 10.0, rng) == pytest.approx(10.0 * FAST.time_scale)
+
+
+def test_errors_a_provider_already_retried_are_not_retried_again() -> None:
+    calls = 0
+
+    async def gave_up() -> None:
+        nonlocal calls
+        calls += 1
+        raise TemporaryError("connection refused (after 7 attempts)", exhausted=True)
+
+    with pytest.raises(TemporaryError):
+        asyncio.run(retrying(gave_up, FAST))
+    assert calls == 1
