@@ -19,6 +19,7 @@ from cozyplan.diff import Change, ChangeOp, diff_attrs
 from cozyplan.errors import CozyplanError, Diagnostic, PlanError, ProviderError, SpecError
 from cozyplan.instances import Instance, Variables, block_of, expand, instance_graph
 from cozyplan.plan import Action, Reason, ResourceChange, decide_action
+from cozyplan.progress import NullProgress, ProgressSink
 from cozyplan.provider import Resource, merge_computed
 from cozyplan.providers import ProviderSet
 from cozyplan.retry import RetryPolicy, retrying
@@ -185,6 +186,7 @@ class Planner:
         variables: Variables,
         options: PlanOptions,
         policy: RetryPolicy | None = None,
+        progress: ProgressSink | None = None,
     ) -> None:
         self.cfg = cfg
         self.state = state
@@ -192,6 +194,7 @@ class Planner:
         self.variables = variables
         self.options = options
         self.policy = policy or RetryPolicy()
+        self.progress: ProgressSink = progress or NullProgress()
 
     # -- refresh ------------------------------------------------------------------------------
     async def refresh(self) -> tuple[dict[str, dict[str, Any] | None], list[Drift], list[str]]:
@@ -216,7 +219,11 @@ class Planner:
             resource = self.resources.resource(rs.type)
             async with sem:
                 try:
-                    got = await retrying(lambda: resource.read_attrs(source), self.policy)
+                    got = await retrying(
+                        lambda: resource.read_attrs(source),
+                        self.policy,
+                        on_retry=lambda n, e, w: self.progress.retrying(address, n, e, w),
+                    )
                 except (ProviderError, ValidationError, OSError) as exc:
                     errors.append(f"{address}: reading failed: {exc}")
                     return

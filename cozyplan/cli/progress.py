@@ -26,15 +26,18 @@ def _secs(seconds: float) -> str:
 
 
 class ConsoleProgress:
-    def __init__(self, style: Styler, secrets: list[str], quiet: bool = False) -> None:
+    def __init__(
+        self, style: Styler, secrets: list[str], quiet: bool = False, err: bool = False
+    ) -> None:
         self.style = style
         self.secrets = secrets
         self.quiet = quiet
+        self.err = err  # to stderr: keeps stdout clean for --json
 
-    def _line(self, text: str, err: bool = False) -> None:
+    def _line(self, text: str) -> None:
         if not self.quiet:
-            click.echo(scrub(text, self.secrets), err=err)
-            sys.stdout.flush()
+            click.echo(scrub(text, self.secrets), err=self.err)
+            (sys.stderr if self.err else sys.stdout).flush()
 
     def started(self, address: str, action: Action) -> None:
         self._line(f"{self.style(address, bold=True)}: {_ING[action][0]}...")

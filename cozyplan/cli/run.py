@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,15 @@ def _targets(f: Any) -> Any:
 async def _plan(session: Session, options: PlanOptions) -> Plan:
     assert session.state is not None
     resources = session.provider_set()
+    progress = ConsoleProgress(styler(sys.stderr), session.secrets(), err=True)
     planner = Planner(
-        session.cfg, session.state, resources, session.variables, options, session.retry_policy()
+        session.cfg,
+        session.state,
+        resources,
+        session.variables,
+        options,
+        session.retry_policy(),
+        progress,
     )
     return await planner.plan()
 

@@ -101,7 +101,7 @@ class PveClient:
             try:
                 return await loop.run_in_executor(self._pool, self._blocking, method, path, clean)
             except Exception as exc:
-                err = classify(exc, what)
+                err = classify(exc, f"{what} ({self.config.endpoint})")
                 if isinstance(err, ApiPermanentError):
                     raise err from None
                 if attempt == attempts - 1:

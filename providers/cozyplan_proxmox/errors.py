@@ -51,6 +51,26 @@ def is_transient_text(text: str) -> bool:
     return "can't lock file" in text or "got timeout" in text or " is locked (" in text
 
 
+_REASONS = (
+    "Connection refused",
+    "Connection reset",
+    "timed out",
+    "Name or service not known",
+    "No route to host",
+    "Network is unreachable",
+    "Remote end closed connection",
+)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause from requests' nested connection errors (no URL, no headers)."""
+    text = str(exc)
+    for reason in _REASONS:
+        if reason.lower() in text.lower():
+            return reason.lower()
+    return type(exc).__name__
+
+
 def classify(exc: Exception, what: str) -> ApiTemporaryError | ApiPermanentError:
     """The engine-facing error for a failed ``what`` (e.g. ``POST nodes/pve/qemu``)."""
     if isinstance(exc, ResourceException):
@@ -75,5 +95,5 @@ def classify(exc: Exception, what: str) -> ApiTemporaryError | ApiPermanentError
     if isinstance(exc, requests.exceptions.SSLError):
         return ApiPermanentError(f"{what}: TLS verification failed: {exc}", 0, str(exc))
     if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
-        return ApiTemporaryError(f"{what}: connection failed: {type(exc).__name__}", 0, str(exc))
+        return ApiTemporaryError(f"{what}: connection failed: {_reason(exc)}", 0, str(exc))
     return ApiPermanentError(f"{what}: {type(exc).__name__}: {exc}", 0, str(exc))
