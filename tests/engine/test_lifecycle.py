@@ -196,3 +196,28 @@ resources:
     out = project.run("validate", "-f", str(bad))
     assert out.exit_code == 1
     assert "[each.key] needs for_each on this resource" in out.output
+
+
+def test_removed_resources_are_deleted_in_reverse_dependency_order(project: Project) -> None:
+    log = "out/order.log"
+    project.write(f"""\
+version: 1
+resources:
+  local_command.base:
+    command: "mkdir -p out"
+    destroy_command: "echo base >> {log}"
+  local_command.mid:
+    command: "true ${{local_command.base.id}}"
+    destroy_command: "echo mid >> {log}"
+  local_command.top:
+    command: "true ${{local_command.mid.id}}"
+    destroy_command: "echo top >> {log}"
+  local_command.keep:
+    command: "true"
+""")
+    assert project.run("apply", "--auto-approve", "--parallelism", "10").exit_code == 0
+    # all three leave the spec at once: only the state knows how they depended on each other
+    project.write("version: 1\nresources:\n  local_command.keep:\n    command: \"true\"\n")
+    out = project.run("apply", "--auto-approve", "--parallelism", "10")
+    assert out.exit_code == 0, out.output
+    assert (project.dir / log).read_text().split() == ["top", "mid", "base"]
