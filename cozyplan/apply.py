@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from cozyplan.errors import CozyplanError, PermanentError, ProviderError
 from cozyplan.instances import Variables
 from cozyplan.plan import Action, ResourceChange
-from cozyplan.planner import Evaluator, Plan, normalise
+from cozyplan.planner import DEPOSED_SUFFIX, Evaluator, Plan, normalise
 from cozyplan.progress import NullProgress, ProgressSink
 from cozyplan.provider import ApplyContext
 from cozyplan.providers import ProviderSet
@@ -53,6 +53,15 @@ def apply_graph(plan: Plan, state: State) -> nx.DiGraph:
     g = nx.DiGraph()
     g.add_nodes_from(changes)
     for addr, change in changes.items():
+        if change.deposed is not None:
+            own = addr[: -len(DEPOSED_SUFFIX)]
+            if own in changes:
+                g.add_edge(own, addr)  # the new object first, then the old one goes
+            for dep in change.dependencies:
+                dep_change = changes.get(dep)
+                if dep_change is not None and dep_change.action is Action.DELETE:
+                    g.add_edge(addr, dep)
+            continue
         if change.action is Action.DELETE:
             continue
         for dep in change.dependencies:
@@ -109,30 +118,15 @@ class Applier:
             if rs is None:
                 continue
             if address in adopted_now and observed is not None:
-                # a crashed create: the object exists, adopt it
-                adopted = ResourceState(
-                    rs.type,
-                    rs.provider,
-                    observed,
-                    rs.desired,
-                    rs.dependencies,
-                    rs.sensitive_paths,
-                    rs.status,
-                    None,
-                )
+                # a crashed create (or replace): the object exists, adopt it; an old object a
+                # create-before-destroy displaced is kept as deposed until it is deleted
+                deposed = [*rs.deposed]
+                if address in self.plan.displaced:
+                    deposed.append(self.plan.displaced[address])
+                adopted = replace(rs, observed=observed, pending=None, deposed=deposed)
                 self.store.record(self.state, address, adopted, sync=False)
             elif rs.observed is not None and observed is not None and observed != rs.observed:
-                updated = ResourceState(
-                    rs.type,
-                    rs.provider,
-                    observed,
-                    rs.desired,
-                    rs.dependencies,
-                    rs.sensitive_paths,
-                    rs.status,
-                    rs.pending,
-                )
-                self.store.record(self.state, address, updated, sync=False)
+                self.store.record(self.state, address, replace(rs, observed=observed), sync=False)
 
     async def run(self) -> ApplyReport:
         self._persist_refresh()
@@ -217,8 +211,27 @@ class Applier:
         except (ValidationError, OSError) as exc:
             raise PermanentError(str(exc)) from exc
 
+    async def _delete_deposed(self, change: ResourceChange) -> None:
+        """Delete what create-before-destroy replacements left behind, then forget it."""
+        own = change.address[: -len(DEPOSED_SUFFIX)]
+        resource = self.resources.resource(change.type)
+        for obj in change.deposed or []:
+            await self._call(
+                change.address,
+                lambda obj=obj: resource.apply(
+                    Action.DELETE, obj, None, [], self._context(change.address, None)
+                ),
+            )
+        rs = self.state.resources.get(own)
+        if rs is not None and rs.deposed:
+            self.store.record(self.state, own, replace(rs, deposed=[]), sync=False)
+        self.applied[change.address] = Action.DELETE
+
     async def _apply_one(self, change: ResourceChange) -> str | None:
         address = change.address
+        if change.deposed is not None:
+            await self._delete_deposed(change)
+            return None
         resource = self.resources.resource(change.type)
         rs = self.state.resources.get(address)
         if change.action is Action.DELETE:
@@ -300,18 +313,60 @@ class Applier:
                 change.dependencies,
                 sensitive,
                 rs.status if rs is not None else "ready",
-                Pending("create", time.time(), known, self.run_id),
+                Pending(
+                    "create-before-destroy"
+                    if action is Action.CREATE_THEN_DELETE and prior is not None
+                    else "create",
+                    time.time(),
+                    known,
+                    self.run_id,
+                ),
+                list(rs.deposed) if rs is not None else [],
             )
             # the crash marker must be on disk before anything is created
             self.store.record(self.state, address, record, sync=False)
             await self.store.durable()
         ctx = self._context(address, record)
+        deposed = list(rs.deposed) if rs is not None else []
+        created = False
         try:
-            result = await self._call(
-                address, lambda: resource.apply(action, prior, desired, changes, ctx)
-            )
+            if action is Action.CREATE_THEN_DELETE and prior is not None:
+                # two steps, so a crash in between leaves the old object recorded as deposed
+                result = await self._call(
+                    address, lambda: resource.apply(Action.CREATE, None, desired, changes, ctx)
+                )
+                middle = ResourceState(
+                    change.type,
+                    change.provider,
+                    result,
+                    desired,
+                    change.dependencies,
+                    sensitive,
+                    "ready",
+                    None,
+                    [*deposed, prior],
+                )
+                self.store.record(self.state, address, middle, sync=False)
+                await self.store.durable()
+                created = True  # a failure from here on leaves the old object deposed
+                self.ev.values[address] = (result or {}, sensitive)
+                old = prior
+                await self._call(
+                    address,
+                    lambda: resource.apply(
+                        Action.DELETE, old, None, [], self._context(address, None)
+                    ),
+                )
+            else:
+                result = await self._call(
+                    address, lambda: resource.apply(action, prior, desired, changes, ctx)
+                )
         except BaseException as exc:
-            if record is not None and isinstance(exc, ProviderError | CozyplanError):
+            if (
+                not created
+                and record is not None
+                and isinstance(exc, ProviderError | CozyplanError)
+            ):
                 # the create failed: whatever it left is adopted and replaced next time
                 record.status = "tainted"
                 self.store.record(self.state, address, record, sync=False)
@@ -325,6 +380,7 @@ class Applier:
             sensitive,
             "ready",
             None,
+            deposed,
         )
         self.store.record(self.state, address, final, sync=False)
         self.ev.values[address] = (result or {}, sensitive)

@@ -54,6 +54,7 @@ class Reason(enum.StrEnum):
     REPLACE_BY_FIELD = "a changed field forces replacement"
     TAINTED = "a previous create did not finish"
     DESTROY = "destroy requested"
+    DEPOSED = "replaced with create-before-destroy; the old object is left to delete"
 
 
 def decide_action(
@@ -101,6 +102,7 @@ class ResourceChange:
     sensitive_paths: list[tuple[str | int, ...]] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
     adopting: bool = False  # a crashed create left a pending marker: read and adopt
+    deposed: list[dict[str, Any]] | None = None  # old objects of a create-before-destroy
 
     @property
     def is_noop(self) -> bool:

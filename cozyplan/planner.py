@@ -25,7 +25,7 @@ from cozyplan.providers import ProviderSet
 from cozyplan.retry import RetryPolicy, retrying
 from cozyplan.spec.config import Config, model_errors
 from cozyplan.spec.expr import ExprError, Index, Ref, evaluate, traverse
-from cozyplan.state.model import State
+from cozyplan.state.model import ResourceState, State
 from cozyplan.values import UNKNOWN, contains_unknown
 
 MODES = ("normal", "destroy", "refresh-only")
@@ -62,6 +62,8 @@ class Plan:
     refreshed: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     instances: dict[str, Instance] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: address -> the old object a crashed create-before-destroy left (found by refresh)
+    displaced: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def actionable(self) -> list[ResourceChange]:
@@ -195,58 +197,45 @@ class Planner:
         self.options = options
         self.policy = policy or RetryPolicy()
         self.progress: ProgressSink = progress or NullProgress()
+        #: address -> the old object a crashed create-before-destroy left behind
+        self.displaced: dict[str, dict[str, Any]] = {}
 
     # -- refresh ------------------------------------------------------------------------------
     async def refresh(self) -> tuple[dict[str, dict[str, Any] | None], list[Drift], list[str]]:
         refreshed: dict[str, dict[str, Any] | None] = {}
         drift: list[Drift] = []
         errors: list[str] = []
-        sem = asyncio.Semaphore(max(1, self.options.parallelism))
+
+        async def read(address: str, rtype: str, attrs: dict[str, Any]) -> dict[str, Any] | None:
+            resource = self.resources.resource(rtype)
+            return await retrying(
+                lambda: resource.read_attrs(attrs),
+                self.policy,
+                on_retry=lambda n, e, w: self.progress.retrying(address, n, e, w),
+            )
 
         async def one(address: str) -> None:
             rs = self.state.resources[address]
             if not self.options.refresh and rs.pending is None:
                 refreshed[address] = rs.observed
                 return
-            source = rs.observed
-            adopting = False
-            if source is None and rs.pending is not None:
-                source = rs.pending.attributes
-                adopting = True
-            if source is None:
-                refreshed[address] = None
+            try:
+                got, adopted, displaced = await self._read_one(address, rs, read)
+            except (ProviderError, ValidationError, OSError) as exc:
+                errors.append(f"{address}: reading failed: {exc}")
                 return
-            resource = self.resources.resource(rs.type)
-            async with sem:
-                try:
-                    got = await retrying(
-                        lambda: resource.read_attrs(source),
-                        self.policy,
-                        on_retry=lambda n, e, w: self.progress.retrying(address, n, e, w),
-                    )
-                except (ProviderError, ValidationError, OSError) as exc:
-                    errors.append(f"{address}: reading failed: {exc}")
-                    return
-            if got is None and not adopting and rs.pending is not None:
-                # a replace crashed after deleting the old object: look for the new one
-                pending_attrs = rs.pending.attributes
-                async with sem:
-                    try:
-                        got = await retrying(
-                            lambda: resource.read_attrs(pending_attrs), self.policy
-                        )
-                    except (ProviderError, ValidationError, OSError) as exc:
-                        errors.append(f"{address}: reading failed: {exc}")
-                        return
-                adopting = got is not None
             refreshed[address] = got
-            if adopting:
-                if got is not None:
-                    drift.append(Drift(address, rs.type, [], adopted=True))
+            if displaced is not None:
+                self.displaced[address] = displaced
+            if adopted:
+                drift.append(Drift(address, rs.type, [], adopted=True))
+                return
+            if rs.observed is None or (rs.pending is not None and got is None):
                 return
             if got is None:
                 drift.append(Drift(address, rs.type, [], gone=True))
                 return
+            resource = self.resources.resource(rs.type)
             changes = diff_attrs(
                 rs.observed,
                 got,
@@ -270,6 +259,32 @@ class Planner:
         drift.sort(key=lambda d: d.address)
         return refreshed, drift, errors
 
+    async def _read_one(
+        self, address: str, rs: ResourceState, read: Any
+    ) -> tuple[dict[str, Any] | None, bool, dict[str, Any] | None]:
+        """(current object, adopted from a crash marker?, old object it displaced)."""
+        pending = rs.pending
+        if rs.observed is None:
+            if pending is None:
+                return None, False, None
+            found = await read(address, rs.type, pending.attributes)  # a crashed create
+            return found, found is not None, None
+        current = await read(address, rs.type, rs.observed)
+        if pending is None:
+            return current, False, None
+        if pending.operation == "create-before-destroy":
+            # a create-before-destroy replace crashed: if the new object exists it is the
+            # current one, and the old one (deposed) still has to be deleted
+            new = await read(address, rs.type, pending.attributes)
+            if new is not None:
+                return new, True, current
+            return current, False, None
+        if current is None:
+            # a delete-then-create replace crashed after deleting the old object
+            new = await read(address, rs.type, pending.attributes)
+            return new, new is not None, None
+        return current, False, None
+
     # -- plan ---------------------------------------------------------------------------------
     async def plan(self) -> Plan:
         opts = self.options
@@ -278,6 +293,7 @@ class Planner:
         refreshed, drift, errors = await self.refresh()
         if errors:
             raise PlanFailed(errors)
+        displaced = dict(self.displaced)
         plan = Plan(
             opts,
             [],
@@ -287,6 +303,7 @@ class Planner:
             self.cfg.spec_hash,
             refreshed=refreshed,
             instances=instances,
+            displaced=displaced,
         )
         if opts.mode == "refresh-only":
             for d in drift:
@@ -311,6 +328,7 @@ class Planner:
             self._plan_instances(plan, instances, graph)
             orphans = set(self.state.resources) - set(instances)
             self._plan_deletes(plan, orphans, Reason.REMOVED_FROM_SPEC)
+        self._plan_deposed(plan)
         if opts.targets:
             self._apply_targets(plan, graph)
         return plan
@@ -463,6 +481,30 @@ class Planner:
         if errors:
             raise PlanFailed(errors)
 
+    def _plan_deposed(self, plan: Plan) -> None:
+        """Old objects of create-before-destroy replacements that were never deleted."""
+        for address, rs in sorted(self.state.resources.items()):
+            objects = [*rs.deposed]
+            if address in plan.displaced:
+                objects.append(plan.displaced[address])
+            if not objects:
+                continue
+            plan.changes.append(
+                ResourceChange(
+                    deposed_address(address),
+                    rs.type,
+                    rs.provider,
+                    Action.DELETE,
+                    Reason.DEPOSED,
+                    [],
+                    before=objects[-1],
+                    after=None,
+                    sensitive_paths=[tuple(p) for p in rs.sensitive_paths],
+                    dependencies=list(rs.dependencies),
+                    deposed=objects,
+                )
+            )
+
     def _apply_targets(self, plan: Plan, graph: nx.DiGraph) -> None:
         matched = {c.address for c in plan.changes if _matches(c.address, self.options.targets)}
         keep = set(matched)
@@ -487,6 +529,13 @@ class Planner:
             "resource targeting is in effect: the plan may be incomplete; use it for "
             "exceptional situations, not routine changes"
         )
+
+
+DEPOSED_SUFFIX = " (deposed)"
+
+
+def deposed_address(address: str) -> str:
+    return address + DEPOSED_SUFFIX
 
 
 def _matches(address: str, patterns: Sequence[str]) -> bool:

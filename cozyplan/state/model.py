@@ -25,7 +25,7 @@ FORMAT_VERSION = 1
 class Pending:
     """A create that started but whose result was never recorded (crash marker)."""
 
-    operation: str  # "create"
+    operation: str  # "create", or "create-before-destroy" (the old object still exists)
     started: float
     attributes: dict[str, Any]
     run_id: str
@@ -58,6 +58,8 @@ class ResourceState:
     sensitive_paths: list[list[str | int]] = field(default_factory=list)
     status: str = "ready"
     pending: Pending | None = None
+    #: objects replaced with create-before-destroy whose delete has not happened yet
+    deposed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exists(self) -> bool:
@@ -73,6 +75,7 @@ class ResourceState:
             "dependencies": self.dependencies,
             "sensitive_paths": self.sensitive_paths,
             "pending": self.pending.to_json() if self.pending else None,
+            "deposed": self.deposed,
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class ResourceState:
             sensitive_paths=[list(p) for p in data.get("sensitive_paths") or []],
             status=data.get("status", "ready"),
             pending=Pending.from_json(data["pending"]) if data.get("pending") else None,
+            deposed=list(data.get("deposed") or []),
         )
 
 

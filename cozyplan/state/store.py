@@ -88,6 +88,7 @@ class LocalStore:
                 data["pending"]["attributes"] = seal_paths(
                     rs.pending.attributes, rs.sensitive_paths, self.cipher
                 )
+            data["deposed"] = [seal_paths(d, rs.sensitive_paths, self.cipher) for d in rs.deposed]
         return data
 
     def _decode(self, data: dict[str, Any]) -> ResourceState:
@@ -99,6 +100,7 @@ class LocalStore:
                 rs.pending.attributes = (
                     open_paths(rs.pending.attributes, rs.sensitive_paths, self.cipher) or {}
                 )
+            rs.deposed = [open_paths(d, rs.sensitive_paths, self.cipher) or {} for d in rs.deposed]
         return rs
 
     # -- reading ------------------------------------------------------------------------------
