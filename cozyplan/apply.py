@@ -329,24 +329,29 @@ class Applier:
         ctx = self._context(address, record)
         deposed = list(rs.deposed) if rs is not None else []
         created = False
+
+        def settled(observed: dict[str, Any] | None, left: list[dict[str, Any]]) -> ResourceState:
+            return ResourceState(
+                change.type,
+                change.provider,
+                observed,
+                desired,
+                change.dependencies,
+                sensitive,
+                "ready",
+                None,
+                left,
+            )
+
         try:
             if action is Action.CREATE_THEN_DELETE and prior is not None:
                 # two steps, so a crash in between leaves the old object recorded as deposed
                 result = await self._call(
                     address, lambda: resource.apply(Action.CREATE, None, desired, changes, ctx)
                 )
-                middle = ResourceState(
-                    change.type,
-                    change.provider,
-                    result,
-                    desired,
-                    change.dependencies,
-                    sensitive,
-                    "ready",
-                    None,
-                    [*deposed, prior],
+                self.store.record(
+                    self.state, address, settled(result, [*deposed, prior]), sync=False
                 )
-                self.store.record(self.state, address, middle, sync=False)
                 await self.store.durable()
                 created = True  # a failure from here on leaves the old object deposed
                 self.ev.values[address] = (result or {}, sensitive)
@@ -371,18 +376,7 @@ class Applier:
                 record.status = "tainted"
                 self.store.record(self.state, address, record, sync=False)
             raise
-        final = ResourceState(
-            change.type,
-            change.provider,
-            result,
-            desired,
-            change.dependencies,
-            sensitive,
-            "ready",
-            None,
-            deposed,
-        )
-        self.store.record(self.state, address, final, sync=False)
+        self.store.record(self.state, address, settled(result, deposed), sync=False)
         self.ev.values[address] = (result or {}, sensitive)
         self.applied[address] = action
         ident = None

@@ -96,6 +96,11 @@ def var_option(f: F) -> F:
     )(f)
 
 
+def session_options(f: F) -> F:
+    """The options of every command that opens a session: spec, state, lab, variables."""
+    return spec_option(state_option(lab_options(var_option(f))))
+
+
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for pair in pairs:

@@ -15,13 +15,10 @@ from cozyplan.apply import Applier, ApplyReport
 from cozyplan.cli.common import (
     Exit,
     handle_errors,
-    lab_options,
     open_session,
     report_error,
-    spec_option,
-    state_option,
+    session_options,
     styler,
-    var_option,
 )
 from cozyplan.cli.progress import ConsoleProgress
 from cozyplan.errors import CozyplanError
@@ -244,10 +241,7 @@ def _options(
 
 
 @click.command()
-@spec_option
-@state_option
-@lab_options
-@var_option
+@session_options
 @click.option("--out", type=click.Path(path_type=Path), help="Save the plan to apply it later.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (masked).")
 @click.option(
@@ -307,10 +301,7 @@ def plan(
 
 @click.command()
 @click.argument("planfile", required=False, type=click.Path(path_type=Path))
-@spec_option
-@state_option
-@lab_options
-@var_option
+@session_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @_targets
 @click.option("--replace", "replace", multiple=True, metavar="ADDR")
@@ -366,10 +357,7 @@ def apply(
 
 
 @click.command()
-@spec_option
-@state_option
-@lab_options
-@var_option
+@session_options
 @click.option("--auto-approve", is_flag=True)
 @_targets
 @click.option("--parallelism", type=int, default=10, show_default=True)
@@ -395,10 +383,7 @@ def destroy(
 
 
 @click.command()
-@spec_option
-@state_option
-@lab_options
-@var_option
+@session_options
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when drift is found.")
 @click.option("--parallelism", type=int, default=10, show_default=True)

@@ -75,25 +75,25 @@ def _map_at(data: Any, path: list[str | int], fn: Any) -> Any:
     return data
 
 
-def seal_paths(
-    attrs: dict[str, Any] | None, paths: list[list[str | int]], cipher: StateCipher
+def _map_paths(
+    attrs: dict[str, Any] | None, paths: list[list[str | int]], fn: Any
 ) -> dict[str, Any] | None:
     if attrs is None:
         return None
     out: Any = attrs
     for path in paths:
-        out = _map_at(out, path, lambda v: v if v is None or is_sealed(v) else cipher.seal(v))
+        out = _map_at(out, path, fn)
     result: dict[str, Any] = out
     return result
+
+
+def seal_paths(
+    attrs: dict[str, Any] | None, paths: list[list[str | int]], cipher: StateCipher
+) -> dict[str, Any] | None:
+    return _map_paths(attrs, paths, lambda v: v if v is None or is_sealed(v) else cipher.seal(v))
 
 
 def open_paths(
     attrs: dict[str, Any] | None, paths: list[list[str | int]], cipher: StateCipher
 ) -> dict[str, Any] | None:
-    if attrs is None:
-        return None
-    out: Any = attrs
-    for path in paths:
-        out = _map_at(out, path, lambda v: cipher.open(v) if is_sealed(v) else v)
-    result: dict[str, Any] = out
-    return result
+    return _map_paths(attrs, paths, lambda v: cipher.open(v) if is_sealed(v) else v)
