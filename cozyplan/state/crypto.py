@@ -19,28 +19,60 @@ MARK = "$cozyplan-encrypted"
 
 
 class StateCipher:
-    def __init__(self, key: bytes) -> None:
-        from cryptography.fernet import Fernet  # only runs that hold secrets pay for it
+    """Seals and opens values. The key is loaded (or created) on first use only, so a state
+    whose sensitive fields are all empty needs no key."""
 
-        self._fernet = Fernet(key)
+    def __init__(self, key: bytes | None = None, key_file: Path | None = None) -> None:
+        self._key = key
+        self._key_file = key_file
+        self._fernet: Any = None
 
     @classmethod
     def for_state(cls, state_path: Path) -> StateCipher:
         env = os.environ.get("COZYPLAN_STATE_KEY")
         if env:
-            return cls(env.encode())
-        key_file = state_path.with_name(state_path.name + ".key")
+            return cls(key=env.encode())
+        return cls(key_file=state_path.with_name(state_path.name + ".key"))
+
+    def _cipher(self) -> Any:
+        if self._fernet is None:
+            from cryptography.fernet import Fernet  # only runs that hold secrets pay for it
+
+            key = self._key if self._key is not None else self._load_or_create()
+            try:
+                self._fernet = Fernet(key)
+            except ValueError:
+                where = self._key_file or "COZYPLAN_STATE_KEY"
+                raise StateError(
+                    f"the state key in {where} is not a valid key (32 url-safe base64 bytes)"
+                ) from None
+        return self._fernet
+
+    def _load_or_create(self) -> bytes:
+        assert self._key_file is not None
+        key_file = self._key_file
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             from cryptography.fernet import Fernet
 
+            # written whole to a temp file, then linked into place: a crash never leaves a
+            # half-written key, and two runs racing agree on one key
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(Fernet.generate_key())
-        return cls(key_file.read_bytes().strip())
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, key_file)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
+        return key_file.read_bytes().strip()
 
     def seal(self, value: Any) -> dict[str, str]:
-        token = self._fernet.encrypt(json.dumps(value).encode())
+        token = self._cipher().encrypt(json.dumps(value).encode())
         return {MARK: base64.urlsafe_b64encode(token).decode()}
 
     def open(self, sealed: dict[str, str]) -> Any:
@@ -48,7 +80,7 @@ class StateCipher:
 
         try:
             token = base64.urlsafe_b64decode(sealed[MARK])
-            return json.loads(self._fernet.decrypt(token))
+            return json.loads(self._cipher().decrypt(token))
         except (InvalidToken, ValueError) as exc:
             raise StateError(
                 "cannot decrypt a sensitive value in the state: wrong key "

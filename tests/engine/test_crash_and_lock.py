@@ -34,7 +34,7 @@ def chain_spec(n: int = N, sleep: str = "0.02") -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("delay", [0.35, 0.5, 0.7, 0.9, 1.2])
+@pytest.mark.parametrize("delay", [0.3, 0.45, 0.6, 0.75, 0.9, 1.1, 1.4])
 def test_sigkill_then_apply_converges(project: Project, delay: float) -> None:
     project.write(chain_spec())
     proc = project.spawn("apply", "--auto-approve", "--parallelism", "4")
@@ -128,3 +128,21 @@ def test_saved_plan_applies_and_refuses_when_stale(project: Project) -> None:
     edited = project.run("apply", "q.plan")
     assert edited.exit_code == 1
     assert "the spec file changed" in edited.output
+
+
+def test_state_key_is_created_only_when_a_secret_is_stored(project: Project) -> None:
+    project.write(chain_spec(2))  # local_file has a sensitive field, but it is never set here
+    assert project.sh("apply", "--auto-approve").returncode == 0
+    key = project.dir / "state/cozyplan.state.json.key"
+    assert not key.exists()
+    project.write(
+        chain_spec(2) + "  local_file.s:\n    path: out/s\n"
+        "    sensitive_content: top-secret-value\n"
+    )
+    assert project.sh("apply", "--auto-approve").returncode == 0
+    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
+    assert "top-secret-value" not in (project.dir / "state/cozyplan.state.json").read_text()
+    key.write_text("garbage")
+    broken = project.sh("plan")
+    assert broken.returncode == 1
+    assert "not a valid key" in broken.stderr and "Traceback" not in broken.stderr

@@ -217,7 +217,7 @@ resources:
 """)
     assert project.run("apply", "--auto-approve", "--parallelism", "10").exit_code == 0
     # all three leave the spec at once: only the state knows how they depended on each other
-    project.write("version: 1\nresources:\n  local_command.keep:\n    command: \"true\"\n")
+    project.write('version: 1\nresources:\n  local_command.keep:\n    command: "true"\n')
     out = project.run("apply", "--auto-approve", "--parallelism", "10")
     assert out.exit_code == 0, out.output
     assert (project.dir / log).read_text().split() == ["top", "mid", "base"]
