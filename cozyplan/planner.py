@@ -378,6 +378,7 @@ class Planner:
             except PlanError as exc:
                 path = (*block.path, exc.field) if exc.field else block.path
                 diags.append(Diagnostic(exc.message, self.cfg.position(path), address, exc.field))
+            plan.warnings.extend(f"{address}: {w}" for w in resource.plan_warnings(desired))
             cbd = block.lifecycle.create_before_destroy
             action, reason = decide_action(
                 prior_exists=prior is not None,

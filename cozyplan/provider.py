@@ -199,6 +199,13 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
         ``planned`` is the desired attributes; values not known yet are ``UNKNOWN``.
         """
 
+    def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
+        """Things that will work but are probably a mistake (shown with the plan).
+
+        ``planned`` is the desired attributes; values not known yet are ``UNKNOWN``.
+        """
+        return []
+
     async def import_resource(self, import_id: str) -> ModelT | None:
         """Read an existing object by its import id (``cozyplan import ADDR ID``)."""
         raise PermanentError(f"{self.type_name} does not support import")

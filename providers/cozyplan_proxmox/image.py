@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from cozyplan.provider import ApplyContext, Resource
+from cozyplan_proxmox.cozystack import image_warnings
 from cozyplan_proxmox.errors import ApiPermanentError
 from cozyplan_proxmox.models import ImageModel
 from cozyplan_proxmox.provider import ProxmoxProvider
@@ -22,6 +24,12 @@ class ImageResource(Resource[ProxmoxProvider, ImageModel]):
     description: ClassVar[str] = (
         "A disk image (content import) or ISO downloaded by the node itself (download-url)."
     )
+
+    def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
+        url, filename = planned.get("url"), planned.get("filename")
+        if isinstance(url, str) and isinstance(filename, str):
+            return image_warnings(url, filename)
+        return []
 
     async def _find(self, m: ImageModel) -> dict[str, Any] | None:
         client = self.provider.client

@@ -17,7 +17,7 @@ from cozyplan.provider import (
     SpecModel,
     contains_unknown,
 )
-from cozyplan_talos import cozystack, machineconfig, secrets, talosconfig
+from cozyplan_talos import cozystack, machineconfig, secrets, talosconfig, versions
 from cozyplan_talos.provider import TalosProvider
 
 
@@ -80,6 +80,10 @@ class TalosMachineConfig(Resource[TalosProvider, MachineConfigModel]):
         "Renders a v1alpha1 controlplane/worker machine config with CozyStack's patches and "
         "user patches, plus a talosconfig. Pure computation."
     )
+
+    def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
+        image = planned.get("install_image")
+        return versions.warning_for(image) if isinstance(image, str) else []
 
     def check_plan(self, prior: MachineConfigModel | None, planned: Mapping[str, Any]) -> None:
         inputs = {k: v for k, v in planned.items() if k not in _OUTPUTS}
