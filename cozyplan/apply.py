@@ -15,7 +15,14 @@ from pydantic import ValidationError
 from cozyplan.errors import CozyplanError, PermanentError, ProviderError
 from cozyplan.instances import Variables
 from cozyplan.plan import Action, ResourceChange
-from cozyplan.planner import DEPOSED_SUFFIX, Evaluator, Plan, normalise
+from cozyplan.planner import (
+    DEPOSED_SUFFIX,
+    Evaluator,
+    Plan,
+    all_sensitive,
+    keep_ignored,
+    normalise,
+)
 from cozyplan.progress import NullProgress, ProgressSink
 from cozyplan.provider import ApplyContext
 from cozyplan.providers import ProviderSet
@@ -127,6 +134,14 @@ class Applier:
                 self.store.record(self.state, address, adopted, sync=False)
             elif rs.observed is not None and observed is not None and observed != rs.observed:
                 self.store.record(self.state, address, replace(rs, observed=observed), sync=False)
+            elif (
+                self.plan.options.mode == "refresh-only"
+                and rs.observed is not None
+                and observed is None
+                and not rs.deposed
+            ):
+                # refresh accepts reality: what was deleted outside cozyplan leaves the state
+                self.store.record(self.state, address, None, sync=False)
 
     async def run(self) -> ApplyReport:
         self._persist_refresh()
@@ -259,10 +274,9 @@ class Applier:
             raise PermanentError(
                 "; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in errors)
             )
-        for name, spec in resource.schema().fields.items():
-            if spec.sensitive and [name] not in sensitive:
-                sensitive.append([name])
+        sensitive = all_sensitive(resource.schema(), sensitive)
         prior: dict[str, Any] | None = rs.observed if rs is not None else None
+        desired = keep_ignored(desired, prior, inst.block.lifecycle.ignore_changes)
         action = change.action
         changes = change.changes
         if action in (Action.UPDATE, Action.NOOP) and prior is not None:

@@ -83,9 +83,28 @@ def _nested_changes(base: Path, before: Any, after: Any) -> list[tuple[Path, Cha
     return found
 
 
+def _kind(value: Any) -> Any:
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, int | float):
+        return float  # numbers compare by value, as in Terraform
+    return type(value)
+
+
+def strictly_equal(a: Any, b: Any) -> bool:
+    """``a == b`` without Python's ``True == 1``: a change of kind is a change."""
+    if is_unknown(a) or is_unknown(b) or _kind(a) is not _kind(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(strictly_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(strictly_equal(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def diff_values(path: Path, before: Any, after: Any, schema: ResourceSchema | None) -> list[Change]:
     """Changes from ``before`` to ``after`` under ``path``, marked from the schema."""
-    if before == after and not (is_unknown(before) or is_unknown(after)):
+    if before == after and strictly_equal(before, after):
         return []
     raw: list[tuple[Path, ChangeOp, Any, Any]]
     if (

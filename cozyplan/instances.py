@@ -33,6 +33,8 @@ class Instance:
     block: ResourceBlock
     key: InstanceKey
     each_value: Any = None
+    #: the for_each came from a sensitive value: each.key/each.value are sensitive too
+    sensitive: bool = False
 
 
 @dataclass
@@ -50,8 +52,12 @@ class Variables:
         return traverse(value, path, f"var.{name}"), name in self.sensitive
 
     def sensitive_values(self) -> list[str]:
-        """Every sensitive string value, for scrubbing from error text."""
-        return [str(self.values[n]) for n in self.sensitive if self.values.get(n)]
+        """Every sensitive value as text (nested values flattened), for scrubbing."""
+        from cozyplan.render.values import KNOWN_SECRETS, remember_secret
+
+        for name in self.sensitive:
+            remember_secret(self.values.get(name))
+        return sorted(KNOWN_SECRETS)
 
 
 def resolve_variables(cfg: Config, overrides: Mapping[str, str] | None = None) -> Variables:
@@ -95,7 +101,9 @@ def resolve_variables(cfg: Config, overrides: Mapping[str, str] | None = None) -
         )
     if diags:
         raise SpecError(diags)
-    return Variables(values, sensitive)
+    found = Variables(values, sensitive)
+    found.sensitive_values()  # registered for scrubbing before anything can print them
+    return found
 
 
 def expand(cfg: Config, variables: Variables) -> dict[str, Instance]:
@@ -106,7 +114,8 @@ def expand(cfg: Config, variables: Variables) -> dict[str, Instance]:
         path = block.path
         try:
             if block.for_each is not None:
-                fe = evaluate(block.for_each, _only_vars(variables)).value
+                evaluated = evaluate(block.for_each, _only_vars(variables))
+                fe = evaluated.value
                 if isinstance(fe, list):
                     if not all(isinstance(k, str | int) for k in fe):
                         raise ExprError("for_each list items must be strings")
@@ -115,7 +124,7 @@ def expand(cfg: Config, variables: Variables) -> dict[str, Instance]:
                     raise ExprError(f"for_each must be a map or list, got {type(fe).__name__}")
                 for key, value in fe.items():
                     addr = instance_address(block.address, str(key))
-                    out[addr] = Instance(addr, block, str(key), value)
+                    out[addr] = Instance(addr, block, str(key), value, evaluated.sensitive)
             elif block.count is not None:
                 count = evaluate(block.count, _only_vars(variables)).value
                 try:

@@ -20,7 +20,7 @@ from cozyplan.errors import CozyplanError, Diagnostic, PlanError, ProviderError,
 from cozyplan.instances import Instance, Variables, block_of, expand, instance_graph
 from cozyplan.plan import Action, Reason, ResourceChange, decide_action
 from cozyplan.progress import NullProgress, ProgressSink
-from cozyplan.provider import Resource, merge_computed
+from cozyplan.provider import Resource, ResourceSchema, merge_computed
 from cozyplan.providers import ProviderSet
 from cozyplan.retry import RetryPolicy, retrying
 from cozyplan.spec.config import Config, model_errors
@@ -124,9 +124,9 @@ class Evaluator:
                 return self.variables.resolve(ref)
             if root == "each":
                 if ref.parts[1] == "key":
-                    return inst.key, False
+                    return inst.key, inst.sensitive
                 rest = tuple(p.key if isinstance(p, Index) else p for p in ref.parts[2:])
-                return traverse(inst.each_value, rest, "each.value"), False
+                return traverse(inst.each_value, rest, "each.value"), inst.sensitive
             if root == "count":
                 return inst.key, False
             ref = ref.for_instance(inst.key)
@@ -154,6 +154,26 @@ class Evaluator:
             if ev.sensitive:
                 sensitive.append([key])
         return desired, sensitive
+
+
+def keep_ignored(
+    desired: dict[str, Any], prior: Mapping[str, Any] | None, ignored: Sequence[str]
+) -> dict[str, Any]:
+    """``lifecycle.ignore_changes``: those fields keep the real object's values, for the diff,
+    for what the provider is asked to write, and for what dependents see."""
+    if prior is None or not ignored:
+        return desired
+    return {**desired, **{name: prior.get(name) for name in ignored if name in prior}}
+
+
+def all_sensitive(schema: ResourceSchema, flowed: list[list[str | int]]) -> list[list[str | int]]:
+    """The schema's sensitive fields, those a secret flowed into, and (when a secret flowed in)
+    every computed field too: an output computed from a secret may contain it."""
+    out = [list(p) for p in flowed]
+    for name, spec in schema.fields.items():
+        if (spec.sensitive or (flowed and spec.computed)) and [name] not in out:
+            out.append([name])
+    return out
 
 
 def normalise(
@@ -331,6 +351,7 @@ class Planner:
         self._plan_deposed(plan)
         if opts.targets:
             self._apply_targets(plan, graph)
+        self._check_prevent_destroy(plan)
         return plan
 
     def _plan_instances(
@@ -359,11 +380,10 @@ class Planner:
                         ".".join(str(p) for p in loc),
                     )
                 )
-            for name, spec in schema.fields.items():
-                if spec.sensitive and [name] not in sensitive:
-                    sensitive.append([name])
+            sensitive = all_sensitive(schema, sensitive)
             rs = self.state.resources.get(address)
             prior = plan.refreshed.get(address) if rs is not None else None
+            desired = keep_ignored(desired, prior, block.lifecycle.ignore_changes)
             changes: list[Change] = []
             try:
                 if prior is not None:
@@ -390,15 +410,6 @@ class Planner:
             )
             if rs is not None and prior is None and rs.observed is not None:
                 reason = Reason.GONE
-            if action.is_replace and block.lifecycle.prevent_destroy:
-                why = ", ".join(c.path_str for c in changes if c.forces_replace) or reason.value
-                diags.append(
-                    Diagnostic(
-                        f"lifecycle.prevent_destroy is set, but this plan would replace it ({why})",
-                        self.cfg.position(block.path),
-                        address,
-                    )
-                )
             if action is Action.CREATE or action.is_replace:
                 planned = merge_computed(schema, desired, None)
                 shown = diff_attrs(
@@ -434,7 +445,6 @@ class Planner:
             raise SpecError(diags)
 
     def _plan_deletes(self, plan: Plan, addresses: set[str], reason: Reason) -> None:
-        errors = []
         for address in sorted(addresses):
             rs = self.state.resources[address]
             prior = plan.refreshed.get(address)
@@ -454,12 +464,6 @@ class Planner:
                     )
                 )
                 continue
-            block = self.cfg.resources.get(block_of(address))
-            if block is not None and block.lifecycle.prevent_destroy:
-                errors.append(
-                    f"{address}: lifecycle.prevent_destroy is set; refusing to "
-                    f"{'destroy' if reason is Reason.DESTROY else 'delete'} it"
-                )
             removed = [
                 Change((k,), ChangeOp.REMOVE, v, None, sensitive_for((k,), rs.sensitive_paths))
                 for k, v in sorted(prior.items())
@@ -479,8 +483,31 @@ class Planner:
                     dependencies=list(rs.dependencies),
                 )
             )
-        if errors:
-            raise PlanFailed(errors)
+
+    def _check_prevent_destroy(self, plan: Plan) -> None:
+        """After targeting: only changes that still act can violate prevent_destroy."""
+        diags = []
+        for change in plan.actionable:
+            destroys = change.action is Action.DELETE and change.before is not None
+            if not (destroys or change.action.is_replace) or change.deposed is not None:
+                continue
+            block = self.cfg.resources.get(block_of(change.address))
+            if block is None or not block.lifecycle.prevent_destroy:
+                continue
+            if change.action.is_replace:
+                why = ", ".join(c.path_str for c in change.changes if c.forces_replace)
+                what = f"this plan would replace it ({why or change.reason.value})"
+            else:
+                what = f"this plan would destroy it ({change.reason.value})"
+            diags.append(
+                Diagnostic(
+                    f"lifecycle.prevent_destroy is set, but {what}",
+                    self.cfg.position((*block.path, "lifecycle")),
+                    change.address,
+                )
+            )
+        if diags:
+            raise SpecError(diags)
 
     def _plan_deposed(self, plan: Plan) -> None:
         """Old objects of create-before-destroy replacements that were never deleted."""

@@ -163,6 +163,9 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     #: record a durable crash marker before create, so a crash mid-create is adopted on the
     #: next run. Only a resource whose create touches nothing outside the state may opt out.
     crash_marker: ClassVar[bool] = True
+    #: fields an import cannot read back from the real system (e.g. the template a VM was
+    #: cloned from); ``cozyplan import`` takes them from the spec instead
+    import_unknowable: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, provider: ProviderT) -> None:
         self.provider = provider

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -158,6 +159,13 @@ def handle_errors(f: F) -> F:
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
+            sys.exit(1)
+        except asyncio.CancelledError:
+            click.echo(
+                "Interrupted again: running steps were abandoned. The state is saved; their "
+                "crash markers let the next apply adopt whatever they created.",
+                err=True,
+            )
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ import click
 from cozyplan.cli.common import handle_errors, lab_options, open_session, spec_option, state_option
 from cozyplan.cli.common import styler as make_styler
 from cozyplan.errors import CozyplanError
+from cozyplan.importer import import_instance
 from cozyplan.instances import block_of, expand
 from cozyplan.render.values import mask
 from cozyplan.session import Session, default_state_path
@@ -19,6 +21,9 @@ from cozyplan.state.model import ResourceState
 from cozyplan.state.store import LocalStore
 
 F = TypeVar("F", bound=Any)
+INSTANCE_ADDRESS_RE = re.compile(
+    r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+\.[A-Za-z_][A-Za-z0-9_\-]*(?:\[[A-Za-z0-9_\-.:/]+\])?$"
+)
 
 
 def _store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> LocalStore:
@@ -107,6 +112,8 @@ def state_mv(
             raise CozyplanError(f"no resource {source!r} in the state")
         if destination in st.resources:
             raise CozyplanError(f"{destination!r} already exists in the state")
+        if not INSTANCE_ADDRESS_RE.match(destination):
+            raise CozyplanError(f"{destination!r} is not an address (TYPE.NAME or TYPE.NAME[KEY])")
         if block_of(destination).split(".")[0] != rs.type:
             raise CozyplanError(f"cannot move a {rs.type} to {destination!r}: the type differs")
         store.record(st, destination, rs)
@@ -153,10 +160,11 @@ def _import(session: Session, address: str, import_id: str) -> None:
         resources = session.provider_set()
         resource = resources.resource(inst.block.type)
 
-        async def read() -> dict[str, object] | None:
+        async def read() -> dict[str, Any] | None:
             try:
-                found = await resource.import_resource(import_id)
-                return None if found is None else resource.dump(found)
+                return await import_instance(
+                    inst, resource, import_id, st, session.variables, resources
+                )
             finally:
                 await resources.close()
 

@@ -53,9 +53,27 @@ def _default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
+#: every sensitive value this process has seen (variables marked sensitive), as text
+KNOWN_SECRETS: set[str] = set()
+
+
+def remember_secret(value: Any) -> None:
+    """Register a sensitive value (and each string inside it) for scrubbing."""
+    if isinstance(value, dict):
+        for v in value.values():
+            remember_secret(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            remember_secret(v)
+    elif value is not None and not isinstance(value, bool):
+        text = str(value)
+        if len(text) >= 4:
+            KNOWN_SECRETS.add(text)
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """Remove known secret values from free text such as provider error messages."""
-    for secret in secrets:
+    for secret in sorted({*secrets, *KNOWN_SECRETS}, key=len, reverse=True):
         if secret and len(secret) >= 4:
             text = text.replace(secret, SENSITIVE_TEXT)
     return text

@@ -45,6 +45,9 @@ class LocalCommand(Resource[Provider[Any], LocalCommandModel]):
             stderr=asyncio.subprocess.PIPE,
             cwd=cwd,
             env={**os.environ, **m.environment},
+            # its own session: a Ctrl-C at the terminal reaches cozyplan, which lets the
+            # command finish, instead of killing it mid-way
+            start_new_session=True,
         )
         out, err = await proc.communicate()
         if proc.returncode != 0:

@@ -9,12 +9,11 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from cozyplan.provider import (
     ApplyContext,
     Computed,
-    PermanentError,
     Provider,
     RequiresReplace,
     Resource,
@@ -47,9 +46,13 @@ class LocalFileModel(SpecModel):
             raise ValueError(f"mode {value!r} is out of range")
         return f"{bits:04o}"
 
-    def body(self) -> str:
+    @model_validator(mode="after")
+    def _one_content(self) -> LocalFileModel:
         if self.content is not None and self.sensitive_content is not None:
-            raise PermanentError("set content or sensitive_content, not both")
+            raise ValueError("set content or sensitive_content, not both")
+        return self
+
+    def body(self) -> str:
         return self.sensitive_content if self.sensitive_content is not None else self.content or ""
 
 
@@ -77,7 +80,8 @@ class LocalFile(Resource[Provider[Any], LocalFileModel]):
     async def read(self, current: LocalFileModel) -> LocalFileModel | None:
         path = self._path(current)
         try:
-            data = await asyncio.to_thread(path.read_text)
+            raw = await asyncio.to_thread(path.read_bytes)  # bytes: keep \r\n as written
+            data = raw.decode()
             mode = f"{path.stat().st_mode & 0o7777:04o}"
         except FileNotFoundError:
             return None
@@ -87,8 +91,8 @@ class LocalFile(Resource[Provider[Any], LocalFileModel]):
         update: dict[str, Any] = {"mode": mode, "id": hashlib.sha1(data.encode()).hexdigest()}
         if current.sensitive_content is not None:
             update["sensitive_content"] = data
-        else:
-            update["content"] = data
+        elif current.content is not None or data:
+            update["content"] = data  # (a spec without content means an empty file)
         return current.model_copy(update=update)
 
     async def create(self, planned: LocalFileModel, ctx: ApplyContext) -> LocalFileModel:

@@ -84,6 +84,7 @@ def summary_matches(current: VmModel, entry: Mapping[str, Any]) -> bool:
 
 class VmResource(Resource[ProxmoxProvider, VmModel]):
     type_name: ClassVar[str] = "proxmox_vm"
+    import_unknowable: ClassVar[tuple[str, ...]] = ("clone", "full", "storage")
     model: ClassVar[type[VmModel]] = VmModel
     description: ClassVar[str] = "A VM cloned from a proxmox_vm_template."
 
@@ -306,6 +307,10 @@ class VmResource(Resource[ProxmoxProvider, VmModel]):
     async def import_resource(self, import_id: str) -> VmModel | None:
         """``node/vmid`` or ``vmid``."""
         node, _, raw = import_id.rpartition("/")
+        if not raw.isdigit():
+            raise PermanentError(
+                f"import id must be NODE/VMID or VMID (e.g. pve/1001), got {import_id!r}"
+            )
         config = await get_config(self.provider.client, node or "pve", int(raw))
         if config is None:
             return None

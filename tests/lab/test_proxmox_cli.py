@@ -132,3 +132,19 @@ def test_faults_still_converge_without_duplicates(project: Project) -> None:
 
     behind_the_back(project, one_each)
     assert cli(project, "plan", "--detailed-exitcode").returncode == 0
+
+
+def test_import_adopts_an_existing_vm_without_replacing_it(project: Project) -> None:
+    (project.dir / "pve.yaml").write_text(EXAMPLE.read_text())
+    assert cli(project, "apply", "--auto-approve").returncode == 0
+    forget = project.sh("state", "rm", "--lab", "-f", "pve.yaml", "proxmox_vm.cp[cp1]")
+    assert forget.returncode == 0, forget.stderr
+    # the VM still exists: the plan wants to create it (and create would adopt it)
+    assert "proxmox_vm.cp[cp1] will be created" in cli(project, "plan").stdout
+    bad = cli(project, "import", "proxmox_vm.cp[cp1]", "abc")
+    assert bad.returncode == 1 and "NODE/VMID" in bad.stderr
+    imported = cli(project, "import", "proxmox_vm.cp[cp1]", "pve/1001")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    # clone/storage cannot be read back from Proxmox: taken from the spec, no replacement
+    plan = cli(project, "plan", "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout
