@@ -112,7 +112,7 @@ class Applier:
         self.stop = stop or asyncio.Event()
         self.policy = policy or RetryPolicy()
         self.run_id = str(uuid.uuid4())
-        self.ev = Evaluator(variables, resources)
+        self.ev = Evaluator(variables, resources, plan.instances or None)
         self.changes: dict[str, ResourceChange] = {c.address: c for c in plan.changes}
         self.applied: dict[str, Action] = {}
         self._checks: set[str] = set()

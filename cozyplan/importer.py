@@ -38,7 +38,7 @@ async def import_instance(
     if found is None:
         return None
     identity = resource.dump(found)
-    ev = Evaluator(variables, resources)
+    ev = Evaluator(variables, resources)  # other resources may not be in the state yet
     for address, rs in state.resources.items():
         if rs.observed is not None:
             ev.values[address] = (rs.observed, rs.sensitive_paths)

@@ -175,21 +175,45 @@ def instance_graph(cfg: Config, instances: Mapping[str, Instance]) -> nx.DiGraph
         by_block.setdefault(inst.block.address, []).append(addr)
     g = nx.DiGraph()
     g.add_nodes_from(instances)
+    diags: list[Diagnostic] = []
     for addr, inst in instances.items():
-        for _, ref in inst.block.refs:
+        for rel, ref in inst.block.refs:
             if not ref.is_resource:
                 continue
             bound = ref.for_instance(inst.key)
-            targets = _targets_of(
-                bound.resource_address(), bound.instance_key(), cfg, instances, by_block
-            )
+            blk = bound.resource_address()
+            key: InstanceKey = bound.instance_key()
+            targets = _targets_of(blk, key, cfg, instances, by_block)
+            if key is not None and not targets:
+                have = ", ".join(sorted(a[len(blk) :] for a in by_block.get(blk, []))) or "none"
+                where = ".".join(str(p) for p in rel)
+                diags.append(
+                    Diagnostic(
+                        f"{ref.text!r}: {blk}[{key}] does not exist (instances: {have})",
+                        cfg.position((*inst.block.path, *rel)),
+                        addr,
+                        where,
+                    )
+                )
             for dep in targets:
                 g.add_edge(dep, addr)
-        for dep_text in inst.block.depends_on:
+        for i, dep_text in enumerate(inst.block.depends_on):
             blk = block_of(dep_text)
-            key: InstanceKey = None
-            if "[" in dep_text:
-                key = dep_text[len(blk) + 1 : -1].strip("\"'")
-            for dep in _targets_of(blk, key, cfg, instances, by_block):
+            key = dep_text[len(blk) + 1 : -1].strip().strip("\"'") if "[" in dep_text else None
+            targets = _targets_of(blk, key, cfg, instances, by_block)
+            if key is not None and not targets:
+                have = ", ".join(sorted(a[len(blk) :] for a in by_block.get(blk, []))) or "none"
+                diags.append(
+                    Diagnostic(
+                        f"depends_on names {dep_text!r}, which does not exist (instances: {have})",
+                        cfg.position((*inst.block.path, "depends_on", i)),
+                        addr,
+                        f"depends_on[{i}]",
+                    )
+                )
+            for dep in targets:
                 g.add_edge(dep, addr)
+    if diags:
+        unique = {(str(d.position), d.message): d for d in diags}
+        raise SpecError(list(unique.values()))
     return g

@@ -7,7 +7,7 @@ detection and normal plans share one code path, as in Terraform.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,12 +108,27 @@ def sensitive_for(
     return False
 
 
+class FieldError(ExprError):
+    """An expression error in one field of a resource body."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class Evaluator:
     """Evaluates an instance's body against the values known so far."""
 
-    def __init__(self, variables: Variables, resources: ProviderSet) -> None:
+    def __init__(
+        self,
+        variables: Variables,
+        resources: ProviderSet,
+        instances: Collection[str] | None = None,
+    ) -> None:
         self.variables = variables
         self.resources = resources
+        #: every instance of the spec: a reference to anything else is an error, not unknown
+        self.instances = instances
         # address -> (attributes, sensitive paths)
         self.values: dict[str, tuple[Mapping[str, Any], list[list[str | int]]]] = {}
 
@@ -134,6 +149,13 @@ class Evaluator:
             addr = ref.resource_address() if key is None else f"{ref.resource_address()}[{key}]"
             found = self.values.get(addr)
             if found is None:
+                if self.instances is not None and addr not in self.instances:
+                    block = ref.resource_address()
+                    keys = sorted(a[len(block) :] for a in self.instances if block_of(a) == block)
+                    raise ExprError(
+                        f"{ref.text!r}: {addr} does not exist "
+                        f"({block} has {', '.join(keys) or 'no instances'})"
+                    )
                 return UNKNOWN, False
             attrs, sens = found
             path = ref.attr_path()
@@ -149,7 +171,10 @@ class Evaluator:
         desired: dict[str, Any] = {}
         sensitive: list[list[str | int]] = []
         for key, raw in inst.block.body.items():
-            ev = evaluate(raw, resolve)
+            try:
+                ev = evaluate(raw, resolve)
+            except ExprError as exc:
+                raise FieldError(key, str(exc)) from None
             desired[key] = ev.value
             if ev.sensitive:
                 sensitive.append([key])
@@ -357,7 +382,7 @@ class Planner:
     def _plan_instances(
         self, plan: Plan, instances: dict[str, Instance], graph: nx.DiGraph
     ) -> None:
-        ev = Evaluator(self.variables, self.resources)
+        ev = Evaluator(self.variables, self.resources, instances)
         diags: list[Diagnostic] = []
         for address in nx.topological_sort(graph):
             inst = instances[address]
@@ -367,7 +392,9 @@ class Planner:
             try:
                 desired, sensitive = ev.evaluate(inst)
             except ExprError as exc:
-                diags.append(Diagnostic(str(exc), self.cfg.position(block.path), address))
+                field_name = exc.field if isinstance(exc, FieldError) else None
+                path = (*block.path, field_name) if field_name else block.path
+                diags.append(Diagnostic(str(exc), self.cfg.position(path), address, field_name))
                 ev.values[address] = ({}, [])
                 continue
             desired, errs = normalise(resource, desired)

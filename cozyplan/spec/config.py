@@ -256,8 +256,13 @@ def load_config(path: Path) -> Config:
             diags.add("use for_each or count, not both", (*rpath, "count"), address=address)
         try:
             block.refs = refs_in(body)
-        except ExprError as exc:
-            diags.add(str(exc), rpath, address=address)
+        except ExprError:
+            for name, value in body.items():  # name the field (and line) that is wrong
+                try:
+                    refs_in(value)
+                except ExprError as exc:
+                    diags.add(str(exc), (*rpath, name), address=address, field_path=str(name))
+            block.refs = refs_in(body, strict=False)
         resources[address] = block
 
     cfg = Config(
@@ -362,8 +367,15 @@ def _check_block(cfg: Config, block: ResourceBlock, diags: _Collector) -> None:
                     field_path=key,
                 )
         meta_refs.extend(((key, *p), r) for p, r in found)
-        if key == "count" and not isinstance(value, int | str):
-            diags.add("count must be a whole number", (*path, key), address=block.address)
+        if key == "count" and (
+            isinstance(value, bool)
+            or not isinstance(value, int | str)
+            or (isinstance(value, int) and value < 0)
+            or (isinstance(value, str) and not found and not value.strip().isdigit())
+        ):
+            diags.add(
+                "count must be a whole number, 0 or more", (*path, key), address=block.address
+            )
         if key == "for_each" and not isinstance(value, dict | list | str):
             diags.add(
                 "for_each must be a map or a list of strings", (*path, key), address=block.address

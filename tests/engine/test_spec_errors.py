@@ -197,3 +197,37 @@ def test_random_specs_are_valid_or_give_positioned_errors(
             assert 1 <= diag.position.line <= max(1, text.count("\n") + 1)
             assert diag.position.col >= 1
             assert str(diag).startswith(f"{path}:{diag.position.line}:{diag.position.col}: ")
+
+
+def test_plan_time_reference_errors_name_the_field(project: Project) -> None:
+    project.write(
+        "version: 1\nvariables:\n  keys: {default: [a, b]}\nresources:\n"
+        "  null_resource.c: {count: 2}\n"
+        "  null_resource.e: {for_each: '${var.keys}'}\n"
+        "  local_file.a:\n    path: out/a\n    content: '${null_resource.c[5].id}'\n"
+        "  local_file.b:\n    path: out/b\n    content: '${null_resource.e[zzz].id}'\n"
+        "    depends_on: ['null_resource.c[7]']\n"
+        "  local_file.t:\n    path: out/t\n    content: 'x ${oops'\n",
+        "spec.yaml",
+    )
+    bad_template = project.run("validate", "-f", "spec.yaml")
+    assert "spec.yaml:16:5: local_file.t.content: unterminated" in bad_template.output
+    project.write((project.dir / "spec.yaml").read_text().replace("x ${oops", "fine"), "spec.yaml")
+    out = project.run("plan", "-f", "spec.yaml")
+    assert out.exit_code == 1
+    assert (
+        "spec.yaml:9:5: local_file.a.content: 'null_resource.c[5].id': null_resource.c[5] "
+        "does not exist (instances: [0], [1])" in out.output
+    )
+    assert "spec.yaml:12:5: local_file.b.content:" in out.output
+    assert "spec.yaml:13:18: local_file.b.depends_on[0]: depends_on names " in out.output
+
+
+def test_literal_count_is_checked_by_validate(project: Project) -> None:
+    project.write(
+        "version: 1\nresources:\n  null_resource.n: {count: -1}\n  null_resource.m: {count: abc}\n",
+        "spec.yaml",
+    )
+    out = project.run("validate", "-f", "spec.yaml")
+    assert out.exit_code == 1
+    assert out.output.count("count must be a whole number, 0 or more") == 2
