@@ -1,13 +1,16 @@
 """Saved plans (``plan --out FILE``): what was decided, against which state and spec.
 
 A saved plan holds no secret (values are masked) and no unknown-value machinery: ``apply FILE``
-re-plans under the state lock and refuses unless the spec, the state lineage/serial and the set
-of (address, action) pairs are exactly what was reviewed.
+re-plans under the state lock and refuses unless the spec, the state lineage/serial, the set of
+(address, action) pairs and a salted digest of every value to be written are exactly what was
+reviewed (so a changed variable, environment variable or file is caught too).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,18 @@ class StalePlan(CozyplanError):
     pass
 
 
+def values_digest(plan: Plan, salt: str) -> str:
+    """A salted digest of every planned value (secrets included, never stored themselves)."""
+    h = hashlib.sha256(salt.encode())
+    for c in plan.actionable:
+        h.update(
+            json.dumps([c.address, c.action.value, c.after], sort_keys=True, default=repr).encode()
+        )
+    return h.hexdigest()
+
+
 def save_plan(path: Path, plan: Plan, spec: Path, state_path: Path, lab: bool) -> None:
+    salt = secrets.token_hex(16)
     data = {
         "kind": KIND,
         "cozyplan_version": __version__,
@@ -38,6 +52,8 @@ def save_plan(path: Path, plan: Plan, spec: Path, state_path: Path, lab: bool) -
         "serial": plan.serial,
         "spec_sha256": plan.spec_hash,
         "actions": [[c.address, c.action.value] for c in plan.actionable],
+        "values_salt": salt,
+        "values_sha256": values_digest(plan, salt),
         "document": plan_document(plan),
         "text": render_plan(plan, Styler(False)),
     }
@@ -93,4 +109,9 @@ def check_fresh(saved: dict[str, Any], plan: Plan) -> None:
         raise StalePlan(
             "the saved plan is stale: the real systems changed since it was made "
             f"({listed}); run 'cozyplan plan' again"
+        )
+    if values_digest(plan, saved["values_salt"]) != saved["values_sha256"]:
+        raise StalePlan(
+            "the saved plan is stale: the values it would write changed since it was made "
+            "(a variable, an environment variable or a file it reads); run 'cozyplan plan' again"
         )
