@@ -49,25 +49,43 @@ class ApplyReport:
         return sum(1 for s in self.result.status.values() if s is status)
 
 
-def apply_graph(plan: Plan, state: State) -> nx.DiGraph:
-    """Order the actionable changes.
+DESTROY_SUFFIX = " (destroy)"
 
-    Creates/updates follow their dependencies. A deleted resource goes after everything that
-    depended on it (per the dependencies recorded in state) has been updated or deleted, and before
-    the resources it depended on are deleted.
+
+def apply_graph(plan: Plan, state: State) -> nx.DiGraph:
+    """Order the actionable changes, as Terraform does.
+
+    Creates and updates follow their dependencies. A delete-then-create replacement is two
+    nodes, ``ADDR (destroy)`` then ``ADDR``, so that dependents are destroyed before what they
+    depend on (and created after it). A deleted resource goes after everything that depended on
+    it (per the dependencies recorded in state) and before what it depended on is destroyed.
     """
     changes = {c.address: c for c in plan.changes if c.action.changes_something}
     g = nx.DiGraph()
     g.add_nodes_from(changes)
+
+    def destroy_node(addr: str) -> str | None:
+        """The node that removes ``addr``'s current object, if this plan removes it."""
+        change = changes.get(addr)
+        if change is None:
+            return None
+        if change.action is Action.DELETE:
+            return addr
+        if change.action is Action.DELETE_THEN_CREATE:
+            return addr + DESTROY_SUFFIX
+        return None
+
+    for addr, change in changes.items():
+        if change.action is Action.DELETE_THEN_CREATE and change.before is not None:
+            g.add_edge(addr + DESTROY_SUFFIX, addr)
     for addr, change in changes.items():
         if change.deposed is not None:
             own = addr[: -len(DEPOSED_SUFFIX)]
             if own in changes:
                 g.add_edge(own, addr)  # the new object first, then the old one goes
             for dep in change.dependencies:
-                dep_change = changes.get(dep)
-                if dep_change is not None and dep_change.action is Action.DELETE:
-                    g.add_edge(addr, dep)
+                if (target := destroy_node(dep)) is not None:
+                    g.add_edge(addr, target)
             continue
         if change.action is Action.DELETE:
             continue
@@ -76,15 +94,20 @@ def apply_graph(plan: Plan, state: State) -> nx.DiGraph:
             if dep_change is not None and dep_change.action is not Action.DELETE:
                 g.add_edge(dep, addr)
     for addr, rs in state.resources.items():
+        mine = changes.get(addr)
+        if mine is None:
+            continue
+        mine_destroy = addr + DESTROY_SUFFIX if addr + DESTROY_SUFFIX in g else None
         for dep in rs.dependencies:
-            dep_change = changes.get(dep)
-            if dep_change is None or addr not in changes:
+            target = destroy_node(dep)
+            if target is None:
                 continue
-            if dep_change.action is Action.DELETE:
-                # addr used dep: finish with addr (update, replace or delete) before deleting dep
-                g.add_edge(addr, dep)
-            elif changes[addr].action is Action.DELETE and dep_change.action.is_replace:
-                g.add_edge(addr, dep)
+            if mine_destroy is not None:
+                g.add_edge(mine_destroy, target)  # dependents are destroyed first
+            elif mine.action is Action.DELETE or changes[dep].action is Action.DELETE:
+                # addr is deleted, or stops using dep (gone from the spec), before dep goes;
+                # an addr that is updated to use a replaced dep waits for its new object instead
+                g.add_edge(addr, target)
     return g
 
 
@@ -160,7 +183,11 @@ class Applier:
         """Re-check no-op instances downstream of a change: a new value may reach them."""
         if self.plan.options.mode != "normal" or self.plan.options.targets:
             return
-        changed = [a for a in graph.nodes if self.changes[a].action is not Action.DELETE]
+        changed = [
+            a
+            for a in graph.nodes
+            if a in self.changes and self.changes[a].action is not Action.DELETE
+        ]
         if not changed:
             return
         for change in self.plan.changes:
@@ -175,6 +202,9 @@ class Applier:
     # -- one step -----------------------------------------------------------------------------
     async def _step(self, node: Hashable) -> None:
         address = str(node)
+        if address.endswith(DESTROY_SUFFIX) and address not in self.changes:
+            await self._destroy_for_replace(address[: -len(DESTROY_SUFFIX)], address)
+            return
         change = self.changes[address]
         action = change.action
         started = time.monotonic()
@@ -241,6 +271,28 @@ class Applier:
         if rs is not None and rs.deposed:
             self.store.record(self.state, own, replace(rs, deposed=[]), sync=False)
         self.applied[change.address] = Action.DELETE
+
+    async def _destroy_for_replace(self, address: str, node: str) -> None:
+        """First half of a delete-then-create: remove the old object, keep the entry."""
+        change = self.changes[address]
+        rs = self.state.resources.get(address)
+        if rs is None or rs.observed is None:
+            return
+        started = time.monotonic()
+        self.progress.started(node, Action.DELETE)
+        resource = self.resources.resource(change.type)
+        old = rs.observed
+        try:
+            await self._call(
+                node,
+                lambda: resource.apply(Action.DELETE, old, None, [], self._context(node, None)),
+            )
+        except BaseException as exc:
+            self.progress.failed(node, Action.DELETE, time.monotonic() - started, exc)
+            raise
+        # gone, but still wanted: the create step that follows makes it anew
+        self.store.record(self.state, address, replace(rs, observed=None, pending=None), sync=False)
+        self.progress.finished(node, Action.DELETE, time.monotonic() - started, None)
 
     async def _apply_one(self, change: ResourceChange) -> str | None:
         address = change.address
@@ -392,7 +444,8 @@ class Applier:
             raise
         self.store.record(self.state, address, settled(result, deposed), sync=False)
         self.ev.values[address] = (result or {}, sensitive)
-        self.applied[address] = action
+        replaced = change.action is Action.DELETE_THEN_CREATE and action is Action.CREATE
+        self.applied[address] = change.action if replaced else action
         ident = None
         if isinstance(result, dict):
             for key in ("id", "vmid", "name"):

@@ -149,8 +149,10 @@ def test_state_key_is_created_only_when_a_secret_is_stored(project: Project) -> 
 
 
 def test_saved_plan_refuses_when_a_variable_changed(project: Project) -> None:
-    project.write("version: 1\nvariables:\n  msg: {default: aaa, env: MSG_FOR_TEST}\n"
-                  "resources:\n  local_file.a: {path: out/a, content: '${var.msg}'}\n")
+    project.write(
+        "version: 1\nvariables:\n  msg: {default: aaa, env: MSG_FOR_TEST}\n"
+        "resources:\n  local_file.a: {path: out/a, content: '${var.msg}'}\n"
+    )
     assert project.run("plan", "--var", "msg=bbb", "--out", "p.plan").exit_code == 0
     wrong = project.run("apply", "p.plan")  # without the --var: other values than reviewed
     assert wrong.exit_code == 1

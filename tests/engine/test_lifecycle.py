@@ -221,3 +221,28 @@ resources:
     out = project.run("apply", "--auto-approve", "--parallelism", "10")
     assert out.exit_code == 0, out.output
     assert (project.dir / log).read_text().split() == ["top", "mid", "base"]
+
+
+def test_replacements_destroy_dependents_first_and_create_them_last(project: Project) -> None:
+    spec = """\
+version: 1
+variables: {v: {default: "1"}}
+resources:
+  local_command.a:
+    command: "mkdir -p out && echo create-a >> out/log"
+    destroy_command: "echo del-a >> out/log"
+    triggers: {v: "${var.v}"}
+  local_command.b:
+    command: "echo create-b ${local_command.a.id} >> out/log"
+    destroy_command: "echo del-b >> out/log"
+"""
+    project.write(spec)
+    assert project.run("apply", "--auto-approve").exit_code == 0
+    (project.dir / "out/log").write_text("")
+    out = project.run("apply", "--auto-approve", "--var", "v=2")
+    assert out.exit_code == 0, out.output
+    assert "Resources: 2 added, 0 changed, 2 destroyed." in out.output
+    lines = (project.dir / "out/log").read_text().splitlines()
+    assert lines[:3] == ["del-b", "del-a", "create-a"]
+    assert lines[3].startswith("create-b ")
+    assert project.run("plan", "--detailed-exitcode", "--var", "v=2").exit_code == 0
