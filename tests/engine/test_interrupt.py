@@ -41,3 +41,23 @@ def test_sigint_finishes_running_steps_and_saves_state(project: Project) -> None
     again = project.sh("apply", "--auto-approve")
     assert again.returncode == 0, again.stderr
     assert sorted((project.dir / "out/ran.log").read_text().split()) == [str(i) for i in range(6)]
+
+
+def test_second_sigint_abandons_running_steps_without_a_traceback(project: Project) -> None:
+    project.write(SPEC.replace("sleep 1.5", "sleep 5"))
+    proc = project.spawn("apply", "--auto-approve", "--parallelism", "2")
+    assert proc.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 60
+    while "Creating..." not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "Interrupted again" in err and "Traceback" not in err
+    # the abandoned steps left crash markers; the next apply finishes everything
+    again = project.sh("apply", "--auto-approve")
+    assert again.returncode == 0, again.stderr
+    assert project.sh("plan", "--detailed-exitcode").returncode == 0
