@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cozyplan.schema import ResourceSchema
-from cozyplan.values import UNKNOWN, is_unknown
+from cozyplan.values import UNKNOWN
 
 PathPart = str | int
 Path = tuple[PathPart, ...]
@@ -83,22 +83,33 @@ def _nested_changes(base: Path, before: Any, after: Any) -> list[tuple[Path, Cha
     return found
 
 
-def _kind(value: Any) -> Any:
-    if isinstance(value, bool):
-        return bool
-    if isinstance(value, int | float):
-        return float  # numbers compare by value, as in Terraform
-    return type(value)
+_NUMBERS = (int, float)
 
 
 def strictly_equal(a: Any, b: Any) -> bool:
-    """``a == b`` without Python's ``True == 1``: a change of kind is a change."""
-    if is_unknown(a) or is_unknown(b) or _kind(a) is not _kind(b):
+    """``a == b`` without Python's ``True == 1``: a change of kind is a change.
+
+    Numbers compare by value (1 == 1.0, as in Terraform); unknown values never compare equal.
+    """
+    ta, tb = type(a), type(b)
+    if ta is not tb:
+        return ta in _NUMBERS and tb in _NUMBERS and bool(a == b)
+    if ta is dict:
+        if a.keys() != b.keys():
+            return False
+        for k, v in a.items():  # noqa: SIM110 - loops: faster than all() on big plans
+            if not strictly_equal(v, b[k]):
+                return False
+        return True
+    if ta is list:
+        if len(a) != len(b):
+            return False
+        for x, y in zip(a, b, strict=True):  # noqa: SIM110
+            if not strictly_equal(x, y):
+                return False
+        return True
+    if a is UNKNOWN:
         return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(strictly_equal(v, b[k]) for k, v in a.items())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(strictly_equal(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 

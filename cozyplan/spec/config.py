@@ -515,6 +515,8 @@ def _check_refs(
 
 def _check_cycles(cfg: Config, diags: _Collector) -> None:
     g = cfg.graph()
+    if nx.is_directed_acyclic_graph(g):
+        return  # the common case, cheaper than finding components
     for component in nx.strongly_connected_components(g):
         nodes = sorted(component)
         if len(nodes) == 1 and not g.has_edge(nodes[0], nodes[0]):

@@ -127,6 +127,7 @@ class _Yaml12Resolver(VersionedResolver):
     _plain_first: frozenset[str] | None = None
     _tags: dict[str, Tag] = {}
     _answers: dict[tuple[Any, ...], Tag] = {}
+    _str_tag: Tag
 
     @property
     def processing_version(self) -> tuple[int, int]:
@@ -141,22 +142,24 @@ class _Yaml12Resolver(VersionedResolver):
         return tag
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not ScalarNode:
-            return self.shared(str(super().resolve(kind, value, implicit)))
-        firsts = _Yaml12Resolver._plain_first
-        if firsts is None:
-            table = self.versioned_resolver
-            firsts = frozenset(k for k in table if k) if not table.get(None) else frozenset()
-            _Yaml12Resolver._plain_first = firsts
-        if implicit[0] and value and firsts and value[0] not in firsts:
-            return self.shared(_STR)
-        key = (value, implicit)
-        found = _Yaml12Resolver._answers.get(key)
-        if found is None:
-            found = self.shared(str(super().resolve(kind, value, implicit)))
-            if len(_Yaml12Resolver._answers) < 100_000:
-                _Yaml12Resolver._answers[key] = found
-        return found
+        if kind is ScalarNode:
+            firsts = _Yaml12Resolver._plain_first
+            if firsts is not None:
+                if implicit[0] and value and value[0] not in firsts:
+                    return _Yaml12Resolver._str_tag
+            else:
+                table = self.versioned_resolver
+                firsts = frozenset(k for k in table if k) if not table.get(None) else frozenset()
+                _Yaml12Resolver._plain_first = firsts or None
+                _Yaml12Resolver._str_tag = self.shared(_STR)
+            key = (value, implicit)
+            found = _Yaml12Resolver._answers.get(key)
+            if found is None:
+                found = self.shared(str(super().resolve(kind, value, implicit)))
+                if len(_Yaml12Resolver._answers) < 100_000:
+                    _Yaml12Resolver._answers[key] = found
+            return found
+        return self.shared(str(super().resolve(kind, value, implicit)))
 
 
 def _yaml() -> YAML:
