@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -202,11 +202,20 @@ class Applier:
     # -- one step -----------------------------------------------------------------------------
     async def _step(self, node: Hashable) -> None:
         address = str(node)
+        run: Callable[[], Awaitable[str | None]]
         if address.endswith(DESTROY_SUFFIX) and address not in self.changes:
-            await self._destroy_for_replace(address[: -len(DESTROY_SUFFIX)], address)
-            return
-        change = self.changes[address]
-        action = change.action
+            action = Action.DELETE
+
+            async def run() -> None:
+                await self._destroy_for_replace(address[: -len(DESTROY_SUFFIX)], address)
+
+        else:
+            change = self.changes[address]
+            action = change.action
+
+            def run() -> Awaitable[str | None]:
+                return self._apply_one(change)
+
         started = time.monotonic()
         ticker: asyncio.Task[None] | None = None
         shown = action.changes_something
@@ -220,7 +229,7 @@ class Applier:
             if shown:
                 self.progress.started(address, action)
                 ticker = asyncio.ensure_future(tick())
-            ident = await self._apply_one(change)
+            ident = await run()
             if ident is not None or shown:
                 elapsed = time.monotonic() - started
                 self.progress.finished(address, self.applied.get(address, action), elapsed, ident)
@@ -256,17 +265,17 @@ class Applier:
         except (ValidationError, OSError) as exc:
             raise PermanentError(str(exc)) from exc
 
+    async def _delete(self, node: str, rtype: str, obj: Mapping[str, Any]) -> None:
+        """Delete one real object (with retries), as any step that removes one does."""
+        resource = self.resources.resource(rtype)
+        ctx = self._context(node, None)
+        await self._call(node, lambda: resource.apply(Action.DELETE, obj, None, [], ctx))
+
     async def _delete_deposed(self, change: ResourceChange) -> None:
         """Delete what create-before-destroy replacements left behind, then forget it."""
         own = change.address[: -len(DEPOSED_SUFFIX)]
-        resource = self.resources.resource(change.type)
         for obj in change.deposed or []:
-            await self._call(
-                change.address,
-                lambda obj=obj: resource.apply(
-                    Action.DELETE, obj, None, [], self._context(change.address, None)
-                ),
-            )
+            await self._delete(change.address, change.type, obj)
         rs = self.state.resources.get(own)
         if rs is not None and rs.deposed:
             self.store.record(self.state, own, replace(rs, deposed=[]), sync=False)
@@ -274,25 +283,12 @@ class Applier:
 
     async def _destroy_for_replace(self, address: str, node: str) -> None:
         """First half of a delete-then-create: remove the old object, keep the entry."""
-        change = self.changes[address]
         rs = self.state.resources.get(address)
         if rs is None or rs.observed is None:
             return
-        started = time.monotonic()
-        self.progress.started(node, Action.DELETE)
-        resource = self.resources.resource(change.type)
-        old = rs.observed
-        try:
-            await self._call(
-                node,
-                lambda: resource.apply(Action.DELETE, old, None, [], self._context(node, None)),
-            )
-        except BaseException as exc:
-            self.progress.failed(node, Action.DELETE, time.monotonic() - started, exc)
-            raise
+        await self._delete(node, rs.type, rs.observed)
         # gone, but still wanted: the create step that follows makes it anew
         self.store.record(self.state, address, replace(rs, observed=None, pending=None), sync=False)
-        self.progress.finished(node, Action.DELETE, time.monotonic() - started, None)
 
     async def _apply_one(self, change: ResourceChange) -> str | None:
         address = change.address
@@ -303,13 +299,7 @@ class Applier:
         rs = self.state.resources.get(address)
         if change.action is Action.DELETE:
             if rs is not None and rs.observed is not None:
-                gone = rs.observed
-                await self._call(
-                    address,
-                    lambda: resource.apply(
-                        Action.DELETE, gone, None, change.changes, self._context(address, None)
-                    ),
-                )
+                await self._delete(address, change.type, rs.observed)
             self.store.record(self.state, address, None, sync=False)
             self.ev.values.pop(address, None)
             self.applied[address] = Action.DELETE
@@ -329,6 +319,21 @@ class Applier:
         sensitive = all_sensitive(resource.schema(), sensitive)
         prior: dict[str, Any] | None = rs.observed if rs is not None else None
         desired = keep_ignored(desired, prior, inst.block.lifecycle.ignore_changes)
+        deposed = list(rs.deposed) if rs is not None else []
+
+        def settled(observed: dict[str, Any] | None, left: list[dict[str, Any]]) -> ResourceState:
+            return ResourceState(
+                change.type,
+                change.provider,
+                observed,
+                desired,
+                change.dependencies,
+                sensitive,
+                "ready",
+                None,
+                left,
+            )
+
         action = change.action
         changes = change.changes
         if action in (Action.UPDATE, Action.NOOP) and prior is not None:
@@ -342,21 +347,7 @@ class Applier:
                 if rs is not None and (
                     rs.desired != desired or rs.dependencies != change.dependencies
                 ):
-                    self.store.record(
-                        self.state,
-                        address,
-                        ResourceState(
-                            change.type,
-                            change.provider,
-                            prior,
-                            desired,
-                            change.dependencies,
-                            sensitive,
-                            "ready",
-                            None,
-                        ),
-                        sync=False,
-                    )
+                    self.store.record(self.state, address, settled(prior, deposed), sync=False)
                 return None
             if any(c.forces_replace for c in changes):
                 cbd = inst.block.lifecycle.create_before_destroy
@@ -387,28 +378,13 @@ class Applier:
                     known,
                     self.run_id,
                 ),
-                list(rs.deposed) if rs is not None else [],
+                deposed,
             )
             # the crash marker must be on disk before anything is created
             self.store.record(self.state, address, record, sync=False)
             await self.store.durable()
         ctx = self._context(address, record)
-        deposed = list(rs.deposed) if rs is not None else []
         created = False
-
-        def settled(observed: dict[str, Any] | None, left: list[dict[str, Any]]) -> ResourceState:
-            return ResourceState(
-                change.type,
-                change.provider,
-                observed,
-                desired,
-                change.dependencies,
-                sensitive,
-                "ready",
-                None,
-                left,
-            )
-
         try:
             if action is Action.CREATE_THEN_DELETE and prior is not None:
                 # two steps, so a crash in between leaves the old object recorded as deposed
@@ -421,13 +397,7 @@ class Applier:
                 await self.store.durable()
                 created = True  # a failure from here on leaves the old object deposed
                 self.ev.values[address] = (result or {}, sensitive)
-                old = prior
-                await self._call(
-                    address,
-                    lambda: resource.apply(
-                        Action.DELETE, old, None, [], self._context(address, None)
-                    ),
-                )
+                await self._delete(address, change.type, prior)
             else:
                 result = await self._call(
                     address, lambda: resource.apply(action, prior, desired, changes, ctx)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +85,19 @@ def decide_action(
     if changes:
         return Action.UPDATE, Reason.NONE
     return Action.NOOP, Reason.NONE
+
+
+def count_actions(actions: Iterable[Action]) -> dict[str, int]:
+    """Terraform's summary: a replacement counts as one add and one destroy."""
+    counts = {"add": 0, "change": 0, "destroy": 0}
+    for action in actions:
+        if action is Action.CREATE or action.is_replace:
+            counts["add"] += 1
+        if action is Action.DELETE or action.is_replace:
+            counts["destroy"] += 1
+        if action is Action.UPDATE:
+            counts["change"] += 1
+    return counts
 
 
 @dataclass

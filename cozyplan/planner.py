@@ -18,7 +18,7 @@ from cozyplan import registry
 from cozyplan.diff import Change, ChangeOp, diff_attrs
 from cozyplan.errors import CozyplanError, Diagnostic, PlanError, ProviderError, SpecError
 from cozyplan.instances import Instance, Variables, block_of, expand, instance_graph
-from cozyplan.plan import Action, Reason, ResourceChange, decide_action
+from cozyplan.plan import Action, Reason, ResourceChange, count_actions, decide_action
 from cozyplan.progress import NullProgress, ProgressSink
 from cozyplan.provider import Resource, ResourceSchema, merge_computed
 from cozyplan.providers import ProviderSet
@@ -76,18 +76,7 @@ class Plan:
         return bool(self.actionable)
 
     def counts(self) -> dict[str, int]:
-        add = change = destroy = 0
-        for c in self.actionable:
-            if c.action is Action.CREATE:
-                add += 1
-            elif c.action is Action.UPDATE:
-                change += 1
-            elif c.action is Action.DELETE:
-                destroy += 1
-            elif c.action.is_replace:
-                add += 1
-                destroy += 1
-        return {"add": add, "change": change, "destroy": destroy}
+        return count_actions(c.action for c in self.actionable)
 
 
 class PlanFailed(CozyplanError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -22,6 +23,7 @@ from cozyplan.cli.common import (
 )
 from cozyplan.cli.progress import ConsoleProgress
 from cozyplan.errors import CozyplanError
+from cozyplan.plan import count_actions
 from cozyplan.planfile import check_fresh, load_plan, options_of, save_plan
 from cozyplan.planner import Plan, Planner, PlanOptions
 from cozyplan.render.human import render_plan
@@ -114,17 +116,8 @@ def _summarise(report: ApplyReport, session: Session, plan: Plan) -> int:
             "Run apply again to finish.",
             err=True,
         )
-    added = changed = destroyed = 0
-    for action in report.applied.values():
-        if action.value == "create":
-            added += 1
-        elif action.value == "update":
-            changed += 1
-        elif action.value == "delete":
-            destroyed += 1
-        elif action.is_replace:
-            added += 1
-            destroyed += 1
+    done = count_actions(report.applied.values())
+    added, changed, destroyed = done["add"], done["change"], done["destroy"]
     if plan.options.mode == "refresh-only":
         click.echo(
             style("Refresh complete!", "green", bold=True)
@@ -143,10 +136,6 @@ def _summarise(report: ApplyReport, session: Session, plan: Plan) -> int:
         err=True,
     )
     return 1
-
-
-def _run_async(coro: Any) -> Any:
-    return asyncio.run(coro)
 
 
 async def _close(session: Session) -> None:
@@ -219,7 +208,7 @@ def _plan_and_maybe_apply(
                 await _close(session)
 
         try:
-            code: int = _run_async(main())
+            code = asyncio.run(main())
         finally:
             if do_apply:
                 session.save()
@@ -337,9 +326,7 @@ def apply(
         lab = lab or bool(saved.get("lab"))
         options = options_of(saved)
         if parallelism != 10:
-            options = PlanOptions(
-                options.mode, options.refresh, options.targets, options.replace, parallelism
-            )
+            options = dataclasses.replace(options, parallelism=parallelism)
     else:
         mode = "refresh-only" if refresh_only else "normal"
         options = _options(mode, refresh, targets, replace, parallelism)
