@@ -14,6 +14,7 @@ from cozyplan_proxmox.normalize import (
     canonical_size,
     gib,
     parse_props,
+    size_bytes,
     truthy,
 )
 
@@ -103,6 +104,26 @@ def disk_options_param(value: str, disk: Disk) -> str | None:
 
 def extra_from_config(config: dict[str, Any], current: dict[str, str]) -> dict[str, str]:
     return {k: str(config[k]) for k in current if k in config}
+
+
+async def grow_disks(
+    client: PveClient, node: str, vmid: int, disks: list[Disk], config: dict[str, Any]
+) -> None:
+    """Grow each disk that is smaller than the spec (an imported or cloned disk keeps its
+    source's size); Proxmox only grows disks."""
+    for disk in disks:
+        if not disk.size or disk.slot not in config:
+            continue
+        have = disks_from_config(config, [disk])[0]
+        if have.size and size_bytes(have.size) < size_bytes(disk.size):
+            await client.run_task(
+                "PUT",
+                vm_path(node, vmid) + "/resize",
+                node,
+                f"resize {disk.slot} of {vmid}",
+                disk=disk.slot,
+                size=disk.size,
+            )
 
 
 async def get_config(client: PveClient, node: str, vmid: int) -> dict[str, Any] | None:

@@ -10,13 +10,14 @@ from typing import Any, ClassVar
 from cozyplan.provider import ApplyContext, PermanentError, Resource
 from cozyplan_proxmox.errors import ApiPermanentError
 from cozyplan_proxmox.models import TemplateModel
-from cozyplan_proxmox.normalize import config_int, size_bytes, truthy
+from cozyplan_proxmox.normalize import config_int, truthy
 from cozyplan_proxmox.provider import ProxmoxProvider
 from cozyplan_proxmox.qemu import (
     destroy,
     disks_from_config,
     extra_from_config,
     get_config,
+    grow_disks,
     net_param,
     nets_from_config,
     new_disk_param,
@@ -101,27 +102,11 @@ class TemplateResource(Resource[ProxmoxProvider, TemplateModel]):
         else:
             ctx.progress(f"VM {m.vmid} ({m.name}) already exists: adopting")
         if not config.get("template"):
-            await self._grow_imported(m, config)
+            await grow_disks(self.provider.client, m.node, m.vmid, m.disks, config)
             ctx.progress(f"converting VM {m.vmid} to a template")
             await client.run_task("POST", path + "/template", m.node, f"template {m.vmid}")
             config = await get_config(client, m.node, m.vmid) or {}
         return observed(m, config)
-
-    async def _grow_imported(self, m: TemplateModel, config: dict[str, Any]) -> None:
-        """An imported disk has the image's size: grow it to the spec's size."""
-        for disk in m.disks:
-            if not disk.size or disk.slot not in config:
-                continue
-            observed_disk = disks_from_config(config, [disk])[0]
-            if observed_disk.size and size_bytes(observed_disk.size) < size_bytes(disk.size):
-                await self.provider.client.run_task(
-                    "PUT",
-                    vm_path(m.node, m.vmid) + "/resize",
-                    m.node,
-                    f"resize {disk.slot} of {m.vmid}",
-                    disk=disk.slot,
-                    size=disk.size,
-                )
 
     async def delete(self, prior: TemplateModel, ctx: ApplyContext) -> None:
         await self.provider.retrying(lambda: destroy(self.provider.client, prior.node, prior.vmid))

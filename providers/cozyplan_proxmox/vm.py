@@ -30,6 +30,7 @@ from cozyplan_proxmox.qemu import (
     disks_from_config,
     extra_from_config,
     get_config,
+    grow_disks,
     net_param,
     nets_from_config,
     new_disk_param,
@@ -179,7 +180,7 @@ class VmResource(Resource[ProxmoxProvider, VmModel]):
         if params:
             await client.call("PUT", vm_path(m.node, vmid) + "/config", **params)
             config = await get_config(client, m.node, vmid) or config
-        await self._grow_disks(m, vmid, config)
+        await grow_disks(self.provider.client, m.node, vmid, m.disks, config)
         status = await client.call("GET", vm_path(m.node, vmid) + "/status/current")
         await set_power(client, m.node, vmid, m.started, str(status.get("status")))
         config = await get_config(client, m.node, vmid) or config
@@ -239,21 +240,6 @@ class VmResource(Resource[ProxmoxProvider, VmModel]):
             if changed is not None:
                 params[disk.slot] = changed
         return params
-
-    async def _grow_disks(self, m: VmModel, vmid: int, config: dict[str, Any]) -> None:
-        for disk in m.disks:
-            if not disk.size or disk.slot not in config:
-                continue
-            have = disks_from_config(config, [disk])[0]
-            if have.size and size_bytes(have.size) < size_bytes(disk.size):
-                await self.provider.client.run_task(
-                    "PUT",
-                    vm_path(m.node, vmid) + "/resize",
-                    m.node,
-                    f"resize {disk.slot} of {vmid}",
-                    disk=disk.slot,
-                    size=disk.size,
-                )
 
     async def _addresses(
         self, m: VmModel, vmid: int, config: dict[str, Any], ctx: ApplyContext
