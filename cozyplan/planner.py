@@ -464,25 +464,10 @@ class Planner:
         for address in sorted(addresses):
             rs = self.state.resources[address]
             prior = plan.refreshed.get(address)
-            if prior is None:
-                # already gone (or a crashed create that left nothing): just forget it
-                plan.changes.append(
-                    ResourceChange(
-                        address,
-                        rs.type,
-                        rs.provider,
-                        Action.DELETE,
-                        Reason.GONE,
-                        [],
-                        before=None,
-                        after=None,
-                        dependencies=list(rs.dependencies),
-                    )
-                )
-                continue
+            # prior None: already gone (or a crashed create left nothing): just forget it
             removed = [
                 Change((k,), ChangeOp.REMOVE, v, None, sensitive_for((k,), rs.sensitive_paths))
-                for k, v in sorted(prior.items())
+                for k, v in sorted((prior or {}).items())
                 if v is not None
             ]
             plan.changes.append(
@@ -491,7 +476,7 @@ class Planner:
                     rs.type,
                     rs.provider,
                     Action.DELETE,
-                    reason,
+                    reason if prior is not None else Reason.GONE,
                     removed,
                     before=prior,
                     after=None,

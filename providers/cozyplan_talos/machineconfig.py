@@ -91,13 +91,19 @@ def _base(bundle: Bundle, inp: Inputs) -> dict[str, Any]:
     if not controlplane:
         cluster["ca"] = {"crt": bundle.k8s.b64()["crt"], "key": ""}
         cluster["discovery"] = _discovery()
-        return {
-            "version": "v1alpha1",
-            "debug": False,
-            "persist": True,
-            "machine": machine,
-            "cluster": cluster,
-        }
+    else:
+        _controlplane_cluster(cluster, bundle, k8s, host)
+    return {
+        "version": "v1alpha1",
+        "debug": False,
+        "persist": True,
+        "machine": machine,
+        "cluster": cluster,
+    }
+
+
+def _controlplane_cluster(cluster: dict[str, Any], bundle: Bundle, k8s: str, host: str) -> None:
+    """What only control planes carry: the Kubernetes CAs and keys, component images."""
     if bundle.secretbox_secret:
         cluster["secretboxEncryptionSecret"] = bundle.secretbox_secret
     else:
@@ -127,13 +133,6 @@ def _base(bundle: Bundle, inp: Inputs) -> dict[str, Any]:
             "inlineManifests": [],
         }
     )
-    return {
-        "version": "v1alpha1",
-        "debug": False,
-        "persist": True,
-        "machine": machine,
-        "cluster": cluster,
-    }
 
 
 def _discovery() -> dict[str, Any]:
