@@ -1,7 +1,7 @@
 """cozyplan provider ``talos``: the Talos machine API (secrets, configs, nodes, bootstrap).
 
-Resource types: ``talos_secrets``, ``talos_machine_config``, ``talos_node``,
-``talos_bootstrap``, ``talos_kubeconfig``. See docs/providers/talos.md.
+Resource types: ``talos_secrets``, ``talos_image_schematic``, ``talos_machine_config``,
+``talos_node``, ``talos_bootstrap``, ``talos_kubeconfig``. See docs/providers/talos.md.
 """
 
 from __future__ import annotations

@@ -45,6 +45,11 @@ class Inputs:
     install_image: str = cozystack.INSTALL_IMAGE
     cert_sans: tuple[str, ...] = ()
     cozystack: bool = True
+    #: the shared control-plane address (Talos VIP) the endpoint should name
+    vip: str | None = None
+    #: the nodes' network: kubelet node IP and etcd advertised addresses are taken from it
+    node_subnet: str | None = None
+    interface: str = "eth0"
     patches: tuple[str | dict[str, Any], ...] = field(default_factory=tuple)
 
 
@@ -145,7 +150,10 @@ def render_doc(bundle: Bundle, inp: Inputs) -> dict[str, Any]:
         raise ValueError(f"machine_type must be controlplane or worker, not {inp.machine_type!r}")
     doc = _base(bundle, inp)
     if inp.cozystack:
-        doc = patch.merge(doc, cozystack.patch(inp.machine_type))
+        extra = cozystack.patch(
+            inp.machine_type, vip=inp.vip, node_subnet=inp.node_subnet, interface=inp.interface
+        )
+        doc = patch.merge(doc, extra)
     for i, raw in enumerate(inp.patches):
         try:
             doc = patch.merge(doc, patch.parse_patch(raw))

@@ -51,6 +51,40 @@ def _subnets(
     return nets
 
 
+def _subnet_or_address(value: Any) -> bool:
+    text = str(value).removeprefix("!")
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _network(doc: Any, problems: list[str]) -> None:
+    """Talos's kubelet, etcd and device checks (``v1alpha1_validation.go``), with its words."""
+    for cidr in _get(doc, "machine", "kubelet", "nodeIP", "validSubnets") or []:
+        if not _subnet_or_address(cidr):
+            problems.append(f'kubelet nodeIP subnet is not valid: "{str(cidr).removeprefix("!")}"')
+    etcd = _get(doc, "cluster", "etcd") or {}
+    if isinstance(etcd, dict):
+        if etcd.get("subnet") and etcd.get("advertisedSubnets"):
+            problems.append("etcd subnet can't be set when advertised subnets are set")
+        for cidr in etcd.get("advertisedSubnets") or []:
+            if not _subnet_or_address(cidr):
+                problems.append(
+                    f'etcd advertised subnet is not valid: "{str(cidr).removeprefix("!")}"'
+                )
+    for device in _get(doc, "machine", "network", "interfaces") or []:
+        vip = device.get("vip") if isinstance(device, dict) else None
+        if isinstance(vip, dict):
+            try:
+                ipaddress.ip_address(str(vip.get("ip")))
+            except ValueError:
+                problems.append(
+                    f'[networking.os.device.vip] failed to parse "{vip.get("ip")}" as IP address'
+                )
+
+
 def validate(doc: Any) -> list[str]:
     """Every problem found (empty when the config is valid)."""
     problems: list[str] = []
@@ -95,6 +129,7 @@ def validate(doc: Any) -> list[str]:
     domain = _get(doc, "cluster", "network", "dnsDomain")
     if domain is not None and (not isinstance(domain, str) or not domain):
         problems.append("cluster.network.dnsDomain must be a non-empty name")
+    _network(doc, problems)
     for i, module in enumerate(_get(doc, "machine", "kernel", "modules") or []):
         if not isinstance(module, dict) or not module.get("name"):
             problems.append(f"machine.kernel.modules[{i}].name is required")

@@ -99,7 +99,7 @@ def test_changed_config_reapplies_only_that_node(
         kernel = await rendered(
             provider,
             secrets_yaml=base.secrets,
-            patches=[{"machine": {"kernel": {"modules": [{"name": "vfio_pci"}]}}}],
+            patches=[{"machine": {"kernel": {"modules": [{"name": "br_netfilter"}]}}}],
         )
         with pytest.raises(PermanentError, match="require a reboot"):
             await res.update(

@@ -65,6 +65,54 @@ def _load_key(pem: bytes) -> None:
     serialization.load_pem_private_key(pem.replace(b"ED25519 PRIVATE KEY", b"PRIVATE KEY"), None)
 
 
+def _bad_subnet(value: Any) -> bool:
+    try:
+        ipaddress.ip_network(str(value).removeprefix("!"), strict=False)
+    except ValueError:
+        return True
+    return False
+
+
+def _network_errors(doc: Any) -> list[str]:
+    """Talos v1.10 ``v1alpha1_validation.go``: kubelet node IP, etcd subnets, VIP address."""
+    errs = [
+        f'kubelet nodeIP subnet is not valid: "{str(c).removeprefix("!")}"'
+        for c in _get(doc, "machine", "kubelet", "nodeIP", "validSubnets") or []
+        if _bad_subnet(c)
+    ]
+    if _get(doc, "cluster", "etcd", "subnet") and _get(doc, "cluster", "etcd", "advertisedSubnets"):
+        errs.append("etcd subnet can't be set when advertised subnets are set")
+    errs += [
+        f'etcd advertised subnet is not valid: "{str(c).removeprefix("!")}"'
+        for c in _get(doc, "cluster", "etcd", "advertisedSubnets") or []
+        if _bad_subnet(c)
+    ]
+    for device in _get(doc, "machine", "network", "interfaces") or []:
+        ip = _get(device, "vip", "ip")
+        if isinstance(_get(device, "vip"), dict):
+            try:
+                ipaddress.ip_address(str(ip))
+            except ValueError:
+                errs.append(f'[networking.os.device.vip] failed to parse "{ip}" as IP address')
+    return errs
+
+
+def kernel_modules(cfg: NodeConfig) -> list[str]:
+    return [
+        str(m["name"])
+        for m in _get(cfg.doc, "machine", "kernel", "modules") or []
+        if isinstance(m, dict) and m.get("name")
+    ]
+
+
+def vips(cfg: NodeConfig) -> list[str]:
+    return [
+        str(_get(d, "vip", "ip"))
+        for d in _get(cfg.doc, "machine", "network", "interfaces") or []
+        if _get(d, "vip", "ip")
+    ]
+
+
 def parse(data: bytes) -> NodeConfig:
     """Parse and validate; raises ConfigRejected with every problem found."""
     try:
@@ -93,6 +141,7 @@ def parse(data: bytes) -> NodeConfig:
                 ipaddress.ip_network(str(cidr))
             except ValueError:
                 errs.append(f"cluster.network.{key}: invalid CIDR {cidr!r}")
+    errs += _network_errors(doc)
     os_crt, os_key = (
         _pem(_get(doc, "machine", "ca", "crt")),
         _pem(_get(doc, "machine", "ca", "key")),

@@ -6,6 +6,7 @@ from typing import Any
 
 from cozyplan.provider import Resource
 from cozyplan_talos.resources.bootstrap import TalosBootstrap
+from cozyplan_talos.resources.image_schematic import TalosImageSchematic
 from cozyplan_talos.resources.kubeconfig import TalosKubeconfig
 from cozyplan_talos.resources.machine_config import TalosMachineConfig
 from cozyplan_talos.resources.node import TalosNode
@@ -13,6 +14,7 @@ from cozyplan_talos.resources.secrets import TalosSecrets
 
 RESOURCE_TYPES: list[type[Resource[Any, Any]]] = [
     TalosSecrets,
+    TalosImageSchematic,
     TalosMachineConfig,
     TalosNode,
     TalosBootstrap,
@@ -22,6 +24,7 @@ RESOURCE_TYPES: list[type[Resource[Any, Any]]] = [
 __all__ = [
     "RESOURCE_TYPES",
     "TalosBootstrap",
+    "TalosImageSchematic",
     "TalosKubeconfig",
     "TalosMachineConfig",
     "TalosNode",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 from cozyplan.provider import (
     ApplyContext,
@@ -16,8 +18,9 @@ from cozyplan.provider import (
     Sensitive,
     SpecModel,
     contains_unknown,
+    is_unknown,
 )
-from cozyplan_talos import cozystack, machineconfig, secrets, talosconfig, versions
+from cozyplan_talos import cozystack, images, machineconfig, secrets, talosconfig, versions
 from cozyplan_talos.provider import TalosProvider
 
 
@@ -31,7 +34,15 @@ class MachineConfigModel(SpecModel):
     kubernetes_version: str = machineconfig.DEFAULT_KUBERNETES_VERSION
     install_disk: str = machineconfig.DEFAULT_INSTALL_DISK
     install_image: str = cozystack.INSTALL_IMAGE
+    #: the disk image the node boots from (e.g. ``${proxmox_image.talos.url}``): only checked
+    #: against ``install_image`` (a booted disk never runs the install image)
+    boot_image: str | None = None
     cert_sans: list[str] = []
+    #: control planes share this address (Talos VIP on ``interface``); the endpoint names it
+    vip: str | None = None
+    #: the nodes' subnet (CIDR): kubelet ``nodeIP.validSubnets``, etcd ``advertisedSubnets``
+    node_subnet: str | None = None
+    interface: str = "eth0"
     #: apply CozyStack's required settings (CNI none, no kube-proxy, subnets, modules, ...)
     cozystack: bool = True
     #: strategic-merge patches, YAML text or mappings, applied in order
@@ -59,6 +70,9 @@ def _inputs(m: MachineConfigModel | Mapping[str, Any]) -> machineconfig.Inputs:
         install_image=str(get("install_image")),
         cert_sans=tuple(get("cert_sans") or ()),
         cozystack=bool(get("cozystack")),
+        vip=get("vip"),
+        node_subnet=get("node_subnet"),
+        interface=str(get("interface")),
         patches=tuple(get("patches") or ()),
     )
 
@@ -68,6 +82,30 @@ def _bundle(text: str) -> secrets.Bundle:
         return secrets.Bundle.from_yaml(text)
     except ValueError as exc:
         raise PermanentError(str(exc)) from None
+
+
+def _endpoint_warnings(planned: Mapping[str, Any]) -> list[str]:
+    """A control plane's endpoint should be the shared VIP, inside the nodes' subnet."""
+    endpoint, vip, subnet = (planned.get(k) for k in ("endpoint", "vip", "node_subnet"))
+    if not isinstance(endpoint, str) or is_unknown(vip) or is_unknown(subnet):
+        return []
+    host = urlparse(endpoint).hostname or ""
+    if vip is None:
+        return [
+            f"endpoint {endpoint} names one address and no vip is set: when that node is "
+            "down the Kubernetes API is unreachable; CozyStack gives control planes a shared "
+            "VIP (set vip to a free address of the nodes' subnet and use it in the endpoint)"
+        ]
+    out = []
+    if host != str(vip):
+        out.append(f"endpoint {endpoint} does not name the vip {vip}")
+    if isinstance(subnet, str):
+        try:
+            if ipaddress.ip_address(str(vip)) not in ipaddress.ip_network(subnet, strict=False):
+                out.append(f"vip {vip} is outside node_subnet {subnet}")
+        except ValueError:
+            pass  # the rendered config's validation reports it
+    return out
 
 
 _OUTPUTS = ("machine_config", "talosconfig", "config_sha256")
@@ -82,8 +120,17 @@ class TalosMachineConfig(Resource[TalosProvider, MachineConfigModel]):
     )
 
     def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
-        image = planned.get("install_image")
-        return versions.warning_for(image) if isinstance(image, str) else []
+        image = planned.get("install_image", cozystack.INSTALL_IMAGE)
+        if not isinstance(image, str) or is_unknown(image):
+            return []
+        out = versions.warning_for(image)
+        cozy = planned.get("cozystack", True) is not False
+        boot = planned.get("boot_image")
+        if isinstance(boot, str):
+            out += images.warnings(boot, image, cozy)
+        if cozy and planned.get("machine_type", "controlplane") == "controlplane":
+            out += _endpoint_warnings(planned)
+        return out
 
     def check_plan(self, prior: MachineConfigModel | None, planned: Mapping[str, Any]) -> None:
         inputs = {k: v for k, v in planned.items() if k not in _OUTPUTS}
