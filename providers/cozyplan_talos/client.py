@@ -164,6 +164,11 @@ class TalosClient:
     async def etcd_members(self) -> list[str] | None:
         """Hostnames of the etcd members; None when the node answers but cannot tell
         (etcd not running yet, worker node). Unreachable is a TemporaryError."""
+        peers = await self.etcd_peers()
+        return None if peers is None else [name for name, _ in peers]
+
+    async def etcd_peers(self) -> list[tuple[str, list[str]]] | None:
+        """(hostname, peer URLs) of each etcd member; None as for ``etcd_members``."""
         try:
             resp = await asyncio.wait_for(
                 self._stub.etcd_member_list(m.EtcdMemberListRequest()), self.timeout
@@ -172,10 +177,11 @@ class TalosClient:
             return None
         except Exception as exc:
             raise translate(exc, "EtcdMemberList", self.node) from None
-        names: list[str] = []
-        for msg in resp.messages:
-            names.extend(member.hostname for member in msg.members)
-        return names
+        return [
+            (member.hostname, list(member.peer_urls))
+            for msg in resp.messages
+            for member in msg.members
+        ]
 
     async def kubeconfig(self) -> bytes:
         """The admin kubeconfig: the node streams a .tar.gz holding one ``kubeconfig`` file."""

@@ -30,6 +30,8 @@ API_PORT = 50000
 INSTALL_REBOOT_SECONDS = 40.0
 REBOOT_SECONDS = 20.0
 BOOT_SECONDS = 10.0
+#: after bootstrap, how long another control plane takes to become an etcd member
+ETCD_JOIN_SECONDS = 15.0
 
 
 class SimNode:
@@ -109,6 +111,7 @@ class SimNode:
         self.sim.world.register_endpoint("talos", self.ip, API_PORT, self.loopback, self.port)
         self.record["boots"] = int(self.record.get("boots", 0)) + 1
         self._save()
+        self.sim.join_etcd(self)
 
     async def _boot_later(self) -> None:
         """A worker waits for a control plane of its cluster before apid can serve."""
@@ -227,6 +230,7 @@ class SimNode:
         if cluster.get("bootstrapped_on"):
             raise GRPCError(Status.ALREADY_EXISTS, "etcd data directory is not empty")
         cluster["bootstrapped_on"] = self.ip
+        cluster["members"] = {self.ip: self.hostname}
         self.record["bootstrapped"] = True
         self._save()
         self.sim.bootstrapped(self, cfg)
@@ -234,9 +238,10 @@ class SimNode:
     def etcd_members(self) -> list[tuple[str, str]]:
         cfg = self.config
         assert cfg is not None
-        if not cfg.controlplane or not self._cluster().get("bootstrapped_on"):
+        members = self.sim.etcd_members(cfg.cluster_id)
+        if not cfg.controlplane or self.ip not in {ip for _, ip in members}:
             raise GRPCError(Status.UNAVAILABLE, "etcd is not running on this node")
-        return self.sim.controlplanes(cfg.cluster_id)
+        return members
 
     def kubeconfig_archive(self) -> bytes:
         cfg = self.config

@@ -8,7 +8,7 @@ from typing import Any
 
 from cozyplan.lab.framework import Simulator
 from cozyplan.lab.talos.machineconfig import NodeConfig
-from cozyplan.lab.talos.node import API_PORT, BOOT_SECONDS, SimNode
+from cozyplan.lab.talos.node import API_PORT, BOOT_SECONDS, ETCD_JOIN_SECONDS, SimNode
 
 _VERSION = re.compile(r"v\d+\.\d+\.\d+")
 
@@ -21,6 +21,7 @@ class TalosSimulator(Simulator):
         self.data: dict[str, Any] = world.data("talos")
         self.records: dict[str, dict[str, Any]] = self.data.setdefault("nodes", {})
         self.nodes: dict[str, SimNode] = {}
+        self._joining: dict[str, asyncio.Task[None]] = {}
 
     def _node(self, ip: str, **defaults: Any) -> SimNode:
         node = self.nodes.get(ip)
@@ -38,6 +39,8 @@ class TalosSimulator(Simulator):
                 await node.boot()
 
     async def stop(self) -> None:
+        for task in list(self._joining.values()):
+            task.cancel()
         for node in self.nodes.values():
             await node.stop()
         self.world.save()
@@ -92,6 +95,40 @@ class TalosSimulator(Simulator):
                 out.append((node.hostname, ip))
         return out
 
+    def etcd_members(self, cluster_id: str) -> list[tuple[str, str]]:
+        """(hostname, address) of the cluster's etcd members, in join order."""
+        cluster = self.data.get("clusters", {}).get(cluster_id, {})
+        if not cluster.get("bootstrapped_on"):
+            return []
+        members = cluster.get("members")
+        if members is None:  # a world saved before membership was tracked
+            return self.controlplanes(cluster_id)
+        return [(str(name), ip) for ip, name in members.items()]
+
+    def join_etcd(self, node: SimNode) -> None:
+        """A control plane of a bootstrapped cluster joins etcd a while after it is up."""
+        cfg = node.config
+        if cfg is None or not cfg.controlplane or node.ip in self._joining:
+            return
+        cluster = self.data.get("clusters", {}).get(cfg.cluster_id)
+        if not cluster or not cluster.get("bootstrapped_on"):
+            return
+        members: dict[str, str] = cluster.setdefault("members", {})
+        if node.ip in members:
+            return
+
+        async def join() -> None:
+            try:
+                await self.world.sleep(ETCD_JOIN_SECONDS)
+                now = node.config
+                if node.up and now is not None and now.cluster_id == cfg.cluster_id:
+                    members[node.ip] = node.hostname
+                    self.world.save()
+            finally:
+                self._joining.pop(node.ip, None)
+
+        self._joining[node.ip] = asyncio.get_running_loop().create_task(join())
+
     def os_ca_key(self, cluster_id: str) -> bytes:
         """The cluster's OS CA key, from any control plane's config this lab holds."""
         for node in self.nodes.values():
@@ -101,6 +138,9 @@ class TalosSimulator(Simulator):
         return b""
 
     def bootstrapped(self, node: SimNode, cfg: NodeConfig) -> None:
+        for other in self.nodes.values():
+            if other is not node and other.up:
+                self.join_etcd(other)
         # for a lab Kubernetes API: which cluster came up, where, and with which CA
         payload = {
             "cluster_id": cfg.cluster_id,
