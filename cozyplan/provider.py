@@ -18,6 +18,7 @@ The engine only ever calls the narrow protocol ``read`` / ``plan`` / ``apply``; 
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,23 @@ class ProviderContext:
     resolve_endpoint: EndpointResolver = _identity
     time_scale: float = 1.0
     log: Callable[[str], None] = lambda message: None
+    #: in a lab run, the directory files named in the spec are written under instead
+    output_root: Path | None = None
+
+    def output_path(self, path: str | Path) -> Path:
+        """Where to write (and read back) a file the spec names.
+
+        Against real systems the path itself (relative to the spec's directory); in a lab run
+        the same absolute path under ``output_root``, so a rehearsal never touches the files
+        a production run writes.
+        """
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = self.base_dir / p
+        if self.output_root is None:
+            return p
+        p = Path(os.path.abspath(p))
+        return self.output_root / p.relative_to(p.anchor)
 
     def scaled(self, seconds: float) -> float:
         """A wait or poll interval scaled for rehearsals (the lab runs faster than life)."""

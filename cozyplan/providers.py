@@ -41,6 +41,7 @@ class ProviderSet:
         overlay: SettingsOverlay | None = None,
         time_scale: float = 1.0,
         log: Callable[[str], None] | None = None,
+        output_root: Path | None = None,
     ) -> None:
         self.cfg = cfg
         self.variables = variables
@@ -49,6 +50,7 @@ class ProviderSet:
         self.overlay = overlay
         self.time_scale = time_scale
         self.log = log or (lambda message: None)
+        self.output_root = output_root
         self._providers: dict[str, Provider[Any]] = {}
         self._resources: dict[str, Resource[Any, Any]] = {}
 
@@ -93,7 +95,12 @@ class ProviderSet:
                 for loc, msg in model_errors(cls.config_model, raw, defer_templates=False)
             ]
             raise SpecError(diags) from None
-        ctx = ProviderContext(base_dir=self.base_dir, time_scale=self.time_scale, log=self.log)
+        ctx = ProviderContext(
+            base_dir=self.base_dir,
+            time_scale=self.time_scale,
+            log=self.log,
+            output_root=self.output_root,
+        )
         if self.resolve_endpoint is not None:
             ctx.resolve_endpoint = self.resolve_endpoint
         provider = cls(config, ctx)

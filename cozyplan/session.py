@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from cozyplan.lab.runtime import LabHandle
 
 
+#: under the lab directory: the files a rehearsal writes where the spec names a path
+LAB_FILES = "files"
+
+
 def default_state_path(spec: Path, lab_dir: Path | None) -> Path:
     name = f"{spec.stem}.state.json"
     if lab_dir is not None:
@@ -106,5 +110,7 @@ class Session:
             resolve_endpoint=resolve,
             overlay=overlay,
             time_scale=self.time_scale,
+            # a rehearsal writes the files the spec names under the lab directory
+            output_root=lab.dir / LAB_FILES if lab is not None else None,
         )
         return self.resources

@@ -66,7 +66,7 @@ def up(lab_dir: Path, time_scale: float, sets: tuple[str, ...]) -> None:
     from cozyplan.lab.runtime import LabClient, start_background
 
     info = start_background(lab_dir, time_scale=time_scale, options=_parse_sets(sets))
-    status = LabClient(info).status()
+    status = LabClient(info, lab_dir).status()
     click.echo(f"Lab running in {lab_dir} (pid {info['pid']}, time scale {time_scale}).")
     for ep in status.get("endpoints", []):
         click.echo(
@@ -88,7 +88,7 @@ def status(lab_dir: Path, as_json: bool) -> None:
     if info is None:
         click.echo(f"No lab is running in {lab_dir}.")
         raise SystemExit(3)
-    st = LabClient(info).status()
+    st = LabClient(info, lab_dir).status()
     if as_json:
         click.echo(json.dumps({"pid": info["pid"], **st}, indent=2))
         return

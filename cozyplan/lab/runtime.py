@@ -48,6 +48,8 @@ def simulator_classes() -> list[type[Simulator]]:
 
 class LabHandle(Protocol):
     time_scale: float
+    #: the lab directory (world, certificates, rehearsal state and files)
+    dir: Path
 
     def provider_settings(self) -> dict[str, dict[str, Any]]: ...
 
@@ -142,6 +144,7 @@ class InProcessLab:
     ) -> None:
         self.runtime = LabRuntime(directory, time_scale=time_scale, options=options)
         self.time_scale = time_scale
+        self.dir = directory
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="lab", daemon=True)
         self.runtime.acquire()
@@ -205,8 +208,9 @@ def read_info(directory: Path) -> dict[str, Any] | None:
 class LabClient:
     """Talks to a background lab over its loopback control port."""
 
-    def __init__(self, info: dict[str, Any]) -> None:
+    def __init__(self, info: dict[str, Any], directory: Path) -> None:
         self.info = info
+        self.dir = directory
         self.time_scale = float(info.get("time_scale", 1.0))
 
     def request(self, payload: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
@@ -341,7 +345,7 @@ def stop_background(directory: Path, wait: float = 30.0) -> bool:
     info = read_info(directory)
     if info is None:
         return False
-    LabClient(info).shutdown()
+    LabClient(info, directory).shutdown()
     pid = int(info["pid"])
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and _pid_alive(pid):
@@ -358,7 +362,7 @@ def lab_session(
     """The running background lab if there is one, else an in-process lab for this block."""
     info = read_info(directory)
     if info is not None:
-        yield LabClient(info)
+        yield LabClient(info, directory)
         return
     lab = InProcessLab(directory, time_scale=time_scale, options=options)
     try:

@@ -74,8 +74,8 @@ class LocalFile(Resource[Provider[Any], LocalFileModel]):
     description = "A file on the machine running cozyplan."
 
     def _path(self, m: LocalFileModel) -> Path:
-        p = Path(m.path)
-        return p if p.is_absolute() else self.provider.ctx.base_dir / p
+        # in a lab run the same path under the lab directory: rehearsals never touch it
+        return self.provider.ctx.output_path(m.path)
 
     async def read(self, current: LocalFileModel) -> LocalFileModel | None:
         path = self._path(current)

@@ -65,7 +65,9 @@ def test_kill_between_apply_config_and_bootstrap(tmp_path: Path) -> None:
     nodes = _talos(labdir)["nodes"]
     assert isinstance(nodes, dict)
     assert sum(int(n.get("bootstrap_calls", 0)) for n in nodes.values()) == 1
-    assert (tmp_path / "kubeconfig").exists()
+    # a lab run writes the file the spec names under the lab directory
+    assert not (tmp_path / "kubeconfig").exists()
+    assert (labdir / "files" / str(tmp_path / "kubeconfig").lstrip("/")).exists()
     plan = subprocess.run(
         [COZYPLAN, "plan", "--detailed-exitcode", *common],
         cwd=tmp_path,

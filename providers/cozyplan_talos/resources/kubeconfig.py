@@ -45,11 +45,13 @@ class TalosKubeconfig(Resource[TalosProvider, KubeconfigModel]):
     description = "Fetches the admin kubeconfig (chunked tar.gz stream); optionally writes it 0600."
 
     def _file(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self.provider.ctx.base_dir / p
+        # in a lab run the same path under the lab directory: rehearsals never touch it
+        return self.provider.ctx.output_path(path)
 
-    def _write(self, path: str, text: str) -> None:
+    def _write(self, path: str, text: str, ctx: ApplyContext) -> None:
         file = self._file(path)
+        if self.provider.ctx.output_root is not None:
+            ctx.progress(f"lab run: kubeconfig {path} written to {file}")
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_name(f".{file.name}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -81,7 +83,7 @@ class TalosKubeconfig(Resource[TalosProvider, KubeconfigModel]):
     async def create(self, planned: KubeconfigModel, ctx: ApplyContext) -> KubeconfigModel:
         text = await self._fetch(planned)
         if planned.path:
-            self._write(planned.path, text)
+            self._write(planned.path, text, ctx)
         return planned.model_copy(update={"kubeconfig": text, "server": _server(text)})
 
     async def update(
@@ -98,7 +100,7 @@ class TalosKubeconfig(Resource[TalosProvider, KubeconfigModel]):
             with contextlib.suppress(OSError):
                 self._file(prior.path).unlink()
         if planned.path:
-            self._write(planned.path, text)
+            self._write(planned.path, text, ctx)
         return planned.model_copy(update={"kubeconfig": text, "server": _server(text)})
 
     async def delete(self, prior: KubeconfigModel, ctx: ApplyContext) -> None:
