@@ -101,6 +101,8 @@ def status(lab_dir: Path, as_json: bool) -> None:
     for name, sim in st.get("simulators", {}).items():
         summary = ", ".join(f"{k}={v}" for k, v in sim.items() if not isinstance(v, dict | list))
         click.echo(f"  [{name}] {summary}")
+        for message in sim.get("messages") or []:  # what a console would show is wrong
+            click.echo(f"    ! {message}")
 
 
 @lab.command("down")

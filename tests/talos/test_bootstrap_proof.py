@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 import cozyplan.lab.runtime as runtime
+from cozyplan.lab.talos import simulator
 from cozyplan.provider import ApplyContext
 from cozyplan_talos import TalosProvider, connect
 from cozyplan_talos.resources import TalosBootstrap, TalosNode
@@ -104,8 +107,13 @@ def test_bootstrap_waits_for_every_control_plane_to_join_etcd(
 
 
 def test_lab_control_planes_join_etcd_after_bootstrap(
-    lab: runtime.InProcessLab, provider: TalosProvider, actx: ApplyContext
+    lab: runtime.InProcessLab,
+    provider: TalosProvider,
+    actx: ApplyContext,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(simulator, "ETCD_JOIN_SECONDS", 10_000.0)  # not within this test
+
     async def run() -> None:
         talosconfig = await _configure(provider, actx, CPS[:2])
         res = TalosBootstrap(provider)

@@ -105,6 +105,10 @@ def kernel_modules(cfg: NodeConfig) -> list[str]:
     ]
 
 
+def install_image(cfg: NodeConfig) -> str:
+    return str(_get(cfg.doc, "machine", "install", "image") or "")
+
+
 def vips(cfg: NodeConfig) -> list[str]:
     return [
         str(_get(d, "vip", "ip"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from grpclib.server import Server
 from talos_linux_api.v1_6_0.machine import ApplyConfigurationRequestMode as Mode
 
 from cozyplan.lab.framework import loopback_for
-from cozyplan.lab.talos import machineconfig, pki
+from cozyplan.lab.talos import factory, machineconfig, pki
 from cozyplan.lab.talos.service import MachineService
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ class SimNode:
         self.loopback = loopback_for(ip)
         self.port = API_PORT
         self._server: Server | None = None
+        #: the node's port, bound (not listening) whenever apid is down: handed out to clients
+        #: only once bound, so no other lab on this host can answer for this node
+        self._sock: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
         self._config_cache: machineconfig.NodeConfig | None = None
 
@@ -71,6 +75,18 @@ class SimNode:
         return str(self.record.get("talos_version") or "v1.10.6")
 
     @property
+    def fault(self) -> str | None:
+        """Why this VM never brings Talos up (e.g. CPU type kvm64), or None."""
+        fault = self.record.get("fault")
+        return str(fault) if fault else None
+
+    @property
+    def extensions(self) -> tuple[str, ...] | None:
+        """The system extensions of the image the VM booted (None: not known to the lab)."""
+        exts = self.record.get("extensions")
+        return None if exts is None else tuple(exts)
+
+    @property
     def booting(self) -> bool:
         """A reboot or power-on is under way: the node will answer by itself."""
         return self._task is not None and not self._task.done()
@@ -83,8 +99,34 @@ class SimNode:
         self.sim.world.save()
 
     # -- listener ----------------------------------------------------------------------------
+    def claim(self) -> tuple[str, int]:
+        """Bind the node's port (without listening) and publish it: connections are refused
+        until apid listens, and no other lab can take the port meanwhile."""
+        if self._server is None and self._sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                try:
+                    sock.bind((self.loopback, self.port))
+                except OSError:
+                    sock.bind((self.loopback, 0))
+            except OSError:
+                sock.close()
+                raise
+            self._sock = sock
+            self.port = sock.getsockname()[1]
+        self.sim.world.register_endpoint("talos", self.ip, API_PORT, self.loopback, self.port)
+        return self.loopback, self.port
+
+    def release(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
     async def boot(self) -> None:
         if self._server is not None:
+            return
+        if self.fault:
+            self.claim()  # the VM runs, its Talos never answers
             return
         cfg = self.config
         hosts = [self.ip, self.hostname]
@@ -101,14 +143,15 @@ class SimNode:
             crt, key = pki.write_server_cert(certdir, hosts, cfg.os_ca_crt, ca_key)
             ctx = pki.server_context(crt, key, cfg.os_ca_crt)
         server = Server([MachineService(self)])
+        self.claim()
+        sock, self._sock = self._sock, None
         try:
-            await server.start(self.loopback, self.port, ssl=ctx)
-        except OSError:
-            await server.start(self.loopback, 0, ssl=ctx)
-            sockets = getattr(server._server, "sockets", None) or []
-            self.port = sockets[0].getsockname()[1] if sockets else 0
+            await server.start(sock=sock, ssl=ctx)  # listens on the port already published
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
         self._server = server
-        self.sim.world.register_endpoint("talos", self.ip, API_PORT, self.loopback, self.port)
         self.record["boots"] = int(self.record.get("boots", 0)) + 1
         self._save()
         self.sim.join_etcd(self)
@@ -120,19 +163,24 @@ class SimNode:
             await self.boot()
 
     async def shutdown(self) -> None:
+        """apid goes down (reboot, power off); the node keeps its port until it is stopped."""
         server, self._server = self._server, None
         if server is not None:
             server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 5)
+            self.claim()
 
-    async def stop(self) -> None:
+    async def stop(self, *, release: bool = True) -> None:
+        """Power off (``release=False`` keeps the port: the VM still exists) or remove."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
         await self.shutdown()
+        if release:
+            self.release()
 
     def reboot(self, seconds: float) -> None:
         """Drop the listener right after the current reply, come back after ``seconds``."""
@@ -173,6 +221,11 @@ class SimNode:
                 return Mode.REBOOT, "Dry run: the node would install and reboot"
             self.record["config"] = new.text
             self.record["apply_calls"] = int(self.record.get("apply_calls", 0)) + 1
+            if self.record.get("image"):
+                # a booted disk image has its META partition: Installed() is true, the
+                # sequencer skips the install phase and machine.install.image never runs
+                image = machineconfig.install_image(new)
+                self.record["install"] = f"skipped (booted disk image); {image} not applied"
             self._save()
             self.reboot(INSTALL_REBOOT_SECONDS)
             return Mode.REBOOT, "Applied configuration: installing and rebooting"
@@ -253,8 +306,22 @@ class SimNode:
         text = pki.kubeconfig(cfg.cluster_name, cfg.endpoint, cfg.k8s_ca_crt, cfg.k8s_ca_key)
         return pki.tar_gz("kubeconfig", text.encode())
 
+    def module_errors(self) -> list[str]:
+        """Kernel modules the config loads that the booted image cannot provide (Talos's
+        KernelModuleSpecController words)."""
+        cfg, exts = self.config, self.extensions
+        if cfg is None or exts is None:
+            return []
+        missing = factory.missing_modules(exts, machineconfig.kernel_modules(cfg))
+        return [f'error loading module "{m}": module not found' for m in missing]
+
     def status(self) -> dict[str, Any]:
+        exts = self.extensions
         return {
+            "image": self.record.get("image"),
+            "extensions": None if exts is None else list(exts),
+            "fault": self.fault,
+            "install": self.record.get("install"),
             "state": "maintenance" if self.maintenance else "configured",
             "type": self.config.machine_type if self.config else None,
             "hostname": self.hostname,

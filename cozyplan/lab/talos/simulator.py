@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 from typing import Any
 
-from cozyplan.lab.framework import Simulator
+from cozyplan.lab.framework import LabError, Simulator
+from cozyplan.lab.talos import factory
 from cozyplan.lab.talos.machineconfig import NodeConfig
 from cozyplan.lab.talos.node import API_PORT, BOOT_SECONDS, ETCD_JOIN_SECONDS, SimNode
 
 _VERSION = re.compile(r"v\d+\.\d+\.\d+")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+#: Talos v1.10 needs x86-64-v2; Proxmox's default CPU type kvm64 lacks it
+KVM64_FAULT = (
+    "Talos does not boot on CPU type kvm64 (it needs x86-64-v2; set cpu: host): the console "
+    "shows a kernel panic and the node never answers on :50000"
+)
+
+
+def valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return len(host) <= 253 and bool(_HOSTNAME.match(host))
 
 
 class TalosSimulator(Simulator):
@@ -26,6 +43,9 @@ class TalosSimulator(Simulator):
     def _node(self, ip: str, **defaults: Any) -> SimNode:
         node = self.nodes.get(ip)
         if node is None:
+            if not valid_host(ip):
+                # it names the node's certificate directory too: never a path
+                raise LabError(f"{ip!r} is not an IP address or host name")
             record = self.records.setdefault(ip, {"powered": True, **defaults})
             node = self.nodes[ip] = SimNode(self, ip, record)
         return node
@@ -45,46 +65,85 @@ class TalosSimulator(Simulator):
             await node.stop()
         self.world.save()
 
+    def _download_url(self, image: str) -> str:
+        """The URL the lab's Proxmox downloaded ``image`` from (read-only, when it did)."""
+        volumes = self.world.data("proxmox").get("volumes", {})
+        for volid, vol in volumes.items():
+            if str(volid).endswith("/" + image) and isinstance(vol, dict):
+                return str(vol.get("url") or "")
+        return ""
+
     async def _on_vm(self, event: str, payload: dict[str, Any]) -> None:
+        vms: dict[str, dict[str, Any]] = self.data.setdefault("vms", {})
+        key = str(payload.get("vmid"))
         addresses = [str(a) for a in payload.get("ipv4") or []]
-        if not addresses:
-            return
-        ip = addresses[0]
         if event == "vm.started":
-            image = str(payload.get("image") or "")
-            if "talos" not in image.lower():
-                return
-            found = _VERSION.search(image)
-            node = self._node(
-                ip,
-                source="vm",
-                vmid=payload.get("vmid"),
-                hostname=payload.get("name"),
-                talos_version=found.group(0) if found else "v1.10.6",
-            )
-            node.record["powered"] = True
-            self.world.save()
-            node.reboot(BOOT_SECONDS)  # powering on: the node answers once it has booted
+            await self._vm_started(key, payload, addresses)
             return
-        known = self.nodes.get(ip)
+        vm = vms.pop(key, None) if event == "vm.deleted" else vms.get(key)
+        ip = addresses[0] if addresses else (vm or {}).get("address")
+        known = self.nodes.get(str(ip)) if ip else None
         if known is None:
+            self.world.save()
             return
-        await known.stop()
+        await known.stop(release=event == "vm.deleted")
         if event == "vm.deleted":
-            self.nodes.pop(ip, None)
-            self.records.pop(ip, None)
-            self.world.unregister_endpoint("talos", ip, API_PORT)
+            self.nodes.pop(known.ip, None)
+            self.records.pop(known.ip, None)
+            self.world.unregister_endpoint("talos", known.ip, API_PORT)
         else:
             known.record["powered"] = False
         self.world.save()
 
+    async def _vm_started(self, key: str, payload: dict[str, Any], addresses: list[str]) -> None:
+        image = str(payload.get("image") or "")
+        if "talos" not in image.lower():
+            return
+        name = str(payload.get("name") or f"VM {key}")
+        schematic, extensions = factory.extensions_of(image, self._download_url(image))
+        # ``cpu``/``cloudinit`` come with the Proxmox lab's vm.started; absent: not modelled
+        cpu = payload.get("cpu")
+        vm: dict[str, Any] = {"name": name, "image": image, "cpu": cpu, "address": None}
+        self.data["vms"][key] = vm
+        if not addresses:
+            if payload.get("cloudinit") is False:
+                vm["message"] = (
+                    f"VM {key} ({name}) booted Talos without a cloud-init drive: nocloud found "
+                    "no network config, so ipconfig0 was not applied and the node has no "
+                    "static address"
+                )
+            self.world.save()
+            return
+        ip = vm["address"] = addresses[0]
+        found = _VERSION.search(image)
+        node = self._node(
+            ip,
+            source="vm",
+            vmid=payload.get("vmid"),
+            hostname=payload.get("name"),
+            talos_version=found.group(0) if found else "v1.10.6",
+        )
+        node.record.update(
+            powered=True,
+            image=image,
+            schematic=schematic,
+            extensions=None if extensions is None else list(extensions),
+            fault=KVM64_FAULT if cpu == "kvm64" else None,
+        )
+        self.world.save()
+        node.reboot(BOOT_SECONDS)  # powering on: the node answers once it has booted
+
     async def ensure_endpoint(self, service: str, host: str, port: int) -> tuple[str, int] | None:
         if service != "talos" or port != API_PORT:
             return None
-        node = self._node(host, source="on-demand")
+        node = self.nodes.get(host)
+        if node is None:
+            if self.data.get("vms"):
+                return None  # VMs boot this world's nodes: an address no VM has, nobody has
+            node = self._node(host, source="on-demand")
         if node.record.get("powered", True) and not node.up and not node.booting:
             await node.boot()
-        return node.loopback, node.port
+        return node.claim()  # bound before it is handed out
 
     # -- called by nodes ---------------------------------------------------------------------
     def controlplanes(self, cluster_id: str) -> list[tuple[str, str]]:
@@ -152,10 +211,20 @@ class TalosSimulator(Simulator):
         }
         asyncio.get_running_loop().create_task(self.world.publish("talos.bootstrapped", payload))
 
+    def messages(self) -> list[str]:
+        """What a console or ``talosctl dmesg`` would show is wrong, node by node."""
+        out = [str(vm["message"]) for vm in self.data.get("vms", {}).values() if vm.get("message")]
+        for ip, node in sorted(self.nodes.items()):
+            if node.fault:
+                out.append(f"{ip}: {node.fault}")
+            out += [f"{ip}: {err}" for err in node.module_errors()]
+        return out
+
     def status(self) -> dict[str, Any]:
         nodes = {ip: node.status() for ip, node in sorted(self.nodes.items())}
         return {
             "nodes": nodes,
+            "messages": self.messages(),
             "bootstrap_calls": sum(n["bootstrap_calls"] for n in nodes.values()),
             "clusters": {
                 cid: {"name": c.get("name"), "bootstrapped_on": c.get("bootstrapped_on")}

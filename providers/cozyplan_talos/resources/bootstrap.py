@@ -28,6 +28,7 @@ from cozyplan.provider import (
     TemporaryError,
 )
 from cozyplan_talos import connect
+from cozyplan_talos.addresses import NodeAddress
 from cozyplan_talos.provider import TalosProvider
 
 #: outcomes that prove the cluster was bootstrapped
@@ -36,10 +37,10 @@ _PROVEN = ("bootstrapped", "adopted")
 
 class BootstrapModel(SpecModel):
     #: the control-plane node to bootstrap (e.g. ``talos_node.cp1.address``)
-    node: Annotated[str, RequiresReplace()]
+    node: Annotated[NodeAddress, RequiresReplace()]
     talosconfig: Annotated[str, Sensitive()]
     #: every control plane's address: done only once each is an etcd member
-    control_planes: list[str] = []
+    control_planes: list[NodeAddress] = []
     #: ``bootstrapped`` when cozyplan called Bootstrap, ``adopted`` when etcd already ran
     outcome: Annotated[str | None, Computed()] = None
 

@@ -18,11 +18,12 @@ from cozyplan.provider import (
     SpecModel,
 )
 from cozyplan_talos import connect, yamlio
+from cozyplan_talos.addresses import NodeAddress
 from cozyplan_talos.provider import TalosProvider
 
 
 class KubeconfigModel(SpecModel):
-    node: str
+    node: NodeAddress
     talosconfig: Annotated[str, Sensitive()]
     #: also write the kubeconfig here (mode 0600)
     path: str | None = None

@@ -25,6 +25,7 @@ from cozyplan.provider import (
     TemporaryError,
 )
 from cozyplan_talos import connect
+from cozyplan_talos.addresses import NodeAddress
 from cozyplan_talos.provider import TalosProvider
 
 Mode = Literal["auto", "reboot", "no_reboot", "staged"]
@@ -32,7 +33,7 @@ Mode = Literal["auto", "reboot", "no_reboot", "staged"]
 
 class NodeModel(SpecModel):
     #: the node's address (IP or name) as the cluster knows it; TLS is verified against it
-    address: Annotated[str, RequiresReplace()]
+    address: Annotated[NodeAddress, RequiresReplace()]
     #: ``talos_machine_config.NAME.machine_config``
     machine_config: Annotated[str, Sensitive()]
     #: ``talos_machine_config.NAME.talosconfig``
