@@ -100,7 +100,7 @@ class TalosSimulator(Simulator):
         if "talos" not in image.lower():
             return
         name = str(payload.get("name") or f"VM {key}")
-        schematic, extensions = factory.extensions_of(image, self._download_url(image))
+        schematic, extensions = factory.extensions_of(self._download_url(image), image)
         # ``cpu``/``cloudinit`` come with the Proxmox lab's vm.started; absent: not modelled
         cpu = payload.get("cpu")
         vm: dict[str, Any] = {"name": name, "image": image, "cpu": cpu, "address": None}

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
+from pydantic import model_validator
+
 from cozyplan.provider import (
     ApplyContext,
     Change,
@@ -34,12 +36,24 @@ class SchematicModel(SpecModel):
     arch: Literal["amd64", "arm64"] = "amd64"
     #: qcow2 by default: Proxmox decompresses downloads only for ISO content
     image_format: ImageFormat = "qcow2"
-    id: Annotated[str | None, Computed(stable=False)] = None
-    image_url: Annotated[str | None, Computed(stable=False)] = None
+    # computed from the fields above when the model is built, so they are known at plan time
+    # (other resources' plans, e.g. a download's volume id, can use them)
+    id: Annotated[str | None, Computed(optional=True)] = None
+    image_url: Annotated[str | None, Computed(optional=True)] = None
     #: ``talos-VERSION-ID-PLATFORM-ARCH.FORMAT``: the id in the name lets anyone (and the lab)
     #: tell what a downloaded disk image carries
-    image_filename: Annotated[str | None, Computed(stable=False)] = None
-    installer_image: Annotated[str | None, Computed(stable=False)] = None
+    image_filename: Annotated[str | None, Computed(optional=True)] = None
+    installer_image: Annotated[str | None, Computed(optional=True)] = None
+
+    @model_validator(mode="after")
+    def _outputs(self) -> SchematicModel:
+        sid = _schematic(self.extensions, self.extra_kernel_args).id
+        fmt, ver, plat = self.image_format, self.talos_version, self.platform
+        self.id = sid
+        self.image_url = schematic.image_url(sid, ver, plat, self.arch, fmt)
+        self.image_filename = f"talos-{ver}-{sid}-{plat}-{self.arch}.{fmt}"
+        self.installer_image = schematic.installer_image(sid, ver, plat)
+        return self
 
 
 def _schematic(extensions: Sequence[str] | None, args: Sequence[str]) -> schematic.Schematic:
@@ -66,16 +80,7 @@ class TalosImageSchematic(Resource[TalosProvider, SchematicModel]):
             raise PlanError(str(exc)) from None
 
     def _computed(self, m: SchematicModel) -> SchematicModel:
-        sid = _schematic(m.extensions, m.extra_kernel_args).id
-        fmt, ver = m.image_format, m.talos_version
-        return m.model_copy(
-            update={
-                "id": sid,
-                "image_url": schematic.image_url(sid, ver, m.platform, m.arch, fmt),
-                "image_filename": f"talos-{ver}-{sid}-{m.platform}-{m.arch}.{fmt}",
-                "installer_image": schematic.installer_image(sid, ver, m.platform),
-            }
-        )
+        return SchematicModel.model_validate(m.model_dump())  # outputs from the inputs
 
     async def read(self, current: SchematicModel) -> SchematicModel | None:
         return current

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
+from pydantic import field_validator
+
 from cozyplan.provider import (
     ApplyContext,
     Change,
@@ -52,6 +54,28 @@ class MachineConfigModel(SpecModel):
     machine_config: Annotated[str | None, Computed(stable=False), Sensitive()] = None
     talosconfig: Annotated[str | None, Computed(), Sensitive()] = None
     config_sha256: Annotated[str | None, Computed(stable=False)] = None
+
+    @field_validator("vip")
+    @classmethod
+    def _vip(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(
+                    f'[networking.os.device.vip] failed to parse "{value}" as IP address'
+                ) from None
+        return value
+
+    @field_validator("node_subnet")
+    @classmethod
+    def _subnet(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f'etcd advertised subnet is not valid: "{value}"') from None
+        return value
 
 
 def _inputs(m: MachineConfigModel | Mapping[str, Any]) -> machineconfig.Inputs:
