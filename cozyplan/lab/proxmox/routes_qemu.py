@@ -10,7 +10,7 @@ from cozyplan.lab.proxmox.call import Call, Route
 from cozyplan.lab.proxmox.core import Pve
 from cozyplan.lab.proxmox.errors import ApiError, param_error
 from cozyplan.lab.proxmox.guest import network_interfaces
-from cozyplan.lab.proxmox.sizes import format_size, parse_props, parse_size
+from cozyplan.lab.proxmox.sizes import format_size, is_cloudinit, parse_props, parse_size
 from cozyplan.lab.proxmox.tasks import Task
 from cozyplan.lab.proxmox.vmconfig import (
     apply_config,
@@ -172,6 +172,10 @@ def _clone_disk(
     pve: Pve, task: Task, newid: int, value: str, full: bool, storage: str | None
 ) -> str:
     volid, props = parse_props(value, "file")
+    if is_cloudinit(value):  # qemu-server allocates a fresh cloud-init disk for the clone
+        new = pve.store.alloc_cloudinit(storage or volid.split(":")[0], newid)
+        task.log(f"drive: '{volid}' -> '{new}'")
+        return ",".join([new, *(f"{k}={v}" for k, v in props.items())])
     if volid in ("none", "cdrom") or props.get("media") == "cdrom":
         return value
     vol = pve.store.volumes()[volid]
@@ -208,7 +212,7 @@ async def template_vm(pve: Pve, call: Call) -> Any:
             await pve.work("template")
             for key in disk_keys(vm["config"]):
                 volid, props = parse_props(str(vm["config"][key]), "file")
-                if volid not in pve.store.volumes() or ":vm-" not in volid:
+                if volid not in pve.store.volumes() or ":vm-" not in volid or is_cloudinit(volid):
                     continue
                 info = pve.store.volumes().pop(volid)
                 new = volid.replace(":vm-", ":base-", 1)
