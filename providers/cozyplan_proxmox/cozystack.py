@@ -21,3 +21,35 @@ def image_warnings(url: str, filename: str) -> list[str]:
                 "siderolabs/qemu-guest-agent extension in the Image Factory"
             ]
     return []
+
+
+_COMPRESSED = (".xz", ".zst", ".gz", ".bz2", ".lzo", ".lz4")
+
+
+def download_warnings(url: str, content: str) -> list[str]:
+    """Proxmox VE stores an ``import`` download exactly as fetched (it decompresses only iso)."""
+    path = url.split("?", 1)[0].lower()
+    if content != "iso" and path.endswith(_COMPRESSED):
+        return [
+            f"{url} is compressed, but Proxmox VE decompresses only iso downloads: the "
+            f"{content} volume would hold the compressed bytes and the VM would not boot; "
+            "download the uncompressed .raw or the .qcow2 image instead"
+        ]
+    return []
+
+
+def cpu_warnings(cpu: object) -> list[str]:
+    """``kvm64`` (also what an unset cpu means) lacks x86-64-v2: Talos does not boot on it."""
+    if cpu is None or (
+        isinstance(cpu, str)
+        and cpu.split(",")[0].removeprefix("cputype=")
+        in (
+            "kvm64",
+            "qemu64",
+        )
+    ):
+        return [
+            f"cpu {cpu or 'unset (kvm64)'}: Talos needs x86-64-v2 and does not boot on "
+            "kvm64/qemu64; CozyStack asks for host (nested virtualisation for KubeVirt)"
+        ]
+    return []

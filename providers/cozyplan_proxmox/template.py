@@ -104,7 +104,8 @@ class TemplateResource(Resource[ProxmoxProvider, TemplateModel]):
         if not config.get("template"):
             await grow_disks(self.provider.client, m.node, m.vmid, m.disks, config)
             ctx.progress(f"converting VM {m.vmid} to a template")
-            await client.run_task("POST", path + "/template", m.node, f"template {m.vmid}")
+            # read before retry: a second /template on a template fails
+            await client.run_task_once("POST", path + "/template", m.node, f"template {m.vmid}")
             config = await get_config(client, m.node, m.vmid) or {}
         return observed(m, config)
 
