@@ -426,6 +426,9 @@ class Planner:
             )
             if rs is not None and prior is None and rs.observed is not None:
                 reason = Reason.GONE
+            if action is Action.UPDATE and prior is not None:
+                notes = resource.update_notes(prior, desired, changes)
+                plan.warnings.extend(f"{address}: {n}" for n in notes)
             if action is Action.CREATE or action.is_replace:
                 planned = merge_computed(schema, desired, None)
                 shown = diff_attrs(

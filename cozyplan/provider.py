@@ -209,6 +209,15 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
         """
         return []
 
+    def update_notes(
+        self, prior: Mapping[str, Any], planned: Mapping[str, Any], changes: Sequence[Change]
+    ) -> list[str]:
+        """What an in-place update will do beyond the diff (e.g. "requires reboot").
+
+        Called for planned updates; the notes are shown with the plan's warnings.
+        """
+        return []
+
     async def import_resource(self, import_id: str) -> ModelT | None:
         """Read an existing object by its import id (``cozyplan import ADDR ID``)."""
         raise PermanentError(f"{self.type_name} does not support import")

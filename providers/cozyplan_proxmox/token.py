@@ -34,12 +34,21 @@ class TokenResource(Resource[ProxmoxProvider, TokenModel]):
         return f"access/users/{m.userid}/token/{m.token_id}"
 
     async def _acl(self, m: TokenModel) -> list[AclEntry]:
+        """The ACL the token really has: with privilege separation Proxmox VE intersects the
+        user's and the token's entries, so only pairs granted to both count."""
         entries = await self.provider.client.call("GET", "access/acl")
-        grouped: dict[tuple[str, bool], list[str]] = {}
+        token: set[tuple[str, str, bool]] = set()
+        user: set[tuple[str, str, bool]] = set()
         for e in entries or []:
+            pair = (str(e["path"]), str(e["roleid"]), bool(int(e.get("propagate", 1))))
             if e.get("type") == "token" and e.get("ugid") == full_id(m):
-                key = (str(e["path"]), bool(int(e.get("propagate", 1))))
-                grouped.setdefault(key, []).append(str(e["roleid"]))
+                token.add(pair)
+            elif e.get("type") == "user" and e.get("ugid") == m.userid:
+                user.add(pair)
+        effective = token & user if m.privsep else user
+        grouped: dict[tuple[str, bool], list[str]] = {}
+        for path, role, propagate in effective:
+            grouped.setdefault((path, propagate), []).append(role)
         return sorted(
             (AclEntry(path=p, roles=sorted(r), propagate=prop) for (p, prop), r in grouped.items()),
             key=lambda a: a.path,
@@ -101,22 +110,25 @@ class TokenResource(Resource[ProxmoxProvider, TokenModel]):
         return base.model_copy(update={"value": secret, "full_token_id": full_id(m)})
 
     async def _set_acl(self, m: TokenModel, have: Sequence[AclEntry]) -> None:
+        """Grant each entry to the user **and** the token (privilege separation intersects
+        them); revoke from both what the spec no longer lists."""
         want = acl_pairs(m.acl)
         now = acl_pairs(have)
         client = self.provider.client
+        subjects = {"users": m.userid, "tokens": full_id(m)}
         for path, role, propagate in sorted(now - want):
             await client.call(
                 "PUT",
                 "access/acl",
                 path=path,
                 roles=role,
-                tokens=full_id(m),
                 propagate=propagate,
                 delete=True,
+                **subjects,
             )
         for path, role, propagate in sorted(want - now):
             await client.call(
-                "PUT", "access/acl", path=path, roles=role, tokens=full_id(m), propagate=propagate
+                "PUT", "access/acl", path=path, roles=role, propagate=propagate, **subjects
             )
 
     async def update(

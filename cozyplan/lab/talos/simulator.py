@@ -81,6 +81,8 @@ class TalosSimulator(Simulator):
         node = self._node(host, source="on-demand")
         if node.record.get("powered", True) and not node.up and not node.booting:
             await node.boot()
+        if not node.up:
+            return None  # still booting: unreachable (its loopback port may be another lab's)
         return node.loopback, node.port
 
     # -- called by nodes ---------------------------------------------------------------------
