@@ -73,14 +73,14 @@ async def create_vm(pve: Pve, call: Call) -> Any:
 
 async def get_config(pve: Pve, call: Call) -> Any:
     """Pending values by default, like qemu-server; ``current=1`` gives the running ones."""
-    vm = pve.store.vm(call.node, call.vmid)
     check(pve.store, call.user, f"/vms/{call.vmid}", "VM.Audit")
+    vm = pve.store.vm(call.node, call.vmid)
     return public_config(vm["config"] if call.flag("current") else with_pending(vm))
 
 
 async def get_pending(pve: Pve, call: Call) -> Any:
-    vm = pve.store.vm(call.node, call.vmid)
     check(pve.store, call.user, f"/vms/{call.vmid}", "VM.Audit")
+    vm = pve.store.vm(call.node, call.vmid)
     return pending_list(vm)
 
 
@@ -230,8 +230,8 @@ def _clone_disk(
 
 async def template_vm(pve: Pve, call: Call) -> Any:
     vmid = call.vmid
-    vm = pve.store.vm(call.node, vmid)
     check(pve.store, call.user, f"/vms/{vmid}", "VM.Allocate")
+    vm = pve.store.vm(call.node, vmid)
 
     async def worker(task: Task) -> None:
         async with pve.vm_lock(vmid):
@@ -257,8 +257,8 @@ async def template_vm(pve: Pve, call: Call) -> Any:
 
 async def resize_vm(pve: Pve, call: Call) -> Any:
     vmid = call.vmid
-    vm = pve.store.vm(call.node, vmid)
     check(pve.store, call.user, f"/vms/{vmid}", "VM.Config.Disk")
+    vm = pve.store.vm(call.node, vmid)
     disk = call.required("disk")
     size_text = call.required("size")
     if disk not in vm["config"]:
@@ -288,8 +288,8 @@ async def resize_vm(pve: Pve, call: Call) -> Any:
 
 
 async def status_current(pve: Pve, call: Call) -> Any:
-    vm = pve.store.vm(call.node, call.vmid)
     check(pve.store, call.user, f"/vms/{call.vmid}", "VM.Audit")
+    vm = pve.store.vm(call.node, call.vmid)
     entry = summary(pve.store, call.vmid, vm)
     config = vm["config"]
     return {
@@ -324,8 +324,8 @@ async def _halt(pve: Pve, op: str, node: str, vmid: int, vm: dict[str, Any]) -> 
 def _power(op: str) -> Any:
     async def handler(pve: Pve, call: Call) -> Any:
         vmid = call.vmid
-        vm = pve.store.vm(call.node, vmid)
         check(pve.store, call.user, f"/vms/{vmid}", "VM.PowerMgmt")
+        vm = pve.store.vm(call.node, vmid)
 
         async def worker(task: Task) -> None:
             async with pve.vm_lock(vmid):
@@ -351,8 +351,8 @@ def _power(op: str) -> Any:
 async def delete_vm(pve: Pve, call: Call) -> Any:
     vmid = call.vmid
     store = pve.store
-    vm = store.vm(call.node, vmid)
     check(store, call.user, f"/vms/{vmid}", "VM.Allocate")
+    vm = store.vm(call.node, vmid)
 
     async def worker(task: Task) -> None:
         async with pve.vm_lock(vmid):
@@ -379,8 +379,8 @@ async def delete_vm(pve: Pve, call: Call) -> Any:
 
 
 async def agent_interfaces(pve: Pve, call: Call) -> Any:
-    vm = pve.store.vm(call.node, call.vmid)
     check(pve.store, call.user, f"/vms/{call.vmid}", "VM.GuestAgent.Audit")
+    vm = pve.store.vm(call.node, call.vmid)
     return network_interfaces(
         call.vmid, vm, pve.store.uptime(vm), pve.faults.simulated("agent_boot")
     )
