@@ -115,7 +115,6 @@ class TokenResource(Resource[ProxmoxProvider, TokenModel]):
         want = acl_pairs(m.acl)
         now = acl_pairs(have)
         client = self.provider.client
-        subjects = {"users": m.userid, "tokens": full_id(m)}
         for path, role, propagate in sorted(now - want):
             await client.call(
                 "PUT",
@@ -124,11 +123,18 @@ class TokenResource(Resource[ProxmoxProvider, TokenModel]):
                 roles=role,
                 propagate=propagate,
                 delete=True,
-                **subjects,
+                users=m.userid,
+                tokens=full_id(m),
             )
         for path, role, propagate in sorted(want - now):
             await client.call(
-                "PUT", "access/acl", path=path, roles=role, propagate=propagate, **subjects
+                "PUT",
+                "access/acl",
+                path=path,
+                roles=role,
+                propagate=propagate,
+                users=m.userid,
+                tokens=full_id(m),
             )
 
     async def update(
