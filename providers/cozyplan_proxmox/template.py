@@ -104,8 +104,14 @@ class TemplateResource(Resource[ProxmoxProvider, TemplateModel]):
         if not config.get("template"):
             await grow_disks(self.provider.client, m.node, m.vmid, m.disks, config)
             ctx.progress(f"converting VM {m.vmid} to a template")
-            # read before retry: a second /template on a template fails
-            await client.run_task_once("POST", path + "/template", m.node, f"template {m.vmid}")
+            # never re-sent blindly: a lost answer makes the whole step re-read the VM first
+            try:
+                await client.run_task_once("POST", path + "/template", m.node, f"template {m.vmid}")
+            except ApiPermanentError as exc:
+                # the retry read the VM while the lost conversion still ran (it holds the
+                # config lock, not a `lock:` property): the refusal proves it is done
+                if "convert a template to a template" not in exc.pve_message:
+                    raise
             config = await get_config(client, m.node, m.vmid) or {}
         return observed(m, config)
 
