@@ -38,6 +38,16 @@ class PlanOptions:
     targets: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
     parallelism: int = 10
+    #: addresses allowed to take over an existing object their state did not create
+    adopt: tuple[str, ...] = ()
+
+    def takeover(self, address: str) -> str | None:
+        """``adopt`` / ``replace`` when the user allowed ``address`` to take over an object."""
+        if _matches(address, self.adopt):
+            return "adopt"
+        if _matches(address, self.replace):
+            return "replace"
+        return None
 
 
 @dataclass
@@ -227,6 +237,7 @@ class Planner:
         self.cfg = cfg
         self.state = state
         self.resources = resources
+        resources.set_lineage(state.lineage)
         self.variables = variables
         self.options = options
         self.policy = policy or RetryPolicy()
@@ -360,6 +371,7 @@ class Planner:
             self._plan_deletes(plan, set(self.state.resources), Reason.DESTROY)
         else:
             self._plan_instances(plan, instances, graph)
+            await self._check_creates(plan)
             orphans = set(self.state.resources) - set(instances)
             self._plan_deletes(plan, orphans, Reason.REMOVED_FROM_SPEC)
         self._plan_deposed(plan)
@@ -462,6 +474,29 @@ class Planner:
             )
         if diags:
             raise SpecError(diags)
+
+    async def _check_creates(self, plan: Plan) -> None:
+        """Ask each resource about the objects its creates would meet (ownership), before
+        apply: notes join the warnings, refusals fail the plan."""
+        creating = [c for c in plan.changes if c.action is Action.CREATE or c.action.is_replace]
+        limit = asyncio.Semaphore(max(1, self.options.parallelism))
+        errors: list[str] = []
+
+        async def one(change: ResourceChange) -> None:
+            resource = self.resources.resource(change.type)
+            async with limit:
+                try:
+                    notes = await resource.check_create(
+                        change.after or {}, self.options.takeover(change.address)
+                    )
+                except PlanError as exc:
+                    errors.append(f"{change.address}: {exc.message}")
+                    return
+            plan.warnings.extend(f"{change.address}: {n}" for n in notes)
+
+        await asyncio.gather(*(one(c) for c in creating))
+        if errors:
+            raise PlanFailed(sorted(errors))
 
     def _plan_deletes(self, plan: Plan, addresses: set[str], reason: Reason) -> None:
         for address in sorted(addresses):

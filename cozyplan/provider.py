@@ -93,6 +93,9 @@ class ProviderContext:
     resolve_endpoint: EndpointResolver = _identity
     time_scale: float = 1.0
     log: Callable[[str], None] = lambda message: None
+    #: the state's lineage: providers mark what they create with it, and never take over an
+    #: object marked otherwise (or unmarked) unless the user says ``--adopt``/``--replace``
+    lineage: str = ""
 
     def scaled(self, seconds: float) -> float:
         """A wait or poll interval scaled for rehearsals (the lab runs faster than life)."""
@@ -107,10 +110,14 @@ class ApplyContext:
         address: str,
         checkpoint: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
         progress: Callable[[str], None] | None = None,
+        takeover: str | None = None,
     ) -> None:
         self.address = address
         self._checkpoint = checkpoint
         self._progress = progress
+        #: ``adopt`` / ``replace``: the user allowed taking over an object another state (or
+        #: no cozyplan) created; None: such an object must make the create fail
+        self.takeover = takeover
 
     async def checkpoint(self, attrs: Mapping[str, Any]) -> None:
         """Durably record identity chosen mid-create (e.g. an allocated vmid) before acting.
@@ -206,6 +213,13 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
         """Things that will work but are probably a mistake (shown with the plan).
 
         ``planned`` is the desired attributes; values not known yet are ``UNKNOWN``.
+        """
+        return []
+
+    async def check_create(self, planned: Mapping[str, Any], takeover: str | None) -> list[str]:
+        """Before apply: what a create would meet. Raise PlanError when it finds an object
+        it may not take over (``takeover`` None); return notes when it will adopt or replace
+        one. ``planned`` may hold ``UNKNOWN`` values.
         """
         return []
 

@@ -51,6 +51,13 @@ class ProviderSet:
         self.log = log or (lambda message: None)
         self._providers: dict[str, Provider[Any]] = {}
         self._resources: dict[str, Resource[Any, Any]] = {}
+        self.lineage = ""
+
+    def set_lineage(self, lineage: str) -> None:
+        """The state's lineage, which providers use to mark and recognise their objects."""
+        self.lineage = lineage
+        for provider in self._providers.values():
+            provider.ctx.lineage = lineage
 
     def provider(self, name: str) -> Provider[Any]:
         found = self._providers.get(name)
@@ -93,7 +100,9 @@ class ProviderSet:
                 for loc, msg in model_errors(cls.config_model, raw, defer_templates=False)
             ]
             raise SpecError(diags) from None
-        ctx = ProviderContext(base_dir=self.base_dir, time_scale=self.time_scale, log=self.log)
+        ctx = ProviderContext(
+            base_dir=self.base_dir, time_scale=self.time_scale, log=self.log, lineage=self.lineage
+        )
         if self.resolve_endpoint is not None:
             ctx.resolve_endpoint = self.resolve_endpoint
         provider = cls(config, ctx)

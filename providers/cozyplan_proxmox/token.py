@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from cozyplan.provider import ApplyContext, Change, Resource
+from cozyplan_proxmox import ownership
 from cozyplan_proxmox.errors import ApiPermanentError
 from cozyplan_proxmox.models import AclEntry, TokenModel
+from cozyplan_proxmox.ownership import foreign, strip_mark, with_mark
 from cozyplan_proxmox.provider import ProxmoxProvider
 
 
@@ -64,7 +66,7 @@ class TokenResource(Resource[ProxmoxProvider, TokenModel]):
         return current.model_copy(
             update={
                 "privsep": bool(int(info.get("privsep", 1))),
-                "comment": str(info.get("comment", "") or ""),
+                "comment": strip_mark(str(info.get("comment", "") or "")),
                 "expire": int(info.get("expire", 0) or 0),
                 "acl": await self._acl(current),
                 "full_token_id": full_id(current),
@@ -77,6 +79,12 @@ class TokenResource(Resource[ProxmoxProvider, TokenModel]):
     async def _create(self, m: TokenModel, ctx: ApplyContext) -> TokenModel:
         client = self.provider.client
         existing = await self.read(m)
+        if existing is not None:
+            owner = await self._owner(m)
+            if owner is not None and ctx.takeover is None:
+                raise ownership.refuse_at_apply(f"API token {full_id(m)}", owner, ctx.address)
+            if owner is not None:
+                m = m.model_copy(update={"value": None})  # taken over: a fresh secret
         if existing is not None and m.value:
             ctx.progress(f"token {full_id(m)} exists and its secret is known: adopted")
             await self._set_acl(m, existing.acl)
@@ -94,20 +102,41 @@ class TokenResource(Resource[ProxmoxProvider, TokenModel]):
                     raise
         try:
             reply = await client.call(
-                "POST", self._path(m), privsep=m.privsep, comment=m.comment, expire=m.expire
+                "POST", self._path(m), privsep=m.privsep, comment=self._comment(m), expire=m.expire
             )
         except ApiPermanentError as exc:
             if "Token already exists" not in exc.pve_message:
                 raise
             await client.call("DELETE", self._path(m))  # created by a dropped earlier attempt
             reply = await client.call(
-                "POST", self._path(m), privsep=m.privsep, comment=m.comment, expire=m.expire
+                "POST", self._path(m), privsep=m.privsep, comment=self._comment(m), expire=m.expire
             )
         secret = str(reply["value"])
         await self._set_acl(m, [])
         found = await self.read(m)
         base = found or m
         return base.model_copy(update={"value": secret, "full_token_id": full_id(m)})
+
+    def _comment(self, m: TokenModel) -> str:
+        return with_mark(m.comment, self.provider.ctx.lineage)
+
+    async def _owner(self, m: TokenModel) -> str | None:
+        try:
+            info = await self.provider.client.call("GET", self._path(m))
+        except ApiPermanentError as exc:
+            if _gone(exc):
+                return None
+            raise
+        return foreign(self.provider.ctx.lineage, info.get("comment"))
+
+    async def check_create(self, planned: Mapping[str, Any], takeover: str | None) -> list[str]:
+        userid, token_id = planned.get("userid"), planned.get("token_id")
+        if not isinstance(userid, str) or not isinstance(token_id, str):
+            return []
+        m = TokenModel(userid=userid, token_id=token_id)
+        owner = await self._owner(m)
+        what = f"API token {full_id(m)}"
+        return ownership.check(what, owner, takeover, "regenerates the secret of")
 
     async def _set_acl(self, m: TokenModel, have: Sequence[AclEntry]) -> None:
         """Grant each entry to the user **and** the token (privilege separation intersects
@@ -145,7 +174,7 @@ class TokenResource(Resource[ProxmoxProvider, TokenModel]):
                 "PUT",
                 self._path(planned),
                 privsep=planned.privsep,
-                comment=planned.comment,
+                comment=self._comment(planned),
                 expire=planned.expire,
             )
             await self._set_acl(planned, await self._acl(planned))

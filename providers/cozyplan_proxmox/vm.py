@@ -14,6 +14,7 @@ from cozyplan.provider import (
     TemporaryError,
     is_unknown,
 )
+from cozyplan_proxmox import ownership
 from cozyplan_proxmox.cozystack import cpu_warnings
 from cozyplan_proxmox.errors import ApiPermanentError
 from cozyplan_proxmox.guest import agent_ipv4
@@ -25,6 +26,7 @@ from cozyplan_proxmox.normalize import (
     static_ipv4,
     truthy,
 )
+from cozyplan_proxmox.ownership import foreign, with_mark
 from cozyplan_proxmox.provider import ProxmoxProvider
 from cozyplan_proxmox.qemu import (
     current_status,
@@ -149,6 +151,13 @@ class VmResource(Resource[ProxmoxProvider, VmModel]):
 
     def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
         out = cpu_warnings(planned.get("cpu")) if "cpu" in planned else []
+        if planned.get("cloudinit") is False and (
+            planned.get("ipconfig0") or planned.get("nameserver")
+        ):
+            out.append(
+                "ipconfig0/nameserver reach the guest only through a cloud-init drive, and "
+                "cloudinit is false: the guest gets no address from them"
+            )
         pending = planned.get("pending")
         if isinstance(pending, list) and pending:
             out.append(
@@ -181,6 +190,23 @@ class VmResource(Resource[ProxmoxProvider, VmModel]):
         )
         return [f"requires reboot: {', '.join(cold)} of the running VM change on reboot; {how}"]
 
+    async def check_create(self, planned: Mapping[str, Any], takeover: str | None) -> list[str]:
+        vmid, name = planned.get("vmid"), planned.get("name")
+        if not isinstance(vmid, int) or isinstance(vmid, bool):
+            return []  # allocated at apply: never an existing VM
+        entry = await self.provider.inventory.get(vmid)
+        if entry is None:
+            return []
+        if entry.get("template") or (isinstance(name, str) and entry.get("name") != name):
+            raise PlanError(
+                f"vmid {vmid} is already used by {'template' if entry.get('template') else 'VM'}"
+                f" {entry.get('name')!r}; cozyplan never overwrites it: choose another vmid"
+            )
+        node = str(planned.get("node") or entry.get("node") or "pve")
+        config = await get_config(self.provider.client, node, vmid, current=True)
+        owner = foreign(self.provider.ctx.lineage, (config or {}).get("description"))
+        return ownership.check(f"VM {vmid} ({name})", owner, takeover, "deletes and re-creates")
+
     # -- create ------------------------------------------------------------------------------
     async def create(self, planned: VmModel, ctx: ApplyContext) -> VmModel:
         vmid = planned.vmid
@@ -211,6 +237,13 @@ class VmResource(Resource[ProxmoxProvider, VmModel]):
                 f"vmid {vmid} is already used by VM {config.get('name')!r}; cozyplan never "
                 f"overwrites it: choose another vmid for {m.name!r}"
             )
+        owner = foreign(self.provider.ctx.lineage, config.get("description"))
+        if owner is not None and ctx.takeover is None:
+            raise ownership.refuse_at_apply(f"VM {vmid} ({m.name})", owner, ctx.address)
+        if owner is not None and ctx.takeover == "replace":
+            ctx.progress(f"VM {vmid} belongs to {owner}: deleting it (--replace)")
+            await destroy(client, m.node, vmid)
+            return await self._create(m, vmid, ctx)
         ctx.progress(f"VM {vmid} ({m.name}) already exists: adopting")
         view = await read_view(client, m.node, vmid)
         status = await current_status(client, m.node, vmid)
@@ -306,6 +339,9 @@ class VmResource(Resource[ProxmoxProvider, VmModel]):
                 current = 1 if truthy(current or "0") else 0
             if current != value:
                 params[key] = value
+        lineage = self.provider.ctx.lineage
+        if foreign(lineage, config.get("description")) is not None:
+            params["description"] = with_mark(str(config.get("description") or ""), lineage)
         tags = ";".join(m.tags)
         if normalize_tags(config.get("tags", "")) != m.tags:
             params["tags"] = tags if tags else None
