@@ -188,7 +188,10 @@ class VmResource(Resource[ProxmoxProvider, VmModel]):
             if planned.get("reboot", "after_change") == "after_change"
             else "reboot: never leaves them pending"
         )
-        return [f"requires reboot: {', '.join(cold)} of the running VM change on reboot; {how}"]
+        return [
+            f"requires reboot: {', '.join(cold)}: the running VM takes the new value only on a "
+            f"reboot; {how}"
+        ]
 
     async def check_create(self, planned: Mapping[str, Any], takeover: str | None) -> list[str]:
         vmid, name = planned.get("vmid"), planned.get("name")

@@ -31,7 +31,9 @@ def test_memory_changed_behind_a_running_vm_is_healed_with_a_reboot(project: Pro
     plan = cli(project, "plan", "--detailed-exitcode")
     assert plan.returncode == 2, plan.stdout + plan.stderr
     assert "~ memory: 4096 -> 8192" in plan.stdout
-    assert "requires reboot: memory of the running VM" in plan.stdout + plan.stderr
+    assert "requires reboot: memory: the running VM takes the new value only on a reboot" in (
+        plan.stdout + plan.stderr
+    )
     applied = cli(project, "apply", "--auto-approve")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "rebooting to apply memory" in applied.stdout
