@@ -53,3 +53,31 @@ def cpu_warnings(cpu: object) -> list[str]:
             "kvm64/qemu64; CozyStack asks for host (nested virtualisation for KubeVirt)"
         ]
     return []
+
+
+_CLONERS = {"PVEVMAdmin", "PVEAdmin", "PVETemplateUser", "Administrator"}
+_SDN_USE = {"PVESDNUser", "PVESDNAdmin", "PVEAdmin", "Administrator"}
+_DATASTORE_ALLOCATE = {"PVEDatastoreAdmin", "PVEAdmin", "Administrator"}
+
+
+def token_acl_warnings(acl: object) -> list[str]:
+    """What a token for capmox / proxmox-csi needs beyond VM roles (pve-access-control roles)."""
+    if not isinstance(acl, list):
+        return []
+    roles = {str(r) for e in acl if isinstance(e, dict) for r in e.get("roles") or []}
+    if not roles & _CLONERS:
+        return []
+    out: list[str] = []
+    if not roles & _SDN_USE:
+        out.append(
+            "this token may clone VMs but has no SDN.Use: Proxmox VE refuses a clone with "
+            "'Permission check failed (/sdn/zones/localnetwork/vmbr0, SDN.Use)'; grant "
+            "PVESDNUser on /sdn/zones/localnetwork (or the bridge)"
+        )
+    if not roles & _DATASTORE_ALLOCATE:
+        out.append(
+            "no Datastore.Allocate / Datastore.AllocateTemplate: proxmox-csi allocates volumes "
+            "and capmox uploads ISOs with them (PVEDatastoreUser has only AllocateSpace and "
+            "Audit); grant PVEDatastoreAdmin on /storage (or the storages used)"
+        )
+    return out

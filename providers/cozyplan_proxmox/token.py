@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from cozyplan.provider import ApplyContext, Change, Resource
 from cozyplan_proxmox import ownership
+from cozyplan_proxmox.cozystack import token_acl_warnings
 from cozyplan_proxmox.errors import ApiPermanentError
 from cozyplan_proxmox.models import AclEntry, TokenModel
 from cozyplan_proxmox.ownership import foreign, strip_mark, with_mark
@@ -128,6 +129,9 @@ class TokenResource(Resource[ProxmoxProvider, TokenModel]):
                 return None
             raise
         return foreign(self.provider.ctx.lineage, info.get("comment"))
+
+    def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
+        return token_acl_warnings(planned.get("acl"))
 
     async def check_create(self, planned: Mapping[str, Any], takeover: str | None) -> list[str]:
         userid, token_id = planned.get("userid"), planned.get("token_id")

@@ -94,8 +94,17 @@ def test_spec_mistakes_fail_with_proxmoxs_words(project: Project) -> None:
         '    ipconfig0: "ip=${each.value.ip}/24,gw=10.0.0.1"',
         '    ipconfig0: "ip=${each.value.ip}/24,gw=10.0.0.1"\n    cloudinit: false',
     )
-    (project.dir / "pve.yaml").write_text(no_drive)
+    old_acl = no_drive.replace(
+        "      - {path: /, roles: [PVEVMAdmin, PVEAuditor]}\n",
+        "      - {path: /, roles: [PVEVMAdmin, PVEDatastoreUser, PVEAuditor]}\n",
+    )
+    old_acl = "\n".join(
+        line for line in old_acl.splitlines() if "/storage," not in line and "/sdn/" not in line
+    )
+    (project.dir / "pve.yaml").write_text(old_acl + "\n")
     plan = cli(project, "plan")
     text = plan.stdout + plan.stderr
+    assert "Permission check failed (/sdn/zones/localnetwork/vmbr0, SDN.Use)" in text
+    assert "PVEDatastoreUser has only AllocateSpace and Audit" in text
     assert "Talos needs x86-64-v2 and does not boot on kvm64" in text
     assert "the guest gets no address from them" in text
