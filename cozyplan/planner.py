@@ -426,7 +426,6 @@ class Planner:
             except PlanError as exc:
                 path = (*block.path, exc.field) if exc.field else block.path
                 diags.append(Diagnostic(exc.message, self.cfg.position(path), address, exc.field))
-            plan.warnings.extend(f"{address}: {w}" for w in resource.plan_warnings(desired))
             cbd = block.lifecycle.create_before_destroy
             action, reason = decide_action(
                 prior_exists=prior is not None,
@@ -456,6 +455,8 @@ class Planner:
                 and rs.pending is not None
                 and prior is not None
             )
+            # with the computed fields (from the refreshed object, or unknown on create)
+            plan.warnings.extend(f"{address}: {w}" for w in resource.plan_warnings(planned))
             ev.values[address] = (planned, sensitive)
             plan.changes.append(
                 ResourceChange(

@@ -212,7 +212,8 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
         """Things that will work but are probably a mistake (shown with the plan).
 
-        ``planned`` is the desired attributes; values not known yet are ``UNKNOWN``.
+        ``planned`` is the desired attributes with the computed ones (from the refreshed
+        object; ``UNKNOWN`` on create); values not known yet are ``UNKNOWN``.
         """
         return []
 

@@ -46,6 +46,16 @@ def test_memory_changed_behind_a_running_vm_is_healed_with_a_reboot(project: Pro
     behind_the_back(project, runs_with_spec_memory)
     assert cli(project, "plan", "--detailed-exitcode").returncode == 0
 
+    # reboot: never leaves a change pending, and every plan says so
+    spec = EXAMPLE.read_text().replace(
+        "    started: true\n", "    started: true\n    reboot: never\n", 1
+    )
+    (project.dir / "pve.yaml").write_text(spec.replace("memory: 8192", "memory: 12288", 1))
+    _apply(project)
+    plan = cli(project, "plan", "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "memory of the running VM wait for its next reboot" in plan.stdout + plan.stderr
+
 
 def test_another_states_objects_are_never_taken_over_silently(project: Project) -> None:
     (project.dir / "pve.yaml").write_text(EXAMPLE.read_text())
