@@ -479,6 +479,8 @@ class Planner:
     async def _check_creates(self, plan: Plan) -> None:
         """Ask each resource about the objects its creates would meet (ownership), before
         apply: notes join the warnings, refusals fail the plan."""
+        if not self.options.refresh:
+            return  # --no-refresh: the plan reads nothing
         creating = [c for c in plan.changes if c.action is Action.CREATE or c.action.is_replace]
         limit = asyncio.Semaphore(max(1, self.options.parallelism))
         errors: list[str] = []
