@@ -252,7 +252,7 @@ class Applier:
         def progress(message: str) -> None:
             self.progress.message(address, message)
 
-        return ApplyContext(address, checkpoint, progress)
+        return ApplyContext(address, checkpoint, progress, self.plan.options.takeover(address))
 
     async def _call(self, address: str, fn: Any) -> Any:
         def on_retry(attempt: int, exc: Exception, wait: float) -> None:

@@ -80,6 +80,7 @@ def options_of(saved: dict[str, Any]) -> PlanOptions:
         targets=tuple(o["targets"]),
         replace=tuple(o["replace"]),
         parallelism=o["parallelism"],
+        adopt=tuple(o.get("adopt", ())),
     )
 
 

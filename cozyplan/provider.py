@@ -96,6 +96,9 @@ class ProviderContext:
     log: Callable[[str], None] = lambda message: None
     #: in a lab run, the directory files named in the spec are written under instead
     output_root: Path | None = None
+    #: the state's lineage: providers mark what they create with it, and never take over an
+    #: object marked otherwise (or unmarked) unless the user says ``--adopt``/``--replace``
+    lineage: str = ""
 
     def output_path(self, path: str | Path) -> Path:
         """Where to write (and read back) a file the spec names.
@@ -125,10 +128,14 @@ class ApplyContext:
         address: str,
         checkpoint: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
         progress: Callable[[str], None] | None = None,
+        takeover: str | None = None,
     ) -> None:
         self.address = address
         self._checkpoint = checkpoint
         self._progress = progress
+        #: ``adopt`` / ``replace``: the user allowed taking over an object another state (or
+        #: no cozyplan) created; None: such an object must make the create fail
+        self.takeover = takeover
 
     async def checkpoint(self, attrs: Mapping[str, Any]) -> None:
         """Durably record identity chosen mid-create (e.g. an allocated vmid) before acting.
@@ -223,7 +230,24 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
         """Things that will work but are probably a mistake (shown with the plan).
 
-        ``planned`` is the desired attributes; values not known yet are ``UNKNOWN``.
+        ``planned`` is the desired attributes with the computed ones (from the refreshed
+        object; ``UNKNOWN`` on create); values not known yet are ``UNKNOWN``.
+        """
+        return []
+
+    async def check_create(self, planned: Mapping[str, Any], takeover: str | None) -> list[str]:
+        """Before apply: what a create would meet. Raise PlanError when it finds an object
+        it may not take over (``takeover`` None); return notes when it will adopt or replace
+        one. ``planned`` may hold ``UNKNOWN`` values.
+        """
+        return []
+
+    def update_notes(
+        self, prior: Mapping[str, Any], planned: Mapping[str, Any], changes: Sequence[Change]
+    ) -> list[str]:
+        """What an in-place update will do beyond the diff (e.g. "requires reboot").
+
+        Called for planned updates; the notes are shown with the plan's warnings.
         """
         return []
 

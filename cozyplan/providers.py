@@ -53,6 +53,13 @@ class ProviderSet:
         self.output_root = output_root
         self._providers: dict[str, Provider[Any]] = {}
         self._resources: dict[str, Resource[Any, Any]] = {}
+        self.lineage = ""
+
+    def set_lineage(self, lineage: str) -> None:
+        """The state's lineage, which providers use to mark and recognise their objects."""
+        self.lineage = lineage
+        for provider in self._providers.values():
+            provider.ctx.lineage = lineage
 
     def provider(self, name: str) -> Provider[Any]:
         found = self._providers.get(name)
@@ -100,6 +107,7 @@ class ProviderSet:
             time_scale=self.time_scale,
             log=self.log,
             output_root=self.output_root,
+            lineage=self.lineage,
         )
         if self.resolve_endpoint is not None:
             ctx.resolve_endpoint = self.resolve_endpoint

@@ -216,7 +216,12 @@ def _plan_and_maybe_apply(
 
 
 def _options(
-    mode: str, refresh: bool, targets: tuple[str, ...], replace: tuple[str, ...], parallelism: int
+    mode: str,
+    refresh: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    parallelism: int,
+    adopt: tuple[str, ...] = (),
 ) -> PlanOptions:
     if parallelism < 1:
         raise click.BadParameter("must be at least 1", param_hint="--parallelism")
@@ -226,7 +231,17 @@ def _options(
         targets=tuple(targets),
         replace=tuple(replace),
         parallelism=parallelism,
+        adopt=tuple(adopt),
     )
+
+
+_adopt = click.option(
+    "--adopt",
+    "adopt",
+    multiple=True,
+    metavar="ADDR",
+    help="Let this resource take over an existing object this state did not create. Repeatable.",
+)
 
 
 @click.command()
@@ -245,8 +260,10 @@ def _options(
     "replace",
     multiple=True,
     metavar="ADDR",
-    help="Plan to replace this resource even if unchanged. Repeatable.",
+    help="Plan to replace this resource even if unchanged (or an existing object this state "
+    "did not create). Repeatable.",
 )
+@_adopt
 @click.option("--refresh/--no-refresh", default=True, help="Read the real systems first.")
 @click.option("--destroy", is_flag=True, help="Plan to destroy everything in the state.")
 @click.option("--refresh-only", is_flag=True, help="Only report drift.")
@@ -265,6 +282,7 @@ def plan(
     detailed_exitcode: bool,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
+    adopt: tuple[str, ...],
     refresh: bool,
     destroy: bool,
     refresh_only: bool,
@@ -272,7 +290,7 @@ def plan(
 ) -> None:
     """Show what apply would change."""
     mode = "destroy" if destroy else "refresh-only" if refresh_only else "normal"
-    options = _options(mode, refresh, targets, replace, parallelism)
+    options = _options(mode, refresh, targets, replace, parallelism, adopt)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
         code = _plan_and_maybe_apply(
             session,
@@ -294,6 +312,7 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @_targets
 @click.option("--replace", "replace", multiple=True, metavar="ADDR")
+@_adopt
 @click.option("--refresh/--no-refresh", default=True)
 @click.option("--refresh-only", is_flag=True, help="Only accept drift into the state.")
 @click.option(
@@ -312,6 +331,7 @@ def apply(
     auto_approve: bool,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
+    adopt: tuple[str, ...],
     refresh: bool,
     refresh_only: bool,
     parallelism: int,
@@ -329,7 +349,7 @@ def apply(
             options = dataclasses.replace(options, parallelism=parallelism)
     else:
         mode = "refresh-only" if refresh_only else "normal"
-        options = _options(mode, refresh, targets, replace, parallelism)
+        options = _options(mode, refresh, targets, replace, parallelism, adopt)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
         code = _plan_and_maybe_apply(
             session,

@@ -11,6 +11,7 @@ from cozyplan_proxmox.client import PveClient
 from cozyplan_proxmox.config import ProxmoxConfig
 from cozyplan_proxmox.inventory import Inventory
 from cozyplan_proxmox.placement import CloneLimiter, VmidAllocator
+from cozyplan_proxmox.vmview import TemplateConfigs
 
 T = TypeVar("T")
 
@@ -26,6 +27,8 @@ class ProxmoxProvider(Provider[ProxmoxConfig]):
         self.client = PveClient(config, ctx, on_write=self.inventory.invalidate)
         self.vmids = VmidAllocator(self._next_id)
         self.clones = CloneLimiter(config.clone_concurrency)
+        self.templates = TemplateConfigs(self.client)
+        self.reboots = asyncio.Lock()  # reboot one VM at a time
 
     async def _fetch_vms(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self.client.call("GET", "cluster/resources", type="vm")
