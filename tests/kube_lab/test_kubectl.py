@@ -67,13 +67,28 @@ def test_apply_wait_get_describe_delete(kubectl: Kubectl) -> None:
 
 def test_patches_like_kubectl_edit(kubectl: Kubectl) -> None:
     kubectl("apply", "--server-side", "-f", "-", input=MANIFEST)
-    kubectl("-n", "demo", "patch", "deployment", "web", "-p",
-            '{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.28"}]}}}}')  # fmt: skip
+    kubectl(
+        "-n",
+        "demo",
+        "patch",
+        "deployment",
+        "web",
+        "-p",
+        '{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.28"}]}}}}',
+    )
     kubectl(
         "-n", "demo", "patch", "deployment", "web", "--type=merge", "-p", '{"spec":{"replicas":3}}'
     )
-    kubectl("-n", "demo", "patch", "deployment", "web", "--type=json",
-            "-p", '[{"op":"add","path":"/metadata/labels/tier","value":"front"}]')  # fmt: skip
+    kubectl(
+        "-n",
+        "demo",
+        "patch",
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        '[{"op":"add","path":"/metadata/labels/tier","value":"front"}]',
+    )
     shown = kubectl("-n", "demo", "get", "deploy", "web", "-o", "json", "--show-managed-fields")
     got = json.loads(shown.stdout)
     containers = got["spec"]["template"]["spec"]["containers"]
