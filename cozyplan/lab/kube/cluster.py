@@ -93,7 +93,7 @@ class KubeCluster:
             record.setdefault("store", {}),
             world.save,
             self.registry,
-            int(world.option("kube", "watch_window", 1000) or 1000),
+            int(world.option("kubernetes", "watch_window", 1000) or 1000),
         )
         self._builtins = {f"{rt.group}/{rt.plural}": rt for rt in BUILTINS}
         self.controllers: list[Controller] = []

@@ -1,5 +1,5 @@
-"""Latency and fault injection, read live from ``world.option("kube", ...)`` (as the Proxmox
-simulator's: ``cozyplan lab up --set kube.error_rate=0.1``).
+"""Latency and fault injection, read live from ``world.option("kubernetes", ...)`` (as the Proxmox
+simulator's: ``cozyplan lab up --set kubernetes.error_rate=0.1``).
 
 Options (all optional):
 ``latency``: {operation: simulated seconds} overriding ``DEFAULT_LATENCY``;
@@ -35,7 +35,7 @@ class Faults:
         self.injected: dict[str, int] = {"error": 0, "throttle": 0, "drop": 0}
 
     def option(self, key: str, default: Any = None) -> Any:
-        return self.world.option("kube", key, default)
+        return self.world.option("kubernetes", key, default)
 
     def simulated(self, op: str) -> float:
         overrides: dict[str, float] = self.option("latency", {}) or {}

@@ -131,7 +131,7 @@ class Api:
         if not watching:
             await asyncio.sleep(faults.latency("request"))
             if faults.roll("drop") and cluster.world.rng.random() < 0.5:
-                return self._drop(request)
+                return self._drop(request)  # before the request was carried out
             if faults.roll("throttle"):
                 return _error(
                     StatusError(
@@ -166,14 +166,14 @@ class Api:
         except StatusError as exc:
             return _error(exc)
         if not watching and request.method != "GET" and faults.roll("drop"):
-            return self._drop(request)
+            return self._drop(request)  # after: the write happened, the client never knows
         return response
 
     @staticmethod
     def _drop(request: web.Request) -> web.Response:
         if request.transport is not None:
-            request.transport.abort()
-        raise ConnectionResetError("connection dropped by fault injection")
+            request.transport.abort()  # the reply below goes nowhere
+        return web.Response(status=500)
 
     async def route(self, request: web.Request, user: User, watching: bool) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
