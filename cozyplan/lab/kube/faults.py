@@ -6,7 +6,9 @@ Options (all optional):
 ``error_rate``: share of API requests answered 500 (InternalError) or 503 (ServiceUnavailable);
 ``throttle_rate``: share answered 429 TooManyRequests with ``Retry-After``;
 ``drop_rate``: share whose connection is dropped (half before, half after the write was done);
-``watch_window``: how many events the watch window keeps (older resourceVersions get 410).
+``watch_window``: how many events the watch window keeps (older resourceVersions get 410);
+``image_pull_errors`` / ``crashing_images``: image substrings whose pods end in
+ImagePullBackOff / CrashLoopBackOff.
 Watches are never failed by the rates (they are long requests), discovery is.
 """
 
@@ -26,6 +28,7 @@ DEFAULT_LATENCY: dict[str, float] = {
     "gc": 0.2,  # the garbage collector notices a deleted owner
     "bookmark": 10.0,  # interval of watch bookmarks
     "node_ready": 2.0,  # a node turns Ready after the CNI is up
+    "provision": 2.0,  # a dynamically provisioned volume is bound
 }
 
 

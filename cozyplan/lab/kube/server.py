@@ -39,6 +39,15 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 CLUSTER_KEY: web.AppKey[KubeCluster] = web.AppKey("cluster")
 _TRUE = ("true", "True", "1")
+#: kinds whose registry answers a DELETE with the deleted object, not a Status
+_RETURNS_DELETED = {
+    ("", "pods"),
+    ("", "persistentvolumeclaims"),
+    ("", "persistentvolumes"),
+    ("", "services"),
+    ("", "serviceaccounts"),
+    ("storage.k8s.io", "storageclasses"),
+}
 
 
 @dataclass
@@ -532,7 +541,7 @@ class Api:
             precondition_rv=pre.get("resourceVersion"),
             dry_run=self._dry_run(request),
         )
-        if gone and not t.rt.custom:
+        if gone and not t.rt.custom and (t.rt.group, t.rt.plural) not in _RETURNS_DELETED:
             details: Obj = {"name": t.name}
             if t.rt.group:
                 details["group"] = t.rt.group

@@ -380,6 +380,9 @@ class JobStrategy(Strategy):
 class ServiceStrategy(Strategy):
     namespace_name = True
 
+    def prepare_create(self, obj: Obj) -> None:
+        obj["status"] = {"loadBalancer": {}}
+
     def defaults(self, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("type", "ClusterIP")
@@ -475,6 +478,8 @@ class PodStrategy(Strategy):
                 for c in s.get("containers") or []:
                     c.pop("image", None)
                 s.pop("activeDeadlineSeconds", None)
+                if not (old.get("spec") or {}).get("nodeName"):
+                    s.pop("nodeName", None)  # the scheduler's binding
                 s.pop("tolerations", None)
                 return s
 
