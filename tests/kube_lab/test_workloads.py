@@ -17,13 +17,21 @@ from tests.kube_lab.helpers import wait_until
 
 
 def _template(app: str, image: str = "nginx:1.27", **spec: Any) -> dict[str, Any]:
-    return {"metadata": {"labels": {"app": app}},
-            "spec": {"containers": [{"name": "c", "image": image}], **spec}}  # fmt: skip
+    return {
+        "metadata": {"labels": {"app": app}},
+        "spec": {"containers": [{"name": "c", "image": image}], **spec},
+    }
 
 
 def _deployment(name: str, replicas: int = 2, **kw: Any) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "spec": {"replicas": replicas,
-            "selector": {"matchLabels": {"app": name}}, "template": _template(name, **kw)}}  # fmt: skip
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": _template(name, **kw),
+        },
+    }
 
 
 def _pods(v1: client.CoreV1Api, selector: str, ns: str = "default") -> list[Any]:
@@ -52,12 +60,19 @@ def test_deployment_replicasets_pods_and_rollout(api: client.ApiClient) -> None:
     assert [r.metadata.owner_references[0].name for r in rs] == ["web"]
     assert pods[0].metadata.owner_references[0].kind == "ReplicaSet"
     # a new template rolls out a new ReplicaSet; the old one is scaled to zero
-    apps.patch_namespaced_deployment("web", "default", {"spec": {"template": {"spec": {
-        "containers": [{"name": "c", "image": "nginx:1.28"}]}}}})  # fmt: skip
-    wait_until(lambda: {p.spec.containers[0].image for p in _pods(v1, "app=web")} == {"nginx:1.28"}
-               and len(_pods(v1, "app=web")) == 3)  # fmt: skip
+    apps.patch_namespaced_deployment(
+        "web",
+        "default",
+        {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.28"}]}}}},
+    )
+    wait_until(
+        lambda: (
+            {p.spec.containers[0].image for p in _pods(v1, "app=web")} == {"nginx:1.28"}
+            and len(_pods(v1, "app=web")) == 3
+        )
+    )
     wait_until(lambda: apps.read_namespaced_deployment("web", "default").status.ready_replicas == 3)
-    replicas = sorted((r.spec.replicas for r in apps.list_namespaced_replica_set("default").items))
+    replicas = sorted(r.spec.replicas for r in apps.list_namespaced_replica_set("default").items)
     assert replicas == [0, 3]
     # deleting the Deployment collects its ReplicaSets and their pods
     apps.delete_namespaced_deployment("web", "default")
@@ -72,11 +87,21 @@ def test_nodes_not_ready_until_cni(lab: InProcessLab, tmp_path: Path) -> None:
     api = config.new_client_from_config(str(tmp_path / "kc"))
     v1, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     apps.create_namespaced_deployment("default", _deployment("app", 1))
-    cni = {"metadata": {"name": "cilium"}, "spec": {"selector": {"matchLabels": {"app": "cilium"}},
-           "template": _template("cilium", tolerations=[{"operator": "Exists"}])}}  # fmt: skip
+    cni = {
+        "metadata": {"name": "cilium"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "cilium"}},
+            "template": _template("cilium", tolerations=[{"operator": "Exists"}]),
+        },
+    }
     apps.create_namespaced_daemon_set("default", cni)
-    apps.create_namespaced_daemon_set("default", {"metadata": {"name": "plain"}, "spec": {
-        "selector": {"matchLabels": {"app": "plain"}}, "template": _template("plain")}})  # fmt: skip
+    apps.create_namespaced_daemon_set(
+        "default",
+        {
+            "metadata": {"name": "plain"},
+            "spec": {"selector": {"matchLabels": {"app": "plain"}}, "template": _template("plain")},
+        },
+    )
     wait_until(
         lambda: apps.read_namespaced_daemon_set("cilium", "default").status.number_ready == 2
     )
@@ -107,8 +132,15 @@ spec:
 """
     kubectl("apply", "--server-side", "-f", "-", input=job)
     kubectl("wait", "--for=condition=Complete", "job/once", "--timeout=30s")
-    pods = kubectl("get", "pods", "-l", "batch.kubernetes.io/job-name=once", "-o",
-                   "jsonpath={.items[*].status.phase}", check=False).stdout  # fmt: skip
+    pods = kubectl(
+        "get",
+        "pods",
+        "-l",
+        "batch.kubernetes.io/job-name=once",
+        "-o",
+        "jsonpath={.items[*].status.phase}",
+        check=False,
+    ).stdout
     rows = kubectl("get", "job", "once").stdout.splitlines()
     assert rows[1].split()[:3] == ["once", "Complete", "2/2"]
     assert pods.split() == ["Succeeded", "Succeeded"]
@@ -116,31 +148,56 @@ spec:
 
 def _class(storage: client.StorageV1Api, name: str, mode: str, default: bool = False) -> None:
     ann = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
-    storage.create_storage_class({"metadata": {"name": name, "annotations": ann},
-                                  "provisioner": "csi.proxmox.sinextra.dev",
-                                  "volumeBindingMode": mode, "reclaimPolicy": "Delete"})  # fmt: skip
+    storage.create_storage_class(
+        {
+            "metadata": {"name": name, "annotations": ann},
+            "provisioner": "csi.proxmox.sinextra.dev",
+            "volumeBindingMode": mode,
+            "reclaimPolicy": "Delete",
+        }
+    )
 
 
 def test_storage_binding(api: client.ApiClient) -> None:
     v1, storage, apps = client.CoreV1Api(api), client.StorageV1Api(api), client.AppsV1Api(api)
     _class(storage, "fast", "Immediate", default=True)
     _class(storage, "lazy", "WaitForFirstConsumer")
-    claim = {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
-             "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    claim = {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
     v1.create_namespaced_persistent_volume_claim("default", claim)
-    bound = wait_until(lambda: (p := v1.read_namespaced_persistent_volume_claim("data", "default"))
-                       .status.phase == "Bound" and p)  # fmt: skip
+    bound = wait_until(
+        lambda: (
+            (p := v1.read_namespaced_persistent_volume_claim("data", "default")).status.phase
+            == "Bound"
+            and p
+        )
+    )
     assert bound.spec.storage_class_name == "fast"
     pv = v1.read_persistent_volume(bound.spec.volume_name)
     assert pv.spec.claim_ref.name == "data" and pv.status.phase == "Bound"
     # WaitForFirstConsumer: Pending until a pod uses it, bound to the pod's node
-    lazy = {"metadata": {"name": "lazy"}, "spec": {"storageClassName": "lazy",
-            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    lazy = {
+        "metadata": {"name": "lazy"},
+        "spec": {
+            "storageClassName": "lazy",
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
+    }
     v1.create_namespaced_persistent_volume_claim("default", lazy)
     assert v1.read_namespaced_persistent_volume_claim("lazy", "default").status.phase == "Pending"
-    v1.create_namespaced_pod("default", {"metadata": {"name": "consumer"}, "spec": {
-        "containers": [{"name": "c", "image": "busybox"}],
-        "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "lazy"}}]}})  # fmt: skip
+    v1.create_namespaced_pod(
+        "default",
+        {
+            "metadata": {"name": "consumer"},
+            "spec": {
+                "containers": [{"name": "c", "image": "busybox"}],
+                "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "lazy"}}],
+            },
+        },
+    )
     wait_until(
         lambda: (
             v1.read_namespaced_persistent_volume_claim("lazy", "default").status.phase == "Bound"
@@ -162,11 +219,25 @@ def test_storage_binding(api: client.ApiClient) -> None:
     )
     wait_until(lambda: len(v1.list_persistent_volume().items) == 1)
     # a StatefulSet's claim templates give each pod its claim
-    sts = {"metadata": {"name": "db"}, "spec": {"replicas": 2, "serviceName": "db",
-           "selector": {"matchLabels": {"app": "db"}}, "template": _template("db"),
-           "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
-               "accessModes": ["ReadWriteOnce"], "storageClassName": "lazy",
-               "resources": {"requests": {"storage": "1Gi"}}}}]}}  # fmt: skip
+    sts = {
+        "metadata": {"name": "db"},
+        "spec": {
+            "replicas": 2,
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": _template("db"),
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "storageClassName": "lazy",
+                        "resources": {"requests": {"storage": "1Gi"}},
+                    },
+                }
+            ],
+        },
+    }
     apps.create_namespaced_stateful_set("default", sts)
     wait_until(
         lambda: apps.read_namespaced_stateful_set("db", "default").status.ready_replicas == 2
@@ -186,8 +257,10 @@ def test_storage_binding(api: client.ApiClient) -> None:
 def test_failing_pods(api: client.ApiClient) -> None:
     v1 = client.CoreV1Api(api)
     for name, image in (("pull", "missing/app:1"), ("crash", "crashy:1")):
-        v1.create_namespaced_pod("default", {"metadata": {"name": name},
-                                             "spec": {"containers": [{"name": "c", "image": image}]}})  # fmt: skip
+        v1.create_namespaced_pod(
+            "default",
+            {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": image}]}},
+        )
 
     def reason(name: str) -> str | None:
         statuses = v1.read_namespaced_pod(name, "default").status.container_statuses or []

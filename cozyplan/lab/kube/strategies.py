@@ -339,7 +339,13 @@ class JobStrategy(Strategy):
         template = spec.setdefault("template", {})
         uid = obj["metadata"].get("uid", "")
         if uid and not spec.get("manualSelector"):
-            labels = {"batch.kubernetes.io/controller-uid": uid, "controller-uid": uid}
+            name = obj["metadata"].get("name", "")
+            labels = {
+                "batch.kubernetes.io/controller-uid": uid,
+                "controller-uid": uid,
+                "batch.kubernetes.io/job-name": name,
+                "job-name": name,
+            }
             spec.setdefault(
                 "selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
             )
