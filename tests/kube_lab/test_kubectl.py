@@ -111,3 +111,25 @@ def test_patches_like_kubectl_edit(kubectl: Kubectl) -> None:
     )
     assert "\n- .spec.replicas\n" in again.stderr
     assert '\n- .spec.template.spec.containers[name="nginx"].image\n' in again.stderr
+
+
+def test_rollout_nodes_events(kubectl: Kubectl) -> None:
+    kubectl("apply", "--server-side", "-f", "-", input=MANIFEST)
+    assert (
+        "successfully rolled out" in kubectl("-n", "demo", "rollout", "status", "deploy/web").stdout
+    )
+    kubectl("-n", "demo", "scale", "deploy/web", "--replicas=3")
+    kubectl("-n", "demo", "rollout", "restart", "deploy/web")
+    kubectl("-n", "demo", "rollout", "status", "deploy/web", "--timeout=30s")
+    sets = [line.split() for line in kubectl("-n", "demo", "get", "rs").stdout.splitlines()]
+    assert sets[0] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert sorted(row[1:4] for row in sets[1:]) == [["0", "0", "0"], ["3", "3", "3"]]
+    nodes = [line.split() for line in kubectl("get", "nodes").stdout.splitlines()]
+    assert nodes[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert nodes[1][:3] == ["node-1", "Ready", "control-plane"]
+    events = kubectl("-n", "demo", "get", "events").stdout.splitlines()
+    assert events[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert any("ScalingReplicaSet" in e and "deployment/web" in e for e in events)
+    pod = kubectl("-n", "demo", "get", "pods", "-o", "name").stdout.split()[0]
+    described = kubectl("-n", "demo", "describe", pod).stdout
+    assert "Successfully assigned demo/" in described and "Started container nginx" in described

@@ -668,21 +668,23 @@ class Api:
             {"name": n, "type": ty, "format": fmt, "description": n, "priority": 0}
             for n, ty, fmt in strategy.columns()
         ]
-        columns.append(
-            {
-                "name": "Age",
-                "type": "string",
-                "format": "",
-                "priority": 0,
-                "description": "CreationTimestamp is a timestamp representing the server "
-                "time when this object was created.",
-            }
-        )
+        if strategy.age_column:
+            columns.append(
+                {
+                    "name": "Age",
+                    "type": "string",
+                    "format": "",
+                    "priority": 0,
+                    "description": "CreationTimestamp is a timestamp representing the server "
+                    "time when this object was created.",
+                }
+            )
         include = request.query.get("includeObject", "Metadata")
         rows = []
         for obj in items:
             row_obj = self.out(rt, copy.deepcopy(obj)) if include == "Object" else _partial(obj)
-            rows.append({"cells": [*strategy.cells(obj), age(obj)], "object": row_obj})
+            cells = [*strategy.cells(obj), *([age(obj)] if strategy.age_column else [])]
+            rows.append({"cells": cells, "object": row_obj})
         return {
             "kind": "Table",
             "apiVersion": "meta.k8s.io/v1",
