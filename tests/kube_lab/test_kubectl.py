@@ -133,3 +133,20 @@ def test_rollout_nodes_events(kubectl: Kubectl) -> None:
     pod = kubectl("-n", "demo", "get", "pods", "-o", "name").stdout.split()[0]
     described = kubectl("-n", "demo", "describe", pod).stdout
     assert "Successfully assigned demo/" in described and "Started container nginx" in described
+
+
+def test_typed_create_commands_in_protobuf(kubectl: Kubectl) -> None:
+    """kubectl's typed commands send protobuf bodies; the lab reads them for these kinds."""
+    kubectl("create", "namespace", "typed")
+    kubectl("-n", "typed", "create", "configmap", "cm", "--from-literal=a=b")
+    kubectl("-n", "typed", "create", "secret", "generic", "s", "--from-literal=pw=hunter2")
+    shown = kubectl("-n", "typed", "get", "cm,secret", "-o", "json", "--show-managed-fields")
+    got = json.loads(shown.stdout)
+    by_kind = {i["kind"]: i for i in got["items"]}
+    assert by_kind["ConfigMap"]["data"] == {"a": "b"}
+    assert by_kind["Secret"]["data"] == {"pw": "aHVudGVyMg=="}
+    managers = {m["manager"] for m in by_kind["ConfigMap"]["metadata"]["managedFields"]}
+    assert managers == {"kubectl-create"}
+    # other kinds in protobuf are refused with 415, as by a server without that serializer
+    refused = kubectl("-n", "typed", "create", "deployment", "d", "--image=nginx", check=False)
+    assert refused.returncode == 1 and "unknown format" in refused.stderr

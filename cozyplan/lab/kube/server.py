@@ -17,7 +17,7 @@ from aiohttp import web
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from cozyplan.lab.kube import crd, discovery, managed, patch
+from cozyplan.lab.kube import crd, discovery, managed, patch, protobuf
 from cozyplan.lab.kube.errors import (
     StatusError,
     bad_request,
@@ -96,6 +96,13 @@ def _user(request: web.Request) -> User | None:
 
 
 def _decode(body: bytes, content_type: str) -> Any:
+    if content_type == "application/vnd.kubernetes.protobuf":
+        try:
+            return protobuf.decode(body)
+        except protobuf.Unsupported:
+            raise unsupported_media(["application/json", "application/yaml"]) from None
+    if "protobuf" in content_type or "cbor" in content_type:
+        raise unsupported_media(["application/json", "application/yaml"])
     if not body:
         raise bad_request("the body of the request was empty")
     if "yaml" in content_type:
