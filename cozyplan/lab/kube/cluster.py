@@ -100,6 +100,8 @@ class KubeCluster:
         )
         self._builtins = {f"{rt.group}/{rt.plural}": rt for rt in BUILTINS}
         self.controllers: list[Controller] = []
+        #: (namespace, uid, reason, message) -> the Event that counts its repeats
+        self.event_names: dict[tuple[str, str, str, str], str] = {}
         self._runner: web.AppRunner | None = None
 
     def _save_soon(self) -> None:
