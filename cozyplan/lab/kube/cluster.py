@@ -23,8 +23,9 @@ from cozyplan.lab.framework import LabWorld, loopback_for
 from cozyplan.lab.kube import authz, crd
 from cozyplan.lab.kube.controllers.base import Controller
 from cozyplan.lab.kube.faults import Faults
+from cozyplan.lab.kube.http import Target, User
 from cozyplan.lab.kube.resources import BUILTINS, ResourceType
-from cozyplan.lab.kube.server import Target, User, make_app
+from cozyplan.lab.kube.server import make_app
 from cozyplan.lab.kube.store import SYSTEM_NAMESPACES, Store
 from cozyplan.lab.kube.strategies import Strategy
 
