@@ -121,6 +121,9 @@ def open_session(
     time_scale: float | None,
     var_pairs: tuple[str, ...] = (),
 ) -> Iterator[Session]:
+    path = state_path or default_state_path(spec, lab_dir if lab else None)
+    session = Session(spec, path, None, parse_vars(var_pairs))
+    session.variables  # noqa: B018 - a bad spec or variable fails before a lab or state dir is made
     lab_ctx: contextlib.AbstractContextManager[LabHandle | None]
     if lab:
         from cozyplan.lab.runtime import lab_session  # the lab loads only when asked for
@@ -129,8 +132,8 @@ def open_session(
     else:
         lab_ctx = contextlib.nullcontext(None)
     with lab_ctx as handle:
-        path = state_path or default_state_path(spec, lab_dir if lab else None)
-        yield Session(spec, path, handle, parse_vars(var_pairs))
+        session.lab = handle
+        yield session
 
 
 def report_error(exc: BaseException, secrets: list[str] | None = None) -> None:

@@ -407,5 +407,5 @@ def refresh(
         if as_json:
             click.echo(scrub(json.dumps(plan_document(result), indent=2), secrets))
         else:
-            click.echo(scrub(render_plan(result, styler()), secrets), nl=False)
+            click.echo(scrub(render_plan(result, styler(), recorded=True), secrets), nl=False)
     raise Exit(2 if detailed_exitcode and result.drift else 0)

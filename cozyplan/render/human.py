@@ -139,7 +139,9 @@ def render_drift(drift: Iterable[Drift], style: Styler) -> list[str]:
     return lines
 
 
-def render_plan(plan: Plan, style: Styler) -> str:
+def render_plan(plan: Plan, style: Styler, *, recorded: bool = False) -> str:
+    """The plan as text. ``recorded``: a refresh that already wrote the drift into the state
+    (``cozyplan refresh``), not a proposal (``plan --refresh-only``)."""
     lines: list[str] = []
     mode = plan.options.mode
     lines.extend(render_drift(plan.drift, style))
@@ -148,6 +150,12 @@ def render_plan(plan: Plan, style: Styler) -> str:
             lines.append(
                 style("No changes.", "green", bold=True)
                 + " The real systems match the state; nothing has drifted."
+            )
+        elif recorded:
+            lines.append(
+                f"Refresh found drift in {len(plan.drift)} resource(s) and recorded it in the "
+                "state; 'cozyplan apply' brings them back to the spec (or change the spec to "
+                "match)."
             )
         else:
             lines.append(
