@@ -11,7 +11,7 @@ import click
 from cozyplan.diff import Change, ChangeOp
 from cozyplan.plan import Action, Reason, ResourceChange
 from cozyplan.planner import Drift, Plan
-from cozyplan.render.values import SENSITIVE_TEXT, fmt, is_sensitive
+from cozyplan.render.values import SENSITIVE_TEXT, fmt, is_sensitive, pem_summary, summarise_pem
 
 _COLOURS = {
     Action.CREATE: "green",
@@ -47,7 +47,11 @@ class Styler:
 def _value(change_value: Any, sensitive: bool) -> str:
     if sensitive and change_value is not None:
         return SENSITIVE_TEXT
-    return fmt(change_value)
+    if isinstance(change_value, str):
+        summary = pem_summary(change_value)
+        if summary is not None:
+            return summary  # a certificate is told apart by its fingerprint, not its base64
+    return fmt(summarise_pem(change_value))
 
 
 def _multiline_diff(before: str, after: str, indent: str) -> list[str]:
@@ -72,6 +76,8 @@ def change_lines(change: Change, style: Styler, indent: str = "      ") -> list[
         and isinstance(b, str)
         and isinstance(a, str)
         and ("\n" in b or "\n" in a)
+        and pem_summary(b) is None
+        and pem_summary(a) is None
     ):
         return [f"{head}:{note}", *_multiline_diff(b, a, indent + "    ")]
     return [f"{head}: {_value(b, change.sensitive)} -> {_value(a, change.sensitive)}{note}"]
