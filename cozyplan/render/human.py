@@ -136,12 +136,19 @@ def drift_block(d: Drift, style: Styler) -> list[str]:
 
 
 def render_drift(drift: Iterable[Drift], style: Styler) -> list[str]:
+    """Real drift, then (apart: cozyplan made them) what an interrupted run created."""
     items = list(drift)
-    if not items:
-        return []
-    lines = [style("Objects have changed outside of cozyplan:", bold=True), ""]
-    for d in items:
-        lines.extend(drift_block(d, style))
+    outside = [d for d in items if not d.adopted]
+    adopted = [d for d in items if d.adopted]
+    lines: list[str] = []
+    if outside:
+        lines += [style("Objects have changed outside of cozyplan:", bold=True), ""]
+        for d in outside:
+            lines.extend(drift_block(d, style))
+    if adopted:
+        lines += [style("Objects an interrupted run of cozyplan created:", bold=True), ""]
+        for d in adopted:
+            lines.extend(drift_block(d, style))
     return lines
 
 
@@ -176,7 +183,7 @@ def render_plan(plan: Plan, style: Styler, *, recorded: bool = False) -> str:
         for w in plan.warnings:
             lines.append(style(f"Warning: {w}", "yellow"))
         return "\n".join(lines) + "\n"
-    if plan.drift:
+    if any(not d.adopted for d in plan.drift):
         lines.append("Unless the spec is changed to match, cozyplan will undo these changes.")
         lines.append("")
     lines.append("cozyplan will perform the following actions:")

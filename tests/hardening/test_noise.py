@@ -64,3 +64,44 @@ def test_pem_shown_by_fingerprint(tmp_path: Path) -> None:
     nested = Change(("certs",), ChangeOp.REMOVE, {"ca": pem}, None)
     assert "BEGIN" not in "".join(change_lines(nested, Styler(False)))
     assert pem_summary("plain text") is None
+
+
+def test_adopted_object_is_not_described_as_changed_outside(tmp_path: Path) -> None:
+    import json
+    import os
+    import sys
+
+    (tmp_path / "cozyplan.yaml").write_text(
+        "version: 1\nresources:\n  local_file.a: {path: out/a, content: one}\n"
+    )
+
+    def sh(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cozyplan", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+            timeout=120,
+        )
+
+    assert sh("apply", "--auto-approve").returncode == 0
+    # as a run killed mid-create leaves it: a crash marker, no recorded object
+    path = tmp_path / "state/cozyplan.state.json"
+    state = json.loads(path.read_text())
+    res = state["resources"]["local_file.a"]
+    res["pending"] = {
+        "operation": "create",
+        "started": 1.0,
+        "attributes": dict(res["desired"]),
+        "run_id": "x",
+    }
+    res["observed"] = None
+    path.write_text(json.dumps(state))
+    (tmp_path / "cozyplan.yaml").write_text(
+        "version: 1\nresources:\n  local_file.a: {path: out/a, content: two}\n"
+    )
+    out = sh("plan").stdout
+    assert "local_file.a was created by an interrupted run and is adopted" in out
+    assert "changed outside" not in out and "will undo" not in out
+    assert "will be updated in-place (adopting" in out
