@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from cozyplan.errors import StateError
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
@@ -57,8 +59,6 @@ class JournalEntry(_Strict):
 
 def check(model: type[BaseModel], data: Any, where: str = "") -> None:
     """Validate ``data`` against ``model``; raise StateError naming each bad field."""
-    from cozyplan.errors import StateError
-
     try:
         model.model_validate(data)
     except ValidationError as exc:
