@@ -7,7 +7,7 @@ checked form of what ``State.to_json`` / ``LocalStore.record`` write.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -32,7 +32,8 @@ class ResourceFile(_Strict):
     desired: dict[str, Any] | None = None
     observed: dict[str, Any] | None = None
     dependencies: list[StrictStr] | None = None
-    sensitive_paths: list[list[StrictStr | StrictInt]] | None = None
+    #: each path names a field (never the whole object: an empty path is not written)
+    sensitive_paths: list[Annotated[list[StrictStr | StrictInt], Field(min_length=1)]] | None = None
     pending: PendingFile | None = None
     deposed: list[dict[str, Any]] | None = None
 

@@ -208,11 +208,14 @@ def main_(workdir: Path) -> None:
     base.mkdir()
     shutil.copytree("state", base / "state")
     shutil.copy("p.plan", base / "p.plan")
+    only = os.environ.get("FUZZ_ONLY", "")  # e.g. "files" to rerun one part
     for case in (fuzz_random_bytes, fuzz_yamlish_text, fuzz_deep_nesting, fuzz_alias_bombs):
-        case()
-        print(f"{case.__name__}: ok", flush=True)
-    fuzz_state_and_plan_files(base)
-    print("state and plan files: ok", flush=True)
+        if only in case.__name__:
+            case()
+            print(f"{case.__name__}: ok", flush=True)
+    if only in "fuzz_state_and_plan_files":
+        fuzz_state_and_plan_files(base)
+        print("state and plan files: ok", flush=True)
 
 
 if __name__ == "__main__":

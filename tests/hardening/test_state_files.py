@@ -114,3 +114,16 @@ def test_malformed_journal_line(project: Project, line: bytes, expected: str) ->
     assert "Internal error" not in result.stderr
     assert f"{STATE}.journal is malformed: {expected}" in result.stderr
     assert "move it aside" in result.stderr
+
+
+def test_empty_sensitive_path_is_refused(project: Project) -> None:
+    """Found by the fuzz test: a sensitive path [] masked a whole object into a string."""
+    state = applied(project, SECRET_SPEC)
+    data = json.loads(state.read_text())
+    data["resources"]["local_file.x"]["sensitive_paths"] = [[]]
+    state.write_text(json.dumps(data))
+    result = project.sh("show")
+    assert result.returncode == 1
+    assert "resources.local_file.x.sensitive_paths.0: List should have at least 1 item" in (
+        result.stderr
+    )
