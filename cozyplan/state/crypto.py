@@ -87,13 +87,18 @@ class StateCipher:
     def open(self, sealed: dict[str, str]) -> Any:
         from cryptography.fernet import InvalidToken
 
+        raw = sealed[MARK]
+        if not isinstance(raw, str):
+            raise StateError(
+                f"an encrypted value in the state is damaged: {MARK} must be a token string"
+            )
         try:
-            token = base64.urlsafe_b64decode(sealed[MARK])
+            token = base64.urlsafe_b64decode(raw)
             return json.loads(self._cipher(create=False).decrypt(token))
         except (InvalidToken, ValueError) as exc:
             raise StateError(
                 "cannot decrypt a sensitive value in the state: wrong key "
-                "(COZYPLAN_STATE_KEY or the .key file beside the state)"
+                "(COZYPLAN_STATE_KEY or the .key file beside the state), or a damaged value"
             ) from exc
 
 

@@ -134,7 +134,10 @@ class LocalStore:
             }
         except StateError as exc:
             raise self._malformed(self.path, str(exc)) from None
-        state.resources = {a: self._open(rs) for a, rs in resources.items()}
+        try:
+            state.resources = {a: self._open(rs) for a, rs in resources.items()}
+        except StateError as exc:
+            raise StateError(f"{self.path}: {exc}") from None
         return state
 
     def _malformed(self, path: Path, problem: str) -> StateError:
@@ -188,7 +191,10 @@ class LocalStore:
             if rs is None:
                 state.resources.pop(entry["address"], None)
             else:
-                state.resources[entry["address"]] = self._open(rs)
+                try:
+                    state.resources[entry["address"]] = self._open(rs)
+                except StateError as exc:
+                    raise StateError(f"{self.journal_path}: line {i + 1}: {exc}") from None
 
     # -- writing ------------------------------------------------------------------------------
     def _open_journal(self, state: State) -> Any:

@@ -127,3 +127,17 @@ def test_empty_sensitive_path_is_refused(project: Project) -> None:
     assert "resources.local_file.x.sensitive_paths.0: List should have at least 1 item" in (
         result.stderr
     )
+
+
+def test_damaged_encrypted_value_is_named(project: Project) -> None:
+    """Found by the fuzz test: a sealed value that is not a token string gave a TypeError."""
+    state = applied(project, SECRET_SPEC)
+    data = json.loads(state.read_text())
+    data["resources"]["local_file.x"]["observed"]["sensitive_content"] = {
+        "$cozyplan-encrypted": None
+    }
+    state.write_text(json.dumps(data))
+    result = project.sh("state", "list")
+    assert result.returncode == 1
+    assert "Internal error" not in result.stderr
+    assert f"{STATE}: an encrypted value in the state is damaged" in result.stderr
