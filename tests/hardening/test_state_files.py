@@ -141,3 +141,11 @@ def test_damaged_encrypted_value_is_named(project: Project) -> None:
     assert result.returncode == 1
     assert "Internal error" not in result.stderr
     assert f"{STATE}: an encrypted value in the state is damaged" in result.stderr
+
+
+def test_binary_lock_file_is_no_lock(project: Project) -> None:
+    (project.dir / "state").mkdir()
+    (project.dir / f"{STATE}.lock").write_bytes(b"\xff\xfe")
+    result = project.sh("force-unlock", "abc")
+    assert result.returncode == 1
+    assert "no lock is held" in result.stderr and "Internal error" not in result.stderr
