@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from cozyplan.diff import Change, ChangeOp, diff_attrs
 from cozyplan.errors import PermanentError, PlanError, TemporaryError
 from cozyplan.plan import Action
+from cozyplan.spec.view import SpecProblem, SpecView
 from cozyplan.schema import (
     Computed,
     Noise,
@@ -56,6 +57,8 @@ __all__ = [
     "ResourceSchema",
     "Sensitive",
     "SpecModel",
+    "SpecProblem",
+    "SpecView",
     "TemporaryError",
     "contains_unknown",
     "is_unknown",
@@ -143,6 +146,16 @@ class Provider(Generic[ConfigT]):
 
     async def close(self) -> None:
         """Release connections. Called once after the run."""
+
+    @classmethod
+    def validate_spec(cls, spec: SpecView) -> list[SpecProblem]:
+        """Checks across resources, at ``validate`` time (talks to nothing).
+
+        Called once per spec for each provider whose resources the spec uses; ``spec`` shows
+        every resource block of the spec (any provider's), as written, with static values
+        where they are known without planning. Each problem is reported with its file:line.
+        """
+        return []
 
 
 @dataclass
