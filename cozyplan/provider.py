@@ -137,6 +137,8 @@ class Provider(Generic[ConfigT]):
     """A family of resource types sharing one connection configuration."""
 
     name: ClassVar[str]
+    #: resource types named ``PREFIX_...`` with a prefix other than ``name`` (``k8s``)
+    type_prefix: ClassVar[str | None] = None
     config_model: ClassVar[type[BaseModel]] = EmptyConfig
     resource_types: ClassVar[Sequence[type[Resource[Any, Any]]]] = ()
 
@@ -186,6 +188,16 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     @classmethod
     def schema(cls) -> ResourceSchema:
         return schema_of(cls.model)
+
+    @classmethod
+    def split_instances(
+        cls, body: Mapping[str, Any], base_dir: Path
+    ) -> dict[str, dict[str, Any]] | None:
+        """Several instances from one block without ``for_each``/``count`` (e.g. one per
+        document of a multi-document YAML file): instance key -> that instance's body, or None
+        for the usual single instance. Called when the spec is expanded, before any resource is
+        read; raise ValueError for bad input (shown at the block's position)."""
+        return None
 
     # -- hooks for provider authors ---------------------------------------------------------
     @abc.abstractmethod
