@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict
 from cozyplan.diff import Change, ChangeOp, diff_attrs
 from cozyplan.errors import PermanentError, PlanError, TemporaryError
 from cozyplan.plan import Action
-from cozyplan.spec.view import SpecProblem, SpecView
 from cozyplan.schema import (
     Computed,
     Noise,
@@ -37,6 +36,7 @@ from cozyplan.schema import (
     Sensitive,
     schema_of,
 )
+from cozyplan.spec.view import SpecBlock, SpecProblem, SpecView
 from cozyplan.values import UNKNOWN, contains_unknown, is_unknown
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "Resource",
     "ResourceSchema",
     "Sensitive",
+    "SpecBlock",
     "SpecModel",
     "SpecProblem",
     "SpecView",

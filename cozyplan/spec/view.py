@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cozyplan.spec.expr import ExprError, Ref, evaluate
+from cozyplan.spec.expr import ExprError, Index, Ref, evaluate
 from cozyplan.values import UNKNOWN
 
 Path = tuple[str | int, ...]
@@ -76,13 +76,7 @@ class SpecView:
             else:
                 return UNKNOWN, False
             for part in rest:
-                key = getattr(part, "key", part)
-                if isinstance(got, dict) and key in got:
-                    got = got[key]
-                elif isinstance(got, list) and isinstance(key, int) and 0 <= key < len(got):
-                    got = got[key]
-                else:
-                    return UNKNOWN, False
+                got = _step(got, part.key if isinstance(part, Index) else part)
             return got, False
 
         try:
@@ -100,3 +94,12 @@ class SpecView:
         if "default" in getattr(var, "model_fields_set", ()):
             return var.default
         return UNKNOWN
+
+
+def _step(value: Any, key: str | int) -> Any:
+    """``value[key]``, or UNKNOWN when there is no such element."""
+    if isinstance(value, dict):
+        return value.get(key, UNKNOWN)
+    if isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+        return value[key]
+    return UNKNOWN

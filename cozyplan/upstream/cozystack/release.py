@@ -194,6 +194,13 @@ class Release:
                 )
         return out
 
+    def app_chart_values(self, chart: str) -> dict[str, Any]:
+        """The chart's ``values.yaml`` (Helm merges the app's spec over it)."""
+        path = self.root / "apps" / chart / "values.yaml"
+        if not path.is_file():
+            return {}
+        return yaml.safe_load(path.read_text()) or {}
+
     def app_values_schema(self, chart: str) -> dict[str, Any] | None:
         path = self.root / "apps" / chart / "values.schema.json"
         if not path.is_file():
