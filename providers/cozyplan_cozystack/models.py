@@ -45,3 +45,21 @@ class AppModel(SpecModel):
     kubeconfig_path: str | None = None
     timeout: float = Field(1800.0, gt=0)
     ready: bool = True
+
+
+class StorageNode(SpecModel):
+    #: the node's Proxmox VM disks, e.g. ``${proxmox_vm.cp[cp1].disks}``
+    disks: list[dict[str, Any]]
+
+
+class StorageModel(SpecModel):
+    #: Kubernetes node name -> its VM's disks
+    nodes: dict[str, StorageNode]
+    data_disk: str = Field("scsi1", description="the VM disk slot LINSTOR gets")
+    pool: str = Field("data", description="LINSTOR storage pool and ZFS pool name")
+    version: str = DEFAULT_VERSION
+    timeout: float = Field(900.0, gt=0)
+    #: false while a satellite is not Online or its pool is missing (drift; apply waits again)
+    ready: bool = True
+    #: node -> the data disk's device in the guest
+    devices: Annotated[dict[str, str], Computed()] = {}

@@ -8,9 +8,11 @@ from cozyplan.provider import Resource
 from cozyplan_cozystack.resources.app import CozystackApp, CozystackTenant
 from cozyplan_cozystack.resources.networking import CozystackNetworking
 from cozyplan_cozystack.resources.platform import CozystackPlatform
+from cozyplan_cozystack.resources.storage import CozystackStorage
 
 RESOURCE_TYPES: list[type[Resource[Any, Any]]] = [
     CozystackPlatform,
+    CozystackStorage,
     CozystackNetworking,
     CozystackTenant,
     CozystackApp,
@@ -21,5 +23,6 @@ __all__ = [
     "CozystackApp",
     "CozystackNetworking",
     "CozystackPlatform",
+    "CozystackStorage",
     "CozystackTenant",
 ]

@@ -18,10 +18,17 @@ from cozyplan.provider import ApplyContext, Change, PermanentError, Resource
 from cozyplan.upstream.cozystack import AppDefinition, release
 from cozyplan.upstream.cozystack.appschema import check_app_spec
 from cozyplan_cozystack import kube
-from cozyplan_cozystack.models import AppModel, TenantModel
+from cozyplan_cozystack.models import DEFAULT_VERSION, AppModel, TenantModel
 from cozyplan_cozystack.provider import CozystackProvider
 
 APPS = "apps.cozystack.io/v1alpha1"
+#: tenant options that install a service of their own (HelmRelease of that name)
+TENANT_COMPONENTS = ("etcd", "ingress", "monitoring", "seaweedfs")
+
+
+def tenant_namespace(name: str, parent_namespace: str) -> str:
+    """Where a tenant's apps live: tenant-root for root, else tenant-<name>."""
+    return "tenant-root" if name == "root" else f"tenant-{name}"
 
 
 def definition(version: str, kind: str) -> AppDefinition:
@@ -204,7 +211,7 @@ class CozystackTenant(_AppBase, Resource[CozystackProvider, TenantModel]):
     description = "The root tenant's options or a child tenant (namespace tenant-<name>)."
 
     async def read(self, current: TenantModel) -> TenantModel | None:
-        obj, ready = await self._read("v0.37.2", "Tenant", current.name, current.namespace)
+        obj, ready = await self._read(DEFAULT_VERSION, "Tenant", current.name, current.namespace)
         if obj is None:
             return None
         values = _owned_spec(current.values, obj.get("spec") or {})
