@@ -26,6 +26,15 @@ APPS = "apps.cozystack.io/v1alpha1"
 TENANT_COMPONENTS = ("etcd", "ingress", "monitoring", "seaweedfs")
 
 
+def tenant_namespace(name: str) -> str:
+    """Where a tenant's own services and apps live: tenant-root for root, else tenant-<name>."""
+    return "tenant-root" if name == "root" else f"tenant-{name}"
+
+
+#: tenant options that install a service of their own (HelmRelease of that name)
+TENANT_COMPONENTS = ("etcd", "ingress", "monitoring", "seaweedfs")
+
+
 def tenant_namespace(name: str, parent_namespace: str) -> str:
     """Where a tenant's apps live: tenant-root for root, else tenant-<name>."""
     return "tenant-root" if name == "root" else f"tenant-{name}"
@@ -219,7 +228,7 @@ class CozystackTenant(_AppBase, Resource[CozystackProvider, TenantModel]):
 
     async def create(self, planned: TenantModel, ctx: ApplyContext) -> TenantModel:
         await self._apply(
-            "v0.37.2",
+            DEFAULT_VERSION,
             "Tenant",
             planned.name,
             planned.namespace,
@@ -227,7 +236,30 @@ class CozystackTenant(_AppBase, Resource[CozystackProvider, TenantModel]):
             planned.timeout,
             ctx,
         )
+        await self._components(planned, ctx)
         return planned.model_copy(update={"ready": True})
+
+    async def _components(self, m: TenantModel, ctx: ApplyContext) -> None:
+        """The tenant's own services upstream's e2e waits for (etcd, ingress, ...)."""
+        api = await self.provider.api()
+        namespace = tenant_namespace(m.name)
+        names = [c for c in TENANT_COMPONENTS if m.values.get(c) is True]
+
+        async def ready() -> str | None:
+            for name in names:
+                hr = await kube.get(api, *kube.HELMRELEASE, name, namespace)
+                why = kube.condition(hr, "Ready=True")
+                if why is not None:
+                    return f"HelmRelease {namespace}/{name}: {why}"
+            return None
+
+        await kube.poll(
+            ready,
+            timeout=m.timeout,
+            interval=self.provider.ctx.scaled(5.0),
+            what=f"tenant {m.name}'s services are not Ready",
+            progress=ctx.progress,
+        )
 
     async def update(
         self,
