@@ -31,15 +31,6 @@ def tenant_namespace(name: str) -> str:
     return "tenant-root" if name == "root" else f"tenant-{name}"
 
 
-#: tenant options that install a service of their own (HelmRelease of that name)
-TENANT_COMPONENTS = ("etcd", "ingress", "monitoring", "seaweedfs")
-
-
-def tenant_namespace(name: str, parent_namespace: str) -> str:
-    """Where a tenant's apps live: tenant-root for root, else tenant-<name>."""
-    return "tenant-root" if name == "root" else f"tenant-{name}"
-
-
 def definition(version: str, kind: str) -> AppDefinition:
     apps = release(version).app_definitions()
     if kind not in apps:
