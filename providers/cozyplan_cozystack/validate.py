@@ -88,14 +88,15 @@ def _platform(spec: SpecView, block: SpecBlock, body: Mapping[str, Any]) -> Prob
         return out
     for key, message in unknown_key_problems(config):
         out.append(SpecProblem(addr, ("config", key), message))
-    bundle = config.get("bundle-name")
+    bundle = config.get("bundle-name", config.get("bundle"))
+    bundle_key = "bundle-name" if "bundle-name" in config else "bundle"
     required = (
         REQUIRED_BY_BUNDLE.get(bundle, tuple(REQUIRED))
         if isinstance(bundle, str)
         else (tuple(REQUIRED))
     )
     for key in required:
-        if key not in config:
+        if key not in config and not (key == "bundle-name" and "bundle" in config):
             out.append(
                 SpecProblem(
                     addr, ("config",), f"ConfigMap key {key!r} is required: {REQUIRED[key]}"
@@ -108,7 +109,7 @@ def _platform(spec: SpecView, block: SpecBlock, body: Mapping[str, Any]) -> Prob
             out.append(
                 SpecProblem(
                     addr,
-                    ("config", "bundle-name"),
+                    ("config", bundle_key),
                     f"{why}; CozyStack {version} bundles: {', '.join(names)} "
                     "(e.g. paas-full for a full PaaS on VMs)",
                 )

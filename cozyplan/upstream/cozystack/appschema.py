@@ -41,6 +41,12 @@ def apply_defaults(schema: Mapping[str, Any], value: Any) -> Any:
     return value
 
 
+#: where a key people write really lives (by the key's name at any level)
+RENAMES = {
+    "storage": "size",
+}
+
+
 def _unknown_keys(schema: Mapping[str, Any], value: Any, path: Path) -> list[tuple[Path, str]]:
     out: list[tuple[Path, str]] = []
     if schema.get("x-kubernetes-preserve-unknown-fields"):
@@ -57,8 +63,18 @@ def _unknown_keys(schema: Mapping[str, Any], value: Any, path: Path) -> list[tup
                 continue
             elif props or schema.get("type") == "object":
                 names = sorted(props)
-                close = difflib.get_close_matches(str(key), names, n=1)
+                renamed = RENAMES.get(str(key))
+                close = (
+                    [renamed]
+                    if renamed in props
+                    else difflib.get_close_matches(str(key), names, n=1)
+                )
                 hint = f"; did you mean {close[0]!r}?" if close else ""
+                if str(key) == "replicas" and "controlPlane" in props:
+                    hint = (
+                        "; control-plane replicas are controlPlane.replicas, workers are "
+                        "nodeGroups.<name>.minReplicas/maxReplicas"
+                    )
                 out.append(
                     (
                         (*path, key),
