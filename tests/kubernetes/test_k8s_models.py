@@ -53,7 +53,7 @@ def test_split_instances_one_per_document_taken_literally(tmp_path: Path) -> Non
     assert split["ConfigMap/demo/c"]["force_conflicts"] is True
     assert split["ConfigMap/demo/c"]["manifest"]["data"]["tpl"] == "hello $${name}"
     assert K8sManifest.split_instances({"manifest": SECRET}, tmp_path) is None
-    with pytest.raises(ValueError, match="missing.yaml"):
+    with pytest.raises(ValueError, match=r"missing\.yaml"):
         K8sManifest.split_instances({"file": "missing.yaml"}, tmp_path)
 
 

@@ -60,17 +60,15 @@ items:
     assert list(docs) == ["Namespace/demo", "ConfigMap/demo/a", "ConfigMap/demo/b"]
 
 
+ONE = "{apiVersion: v1, kind: A, metadata: {name: x}}\n"
+
+
 def test_split_documents_errors_name_the_document() -> None:
+    no_kind = "{apiVersion: v1, metadata: {name: y}}\n"
     with pytest.raises(ManifestError, match=r"objects.yaml: document 2: the manifest has no kind"):
-        split_documents(
-            "{apiVersion: v1, kind: A, metadata: {name: x}}\n---\n{apiVersion: v1, metadata: {name: y}}\n",
-            "objects.yaml",
-        )
+        split_documents(f"{ONE}---\n{no_kind}", "objects.yaml")
     with pytest.raises(ManifestError, match="appears twice"):
-        split_documents(
-            "{apiVersion: v1, kind: A, metadata: {name: x}}\n---\n{apiVersion: v1, kind: A, metadata: {name: x}}\n",
-            "f",
-        )
+        split_documents(f"{ONE}---\n{ONE}", "f")
     with pytest.raises(ManifestError, match="not valid YAML"):
         split_documents("a: [", "f")
 
