@@ -54,6 +54,7 @@ class K8sCheck(Resource[KubernetesProvider, CheckModel]):
     model = CheckModel
     description = "Cluster health checks (nodes, pods, HelmReleases, storage, load balancers)."
     crash_marker = False  # creates nothing that outlives the check
+    reread_after_dependencies = True  # evaluated again after what it depends on is applied
 
     def _configured(self, m: CheckModel) -> dict[str, Any]:
         return {name: getattr(m, name) for name in checks.REGISTRY}
