@@ -74,7 +74,7 @@ class K8sCheck(Resource[KubernetesProvider, CheckModel]):
         return current.model_copy(update={"passing": not failures, "failures": failures})
 
     async def _until_passing(self, planned: CheckModel, ctx: ApplyContext) -> CheckModel:
-        deadline = time.monotonic() + planned.timeout
+        deadline = time.monotonic() + self.provider.budget(planned.timeout)
         shown: list[str] | None = None
         while True:
             failures = await self._evaluate(planned)
