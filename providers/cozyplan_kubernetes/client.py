@@ -56,7 +56,7 @@ def load_configuration(
         )
         cfg = Configuration()
         loader.load_and_set(cfg)  # type: ignore[no-untyped-call]
-        user = str(loader.current_context["context"].safe_get("user") or "")
+        user = str((loader.current_context.get("context") or {}).get("user") or "")
     except (ConfigException, KeyError, TypeError, ValueError) as exc:
         raise PermanentError(f"kubeconfig: {exc}") from None
     url = urlsplit(cfg.host)
