@@ -151,6 +151,7 @@ class KubeClient:
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise transport_error(req, exc) from None
+        finished = False
         try:
             if resp.status == 410:
                 yield {"type": "ERROR", "object": {"kind": "Status", "code": 410}}
@@ -166,9 +167,12 @@ class KubeClient:
                         yield json.loads(line)
             if buffer.strip():
                 yield json.loads(buffer)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            finished = True
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise transport_error(req, exc) from None
         finally:
+            if not finished:
+                resp.close()  # a stream left half-read must not go back into the pool
             resp.release_conn()
 
 
