@@ -10,7 +10,7 @@ original host name (``tls_server_name``). Calls block: callers run them in a thr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,7 @@ class KubeClient:
 
     def watch(
         self, path: str, req: Request, query: Mapping[str, Any], *, timeout: float
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """The events of one watch request (``{"type": ..., "object": ...}``), streamed.
 
         The server ends the stream after ``timeoutSeconds``; the caller resumes from the last
