@@ -1,0 +1,23 @@
+"""Simulated controllers: clients of the cluster's store, as kube-controller-manager's are of the
+API. Each one reacts to store events for the kinds it watches and works in (scaled) time."""
+
+from __future__ import annotations
+
+from cozyplan.lab.kube.controllers.base import Controller
+
+
+def all_controllers() -> list[type[Controller]]:
+    from cozyplan.lab.kube.controllers.crds import CrdController
+    from cozyplan.lab.kube.controllers.gc import GarbageCollector
+    from cozyplan.lab.kube.controllers.namespaces import NamespaceController
+    from cozyplan.lab.kube.controllers.nodes import NodeController
+    from cozyplan.lab.kube.controllers.workloads import JobController, WorkloadController
+
+    return [
+        CrdController,
+        NamespaceController,
+        GarbageCollector,
+        NodeController,
+        WorkloadController,
+        JobController,
+    ]
