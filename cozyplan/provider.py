@@ -182,6 +182,9 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     #: fields an import cannot read back from the real system (e.g. the template a VM was
     #: cloned from); ``cozyplan import`` takes them from the spec instead
     import_unknowable: ClassVar[tuple[str, ...]] = ()
+    #: read again when a dependency changed during an apply, even though its own spec did not
+    #: (a health check of what was just applied), and update it if it now differs
+    reread_after_dependencies: ClassVar[bool] = False
 
     def __init__(self, provider: ProviderT) -> None:
         self.provider = provider

@@ -8,6 +8,7 @@ server answers ``410 Gone``, and are bounded by a deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,19 +143,21 @@ class Api:
             "resourceVersion": rv,
             "allowWatchBookmarks": "true",
         }
-        for event in self.client.watch(kind.base_path(namespace), req, query, timeout=timeout):
-            etype = str(event.get("type", ""))
-            obj = event.get("object") if isinstance(event.get("object"), dict) else None
-            if etype == "ERROR":
-                return Event("RELIST", None, rv)  # 410 Gone (or another error): list again
-            new_rv = str(doc_get(obj, "metadata", "resourceVersion") or rv)
-            if etype == "BOOKMARK":
-                rv = new_rv
-                continue
-            if obj is not None:
-                obj.setdefault("kind", kind.kind)
-                obj.setdefault("apiVersion", kind.group_version)
-            return Event(etype, None if etype == "DELETED" else obj, new_rv)
+        stream = self.client.watch(kind.base_path(namespace), req, query, timeout=timeout)
+        with contextlib.closing(stream):
+            for event in stream:
+                etype = str(event.get("type", ""))
+                obj = event.get("object") if isinstance(event.get("object"), dict) else None
+                if etype == "ERROR":
+                    return Event("RELIST", None, rv)  # 410 Gone (or another error): list again
+                new_rv = str(doc_get(obj, "metadata", "resourceVersion") or rv)
+                if etype == "BOOKMARK":
+                    rv = new_rv
+                    continue
+                if obj is not None:
+                    obj.setdefault("kind", kind.kind)
+                    obj.setdefault("apiVersion", kind.group_version)
+                return Event(etype, None if etype == "DELETED" else obj, new_rv)
         return Event("TIMEOUT", None, rv)
 
     async def _current(

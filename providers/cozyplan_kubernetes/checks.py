@@ -199,7 +199,7 @@ async def storage_binds(api: Api, p: StorageBinds, scale: Callable[[float], floa
                     if o and (o.get("status") or {}).get("phase") == "Bound"
                     else f"phase {((o or {}).get('status') or {}).get('phase') or 'unknown'}"
                 ),
-                timeout=p.timeout,
+                timeout=max(scale(p.timeout), min(p.timeout, 5.0)),
                 what="did not bind",
                 progress=lambda m: None,
             )

@@ -10,7 +10,7 @@ original host name (``tls_server_name``). Calls block: callers run them in a thr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ def load_configuration(
         )
         cfg = Configuration()
         loader.load_and_set(cfg)  # type: ignore[no-untyped-call]
-        user = str(loader.current_context["context"].safe_get("user") or "")
+        user = str((loader.current_context.get("context") or {}).get("user") or "")
     except (ConfigException, KeyError, TypeError, ValueError) as exc:
         raise PermanentError(f"kubeconfig: {exc}") from None
     url = urlsplit(cfg.host)
@@ -131,7 +131,7 @@ class KubeClient:
 
     def watch(
         self, path: str, req: Request, query: Mapping[str, Any], *, timeout: float
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """The events of one watch request (``{"type": ..., "object": ...}``), streamed.
 
         The server ends the stream after ``timeoutSeconds``; the caller resumes from the last
@@ -151,6 +151,7 @@ class KubeClient:
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise transport_error(req, exc) from None
+        finished = False
         try:
             if resp.status == 410:
                 yield {"type": "ERROR", "object": {"kind": "Status", "code": 410}}
@@ -166,9 +167,12 @@ class KubeClient:
                         yield json.loads(line)
             if buffer.strip():
                 yield json.loads(buffer)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            finished = True
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise transport_error(req, exc) from None
         finally:
+            if not finished:
+                resp.close()  # a stream left half-read must not go back into the pool
             resp.release_conn()
 
 

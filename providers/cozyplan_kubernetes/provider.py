@@ -93,6 +93,11 @@ class KubernetesProvider(Provider[KubernetesConfig]):
                 )
             return self._api
 
+    def budget(self, seconds: float) -> float:
+        """A wait bound scaled for rehearsals, never below a few real seconds (the API calls
+        themselves are not simulated, so they take real time)."""
+        return max(self.ctx.scaled(seconds), min(seconds, 5.0))
+
     async def close(self) -> None:
         if self._client is not None:
             self._client.close()

@@ -54,6 +54,7 @@ class K8sCheck(Resource[KubernetesProvider, CheckModel]):
     model = CheckModel
     description = "Cluster health checks (nodes, pods, HelmReleases, storage, load balancers)."
     crash_marker = False  # creates nothing that outlives the check
+    reread_after_dependencies = True  # evaluated again after what it depends on is applied
 
     def _configured(self, m: CheckModel) -> dict[str, Any]:
         return {name: getattr(m, name) for name in checks.REGISTRY}
@@ -73,7 +74,7 @@ class K8sCheck(Resource[KubernetesProvider, CheckModel]):
         return current.model_copy(update={"passing": not failures, "failures": failures})
 
     async def _until_passing(self, planned: CheckModel, ctx: ApplyContext) -> CheckModel:
-        deadline = time.monotonic() + planned.timeout
+        deadline = time.monotonic() + self.provider.budget(planned.timeout)
         shown: list[str] | None = None
         while True:
             failures = await self._evaluate(planned)

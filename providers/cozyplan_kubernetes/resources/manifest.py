@@ -11,6 +11,9 @@ JSON, Markdown and errors and encrypted in the state.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import copy
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from cozyplan.errors import ProviderError
 from cozyplan.provider import (
     ApplyContext,
     Change,
@@ -167,10 +171,17 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
             raise PlanError("ready is reported by the provider; leave it unset", field="ready")
 
     async def _apply(self, planned: ManifestModel, ctx: ApplyContext) -> ManifestModel:
+        try:
+            return await self._apply_unscrubbed(planned, ctx)
+        except ProviderError as exc:
+            raise scrubbed(exc, secret_texts(planned.secret_data)) from None
+
+    async def _apply_unscrubbed(self, planned: ManifestModel, ctx: ApplyContext) -> ManifestModel:
         api = await self._api()
         obj = planned.full()
         ref = ref_of(obj)
-        kind = await api.kind_when_served(ref.api_version, ref.kind, self.provider.config.crd_wait)
+        crd_wait = self.provider.budget(self.provider.config.crd_wait)
+        kind = await api.kind_when_served(ref.api_version, ref.kind, crd_wait)
         namespace = self._namespace(kind, ref)
         if namespace:
             obj["metadata"]["namespace"] = namespace
@@ -182,7 +193,7 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
                 ref.name,
                 None,
                 lambda o: condition_check("Established")(o) if o else "not found",
-                timeout=self.provider.config.crd_wait,
+                timeout=crd_wait,
                 what="is not Established",
                 progress=ctx.progress,
             )
@@ -194,7 +205,7 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
                 ref.name,
                 namespace,
                 lambda o: "; ".join(not_ready(wait, o)) or None if o else "the object is gone",
-                timeout=wait.timeout,
+                timeout=self.provider.budget(wait.timeout),
                 what="is not ready",
                 progress=ctx.progress,
             )
@@ -268,7 +279,7 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
             ref.name,
             namespace,
             remaining,
-            timeout=prior.delete_timeout,
+            timeout=self.provider.budget(prior.delete_timeout),
             what="was not deleted",
             progress=ctx.progress,
         )
@@ -286,6 +297,30 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
         manifest.setdefault("apiVersion", ref.api_version)
         manifest.setdefault("kind", ref.kind)
         return ManifestModel(manifest=manifest, uid=(live.get("metadata") or {}).get("uid"))
+
+
+def secret_texts(value: Any) -> set[str]:
+    """Every secret value as text, plain and base64-encoded (as a server may echo either)."""
+    out: set[str] = set()
+    if isinstance(value, dict):
+        for v in value.values():
+            out |= secret_texts(v)
+    elif isinstance(value, str) and len(value) >= 4:
+        out.add(value)
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+            out.add(base64.b64decode(value, validate=True).decode())
+        out.add(base64.b64encode(value.encode()).decode())
+    return {t for t in out if len(t) >= 4}
+
+
+def scrubbed(exc: ProviderError, secrets: set[str]) -> ProviderError:
+    """``exc`` with every secret value in its message replaced."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        exc.message = exc.message.replace(secret, "(sensitive value)")
+        if exc.detail:
+            exc.detail = exc.detail.replace(secret, "(sensitive value)")
+    exc.args = (exc.message,)
+    return exc
 
 
 def _literal(value: Any) -> Any:
