@@ -40,17 +40,21 @@ async def poll(
     interval: float,
     what: str,
     progress: Callable[[str], None],
+    summary: Callable[[str], str] = lambda reason: reason,
 ) -> None:
-    """Call ``check`` until it returns None; PermanentError with its last answer at the bound."""
+    """Call ``check`` until it returns None; PermanentError with its last answer at the bound.
+
+    A progress line is shown when ``summary(reason)`` changes (not on every new detail).
+    """
     deadline = time.monotonic() + timeout
     shown: str | None = None
     while True:
         reason = await check()
         if reason is None:
             return
-        if reason != shown:
+        if summary(reason) != shown:
             progress(reason)
-            shown = reason
+            shown = summary(reason)
         if time.monotonic() >= deadline:
             raise PermanentError(f"{what} after {timeout:g}s:\n{reason}")
         await asyncio.sleep(interval)

@@ -8,9 +8,11 @@ are a separate type family (``cozystack_*``) because they are CozyStack's API, n
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from cozyplan.provider import Provider, ProviderContext, Resource, SpecProblem, SpecView
+from cozyplan_cozystack import kube
 from cozyplan_kubernetes.api import Api
 from cozyplan_kubernetes.provider import KubernetesConfig, KubernetesProvider
 
@@ -34,6 +36,26 @@ class CozystackProvider(Provider[CozystackProviderConfig]):
 
     async def close(self) -> None:
         await self.kubernetes.close()
+
+    async def wait(
+        self,
+        check: Callable[[], Awaitable[str | None]],
+        *,
+        timeout: float,
+        what: str,
+        progress: Callable[[str], None],
+        interval: float = 5.0,
+        summary: Callable[[str], str] = lambda reason: reason,
+    ) -> None:
+        """``kube.poll`` with the wait and its interval scaled (the lab runs faster than life)."""
+        await kube.poll(
+            check,
+            timeout=self.ctx.scaled(timeout),
+            interval=self.ctx.scaled(interval),
+            what=what,
+            progress=progress,
+            summary=summary,
+        )
 
     @classmethod
     def validate_spec(cls, spec: SpecView) -> list[SpecProblem]:

@@ -20,7 +20,6 @@ Obj = dict[str, Any]
 OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 READY_COLUMNS = [
-    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {
         "name": "Ready",
         "type": "string",

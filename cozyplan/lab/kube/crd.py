@@ -205,11 +205,31 @@ class CustomStrategy(Strategy):
     def cells(self, obj: Obj) -> list[Any]:
         out: list[Any] = [obj["metadata"]["name"]]
         for c in (self.rt.crd_version or {}).get("additionalPrinterColumns") or []:
-            node: Any = obj
-            for part in str(c.get("jsonPath", "")).lstrip(".").split("."):
-                node = node.get(part) if isinstance(node, dict) else None
-            out.append(node)
+            out.append(column_value(obj, str(c.get("jsonPath", ""))))
         return out
+
+
+_STEP = re.compile(
+    r'\.?([A-Za-z0-9_-]+)|\[\?\(@\.([A-Za-z0-9_-]+)==["\']([^"\']*)["\']\)\]|\[(\d+)\]'
+)
+
+
+def column_value(obj: Obj, path: str) -> Any:
+    """A printer column's JSONPath: fields, ``[N]`` and ``[?(@.field=="value")]`` filters
+    (e.g. Flux's ``.status.conditions[?(@.type=="Ready")].status``)."""
+    node: Any = obj
+    for m in _STEP.finditer(path):
+        name, fkey, fval, index = m.groups()
+        if name is not None:
+            node = node.get(name) if isinstance(node, dict) else None
+        elif fkey is not None:
+            items = node if isinstance(node, list) else []
+            node = next(
+                (i for i in items if isinstance(i, dict) and str(i.get(fkey)) == fval), None
+            )
+        else:
+            node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
+    return node
 
 
 def admit(rt: ResourceType, body: Obj) -> Obj:

@@ -76,6 +76,25 @@ def configmap_lookup(
     return lookup
 
 
+#: Helm's install order (pkg/releaseutil/kind_sorter.go), for the kinds these charts render
+INSTALL_ORDER = (
+    "Namespace",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Service",
+    "Deployment",
+)
+
+
+def _install_order(obj: dict[str, Any]) -> int:
+    kind = obj.get("kind")
+    return INSTALL_ORDER.index(kind) if kind in INSTALL_ORDER else len(INSTALL_ORDER)
+
+
 def _docs(text: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
 
@@ -148,7 +167,7 @@ class Release:
         objects: list[dict[str, Any]] = []
         for name in names:
             objects.extend(_docs(render_chart_file(ctx, f"templates/{name}")))
-        return objects
+        return sorted(objects, key=_install_order)
 
     def system_helmreleases(
         self,

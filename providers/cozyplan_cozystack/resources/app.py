@@ -82,10 +82,9 @@ class _AppBase:
             why = kube.condition(hr, "Ready=True")
             return None if why is None else f"HelmRelease {namespace}/{hr_name}: {why}"
 
-        await kube.poll(
+        await self.provider.wait(
             ready,
             timeout=timeout,
-            interval=self.provider.ctx.scaled(5.0),
             what=f"{kind} {namespace}/{name} is not Ready",
             progress=ctx.progress,
         )
@@ -158,7 +157,6 @@ class CozystackApp(_AppBase, Resource[CozystackProvider, AppModel]):
 
     async def _extra_waits(self, m: AppModel, ctx: ApplyContext) -> None:
         api = await self.provider.api()
-        interval = self.provider.ctx.scaled(5.0)
         if m.kind == "Postgres":
             job = f"postgres-{m.name}-init-job"
 
@@ -167,10 +165,9 @@ class CozystackApp(_AppBase, Resource[CozystackProvider, AppModel]):
                 why = kube.condition(obj, "Complete=True")
                 return None if why is None else f"Job {m.namespace}/{job}: {why}"
 
-            await kube.poll(
+            await self.provider.wait(
                 init_done,
                 timeout=m.timeout,
-                interval=interval,
                 what=f"Postgres {m.name}'s init job is not complete",
                 progress=ctx.progress,
             )
@@ -185,10 +182,9 @@ class CozystackApp(_AppBase, Resource[CozystackProvider, AppModel]):
                 found.update(obj)
                 return None
 
-            await kube.poll(
+            await self.provider.wait(
                 secret,
                 timeout=m.timeout,
-                interval=interval,
                 what=f"Kubernetes {m.name}'s admin kubeconfig is missing",
                 progress=ctx.progress,
             )
@@ -244,10 +240,9 @@ class CozystackTenant(_AppBase, Resource[CozystackProvider, TenantModel]):
                     return f"HelmRelease {namespace}/{name}: {why}"
             return None
 
-        await kube.poll(
+        await self.provider.wait(
             ready,
             timeout=m.timeout,
-            interval=self.provider.ctx.scaled(5.0),
             what=f"tenant {m.name}'s services are not Ready",
             progress=ctx.progress,
         )

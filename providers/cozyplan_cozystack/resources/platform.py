@@ -90,17 +90,15 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
         )
         for obj in release(m.version).installer_manifest():
             await kube.apply(api, obj)
-        interval = self.provider.ctx.scaled(5.0)
 
         async def installer() -> str | None:
             dep = await kube.get(api, "apps/v1", "Deployment", "cozystack", NAMESPACE)
             why = kube.condition(dep, "Available=True")
             return None if why is None else f"Deployment cozy-system/cozystack: {why}"
 
-        await kube.poll(
+        await self.provider.wait(
             installer,
             timeout=m.timeout,
-            interval=interval,
             what="the installer is not Available",
             progress=ctx.progress,
         )
@@ -109,12 +107,12 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
             rep = helmreleases.report(wanted, await self._live(api))
             return None if rep.done else (rep.failure() if rep.blocks else rep.line())
 
-        await kube.poll(
+        await self.provider.wait(
             releases,
             timeout=m.timeout,
-            interval=interval,
             what="CozyStack's HelmReleases are not all Ready",
             progress=ctx.progress,
+            summary=progress_summary,
         )
         ctx.progress(f"{len(wanted)}/{len(wanted)} HelmReleases ready")
 
@@ -127,10 +125,9 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
             why = kube.condition(root, "Ready=True")
             return None if why is None else f"HelmRelease tenant-root/tenant-root: {why}"
 
-        await kube.poll(
+        await self.provider.wait(
             apps_api,
             timeout=m.timeout,
-            interval=interval,
             what="the apps API or the root tenant is not ready",
             progress=ctx.progress,
         )
@@ -155,6 +152,11 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
             "CozyStack stays installed: removing cozystack_platform only forgets it "
             "(delete namespace cozy-system by hand to uninstall)"
         )
+
+
+def progress_summary(reason: str) -> str:
+    """What must change for a new progress line: the count and the first not-ready release."""
+    return "; ".join(reason.split("; ")[:2])
 
 
 def _config_from_data(data: dict[str, str], spec: CozystackConfigMap) -> CozystackConfigMap:

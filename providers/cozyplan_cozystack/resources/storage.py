@@ -152,19 +152,17 @@ class CozystackStorage(Resource[CozystackProvider, StorageModel]):
             dep = await kube.get(api, "apps/v1", "Deployment", "linstor-controller", NAMESPACE)
             return kube.condition(dep, "Available=True")
 
-        await kube.poll(
+        await self.provider.wait(
             with_classes,
             timeout=planned.timeout,
-            interval=self.provider.ctx.scaled(5.0),
             what="LINSTOR's controller is not Available",
             progress=ctx.progress,
         )
         for sc in storage_classes(planned.version, planned.pool):
             await kube.apply(api, sc)
-        await kube.poll(
+        await self.provider.wait(
             check,
             timeout=planned.timeout,
-            interval=self.provider.ctx.scaled(5.0),
             what="LINSTOR storage is not ready",
             progress=ctx.progress,
         )
