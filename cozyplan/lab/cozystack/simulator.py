@@ -28,7 +28,7 @@ from cozyplan.lab.cozystack.context import ClusterContext
 from cozyplan.lab.cozystack.effects import Effects
 from cozyplan.lab.cozystack.platform import HelmController, Installer
 from cozyplan.lab.cozystack.storage import Linstor, MetalLB, Volumes
-from cozyplan.lab.framework import LabWorld, Simulator
+from cozyplan.lab.framework import LabError, LabWorld, Simulator
 from cozyplan.upstream.cozystack import release
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,18 @@ class CozystackSimulator(Simulator):
     def heal_release(self, key: str) -> None:
         self._faults().pop(key, None)
         self.world.save()
+
+    async def control(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``fail_release=NS/NAME [message=TEXT]`` or ``heal_release=NS/NAME``."""
+        if "fail_release" in args:
+            self.fail_release(str(args["fail_release"]), str(args.get("message") or DEFAULT_FAULT))
+        elif "heal_release" in args:
+            self.heal_release(str(args["heal_release"]))
+        else:
+            raise LabError(
+                "cozystack commands: fail_release=NS/NAME [message=TEXT], heal_release=NS/NAME"
+            )
+        return {"faults": dict(self._faults())}
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {"faults": dict(self._faults()), "clusters": {}}

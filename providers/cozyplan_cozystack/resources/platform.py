@@ -43,6 +43,12 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
         "every HelmRelease of the bundle Ready, the apps API and the root tenant."
     )
 
+    @staticmethod
+    def dump(obj: Any) -> dict[str, Any]:
+        """ConfigMap keys as written in the spec and the ConfigMap (``bundle-name``)."""
+        dumped: dict[str, Any] = obj.model_dump(mode="json", by_alias=True)
+        return dumped
+
     async def read(self, current: PlatformModel) -> PlatformModel | None:
         api = await self.provider.api()
         cm = await kube.get(api, "v1", "ConfigMap", CONFIGMAP, NAMESPACE)
@@ -73,9 +79,12 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
         items, _ = await api.list(kind, None, label_selector=f"{SYSTEM_APP_LABEL}=true")
         return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in items}
 
-    async def _converge(self, m: PlatformModel, ctx: ApplyContext) -> PlatformModel:
+    async def _converge(
+        self, m: PlatformModel, ctx: ApplyContext, prior: PlatformModel | None = None
+    ) -> PlatformModel:
         api = await self.provider.api()
-        wanted = helmreleases.wanted_of(expected(m))
+        before = expected(prior) if prior is not None and prior.version == m.version else []
+        wanted = helmreleases.wanted_of(expected(m), before)
         await kube.apply(
             api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
         )
@@ -143,7 +152,7 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
         changes: Sequence[Change],
         ctx: ApplyContext,
     ) -> PlatformModel:
-        return await self._converge(planned, ctx)
+        return await self._converge(planned, ctx, prior)
 
     async def delete(self, prior: PlatformModel, ctx: ApplyContext) -> None:
         # Uninstalling CozyStack is not an object deletion (upstream has no uninstaller that
