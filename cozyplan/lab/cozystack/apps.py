@@ -16,8 +16,10 @@ from typing import Any
 import yaml
 
 from cozyplan.lab.cozystack import flux
+from cozyplan.lab.cozystack.client import ApiError
 from cozyplan.lab.cozystack.context import HR_API, ClusterContext, Obj, same_condition
 from cozyplan.upstream.cozystack import AppDefinition
+from cozyplan.upstream.cozystack.appschema import merge_values
 
 APPS = "apps.cozystack.io/v1alpha1"
 TENANT_SERVICES = ("etcd", "ingress", "monitoring", "seaweedfs")
@@ -99,17 +101,24 @@ class AppsController:
             name = hr["metadata"]["name"]
             if owner is None or key in apps or not name.startswith(owner.prefix):
                 continue
-            shown = await c.apply(
-                {
-                    "apiVersion": APPS,
-                    "kind": owner.kind,
-                    "metadata": {
-                        "name": name[len(owner.prefix) :],
-                        "namespace": hr["metadata"]["namespace"],
-                    },
-                    "spec": (hr.get("spec") or {}).get("values") or {},
-                }
-            )
+            values = (hr.get("spec") or {}).get("values") or {}
+            try:
+                shown = await c.apply(
+                    {
+                        "apiVersion": APPS,
+                        "kind": owner.kind,
+                        "metadata": {
+                            "name": name[len(owner.prefix) :],
+                            "namespace": hr["metadata"]["namespace"],
+                        },
+                        "spec": merge_values(
+                            self.ctx.release.app_chart_values(owner.chart), values
+                        ),
+                    }
+                )
+            except ApiError as exc:  # the schema refuses what the chart was given: show it
+                self.ctx.state.setdefault("app_errors", {})[key] = str(exc)
+                continue
             if shown is not None:
                 apps[key] = (owner, shown)
         for key, (d, app) in apps.items():

@@ -125,9 +125,15 @@ def piraeus() -> list[Obj]:
 
 
 def _structural(schema: Any) -> Any:
-    """The cozyrd schema as a CRD accepts it (drops keys CRD schemas do not allow)."""
+    """The cozyrd schema as the cozystack-api applies it: for defaulting and pruning. It does
+    not enforce ``required`` (Helm checks the chart's values.schema.json at install), so
+    neither may the lab's CRD; ``title`` is not allowed in a CRD schema."""
     if isinstance(schema, dict):
-        return {k: _structural(v) for k, v in schema.items() if k not in ("title", "$schema")}
+        return {
+            k: _structural(v)
+            for k, v in schema.items()
+            if k not in ("title", "$schema") and not (k == "required" and isinstance(v, list))
+        }
     if isinstance(schema, list):
         return [_structural(v) for v in schema]
     return schema
