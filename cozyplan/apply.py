@@ -318,6 +318,14 @@ class Applier:
             )
         sensitive = all_sensitive(resource.schema(), sensitive)
         prior: dict[str, Any] | None = rs.observed if rs is not None else None
+        if (
+            change.action is Action.NOOP
+            and prior is not None
+            and resource.reread_after_dependencies
+        ):
+            # its dependencies just changed: what it observes (a health check) may have too
+            observed = prior
+            prior = await self._call(address, lambda: resource.read_attrs(observed)) or prior
         desired = keep_ignored(desired, prior, inst.block.lifecycle.ignore_changes)
         deposed = list(rs.deposed) if rs is not None else []
 

@@ -169,7 +169,8 @@ class Evaluator:
         resolve = self.resolver(inst)
         desired: dict[str, Any] = {}
         sensitive: list[list[str | int]] = []
-        for key, raw in inst.block.body.items():
+        body = inst.body if inst.body is not None else inst.block.body
+        for key, raw in body.items():
             try:
                 ev = evaluate(raw, resolve)
             except ExprError as exc:

@@ -37,6 +37,7 @@ from cozyplan.schema import (
     Sensitive,
     schema_of,
 )
+from cozyplan.spec.view import SpecBlock, SpecProblem, SpecView
 from cozyplan.values import UNKNOWN, contains_unknown, is_unknown
 
 __all__ = [
@@ -56,7 +57,10 @@ __all__ = [
     "Resource",
     "ResourceSchema",
     "Sensitive",
+    "SpecBlock",
     "SpecModel",
+    "SpecProblem",
+    "SpecView",
     "TemporaryError",
     "contains_unknown",
     "is_unknown",
@@ -159,6 +163,8 @@ class Provider(Generic[ConfigT]):
     """A family of resource types sharing one connection configuration."""
 
     name: ClassVar[str]
+    #: resource types named ``PREFIX_...`` with a prefix other than ``name`` (``k8s``)
+    type_prefix: ClassVar[str | None] = None
     config_model: ClassVar[type[BaseModel]] = EmptyConfig
     resource_types: ClassVar[Sequence[type[Resource[Any, Any]]]] = ()
 
@@ -172,6 +178,16 @@ class Provider(Generic[ConfigT]):
     def config_warnings(self) -> list[str]:
         """Settings that work but weaken something (e.g. TLS not verified), shown once with
         the plan."""
+        return []
+
+    @classmethod
+    def validate_spec(cls, spec: SpecView) -> list[SpecProblem]:
+        """Checks across resources, at ``validate`` time (talks to nothing).
+
+        Called once per spec for each provider whose resources the spec uses; ``spec`` shows
+        every resource block of the spec (any provider's), as written, with static values
+        where they are known without planning. Each problem is reported with its file:line.
+        """
         return []
 
 
@@ -196,6 +212,9 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     #: fields an import cannot read back from the real system (e.g. the template a VM was
     #: cloned from); ``cozyplan import`` takes them from the spec instead
     import_unknowable: ClassVar[tuple[str, ...]] = ()
+    #: read again when a dependency changed during an apply, even though its own spec did not
+    #: (a health check of what was just applied), and update it if it now differs
+    reread_after_dependencies: ClassVar[bool] = False
 
     def __init__(self, provider: ProviderT) -> None:
         self.provider = provider
@@ -203,6 +222,16 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     @classmethod
     def schema(cls) -> ResourceSchema:
         return schema_of(cls.model)
+
+    @classmethod
+    def split_instances(
+        cls, body: Mapping[str, Any], base_dir: Path
+    ) -> dict[str, dict[str, Any]] | None:
+        """Several instances from one block without ``for_each``/``count`` (e.g. one per
+        document of a multi-document YAML file): instance key -> that instance's body, or None
+        for the usual single instance. Called when the spec is expanded, before any resource is
+        read; raise ValueError for bad input (shown at the block's position)."""
+        return None
 
     # -- hooks for provider authors ---------------------------------------------------------
     @abc.abstractmethod

@@ -131,6 +131,31 @@ def status(lab_dir: Path, as_json: bool) -> None:
             click.echo(f"    ! {message}")
 
 
+@lab.command("control")
+@_dir
+@click.argument("simulator")
+@click.argument("settings", nargs=-1, metavar="KEY=VALUE...")
+@handle_errors
+def control(lab_dir: Path, simulator: str, settings: tuple[str, ...]) -> None:
+    """Send a command to a running simulator, e.g. inject or heal a fault:
+
+    cozyplan lab control cozystack fail_release=cozy-cert-manager/cert-manager
+    """
+    from cozyplan.lab.runtime import LabClient, read_info
+
+    info = read_info(lab_dir)
+    if info is None:
+        click.echo(f"No lab is running in {lab_dir}.")
+        raise SystemExit(3)
+    args: dict[str, object] = {}
+    for pair in settings:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="SETTINGS")
+        args[key] = raw
+    click.echo(json.dumps(LabClient(info).control(simulator, args), indent=2))
+
+
 @lab.command("down")
 @_dir
 @handle_errors

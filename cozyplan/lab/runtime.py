@@ -135,7 +135,15 @@ class LabRuntime:
             return {"settings": self.provider_settings()}
         if op == "status":
             return {"status": self.status()}
+        if op == "control":
+            return {"result": await self.control(str(request["simulator"]), request["args"])}
         raise LabError(f"unknown lab request {op!r}")
+
+    async def control(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        for sim in self.simulators:
+            if sim.name == name:
+                return await sim.control(args)
+        raise LabError(f"no simulator {name!r} in this lab")
 
 
 # -- in-process ---------------------------------------------------------------------------------
@@ -170,6 +178,10 @@ class InProcessLab:
 
     def status(self) -> dict[str, Any]:
         return self.runtime.status()
+
+    def control(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(self.runtime.control(name, args), timeout=60)
+        return result
 
     def close(self) -> None:
         if self.loop.is_running():
@@ -242,6 +254,12 @@ class LabClient:
     def status(self) -> dict[str, Any]:
         status: dict[str, Any] = self.request({"op": "status"})["status"]
         return status
+
+    def control(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request({"op": "control", "simulator": name, "args": args})[
+            "result"
+        ]
+        return result
 
     def shutdown(self) -> None:
         with contextlib.suppress(OSError, json.JSONDecodeError, LabError):

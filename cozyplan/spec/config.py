@@ -18,6 +18,7 @@ from cozyplan import registry
 from cozyplan.errors import Diagnostic, Position, SpecError
 from cozyplan.spec.expr import ExprError, Ref, parse_template, refs_in
 from cozyplan.spec.model import META_KEYS, LifecycleSpec, SpecFile, VariableSpec
+from cozyplan.spec.view import SpecBlock, SpecView
 from cozyplan.spec.yamlpos import Document, YamlPath, load_yaml
 
 ADDRESS_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+\.[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -313,6 +314,7 @@ def load_config(path: Path) -> Config:
     for block in resources.values():
         _check_block(cfg, block, diags)
     _check_cycles(cfg, diags)
+    _check_across(cfg, diags)
     if diags.items:
         raise SpecError(sorted(diags.items, key=_diag_order))
     return cfg
@@ -598,6 +600,50 @@ def _check_cycles(cfg: Config, diags: _Collector) -> None:
             address=loop[0],
             related=related[1:],
         )
+
+
+def _check_across(cfg: Config, diags: _Collector) -> None:
+    """Each provider the spec uses checks the whole spec (``Provider.validate_spec``)."""
+    blocks = {
+        a: SpecBlock(a, b.type, b.body, b.for_each)
+        for a, b in cfg.resources.items()
+        if registry.resource_class(b.type) is not None
+    }
+
+    def locate(address: str, path: tuple[str | int, ...]) -> str | None:
+        pos = _nearest_position(cfg, ("resources", address, *path))
+        return str(pos) if pos else None
+
+    view = SpecView(blocks, cfg.variables, locate)
+    for name in sorted({b.provider for b in cfg.resources.values()}):
+        cls = registry.provider_class(name)
+        if cls is None:
+            continue
+        for problem in cls.validate_spec(view):
+            related = [
+                p
+                for addr, rel in problem.related
+                if (p := _nearest_position(cfg, ("resources", addr, *rel))) is not None
+            ]
+            diags.items.append(
+                Diagnostic(
+                    problem.message,
+                    _nearest_position(cfg, ("resources", problem.address, *problem.path)),
+                    problem.address,
+                    _loc_str(problem.path) or None,
+                    tuple(related),
+                )
+            )
+
+
+def _nearest_position(cfg: Config, path: YamlPath) -> Position | None:
+    """The position of ``path``, or of its closest ancestor written in the file."""
+    while path:
+        pos = cfg.position(path)
+        if pos is not None:
+            return pos
+        path = path[:-1]
+    return None
 
 
 def template_ok(value: str) -> bool:
