@@ -98,7 +98,7 @@ class LabRuntime:
         for sim in reversed(self.simulators):
             with contextlib.suppress(Exception):
                 await sim.stop()
-        self.world.save()
+        self.world.close()  # writes what the coalesced saves have not written yet
 
     def provider_settings(self) -> dict[str, dict[str, Any]]:
         return {sim.name: sim.provider_settings() for sim in self.simulators}
