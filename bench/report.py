@@ -64,6 +64,12 @@ RATIO_TARGETS = (
         1.2,
     ),
     RatioTarget(
+        "in-process lab within 1.2x of a background lab (1000 VMs apply)",
+        ("cozyplan", "vm", 1000, "apply"),
+        ("cozyplan", "vm-bg", 1000, "apply"),
+        1.2,
+    ),
+    RatioTarget(
         "lab apply linear: 1000 VMs <= 1.25 x 10 x 100 VMs",
         ("cozyplan", "vm", 1000, "apply"),
         ("cozyplan", "vm", 100, "apply"),
