@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -314,13 +315,20 @@ def serve_for_command(directory: Path, time_scale: float, options: dict[str, Any
         out.write(json.dumps({"error": str(exc)}) + "\n")
         out.flush()
         sys.exit(1)
+    code = 0
     try:
         asyncio.run(_serve_for_command(runtime, out))
+    except BaseException as exc:  # e.g. a simulator that cannot start: tell the command
+        code = 1
+        traceback.print_exc()
+        with contextlib.suppress(OSError, ValueError):  # (already announced and gone)
+            out.write(json.dumps({"error": f"the lab failed: {exc!r}"}) + "\n")
+            out.flush()
     finally:
         runtime.release()
         # the world is written; leave without tearing down the interpreter (as the CLI does)
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(code)
 
 
 # -- background process -------------------------------------------------------------------------
