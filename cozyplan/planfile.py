@@ -66,6 +66,7 @@ class _Options(BaseModel):
     targets: list[StrictStr]
     replace: list[StrictStr]
     parallelism: StrictInt = Field(ge=1)
+    adopt: list[StrictStr] = []  # absent in plans made before --adopt existed
 
 
 class _PlanFile(BaseModel):
