@@ -33,6 +33,12 @@ def validate(spec: Path) -> None:
 @click.option("--lab", is_flag=True, help="Show the lab's state for this spec.")
 @click.option("--lab-dir", type=click.Path(path_type=Path), default=Path(".lab"))
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    help="Write an HTML page of the last apply recorded in the state.",
+)
 @handle_errors
 def show(
     planfile: Path | None,
@@ -41,6 +47,7 @@ def show(
     lab: bool,
     lab_dir: Path,
     as_json: bool,
+    report_path: Path | None,
 ) -> None:
     """Show a saved plan, or the state (sensitive values masked)."""
     if planfile is not None:
@@ -55,6 +62,11 @@ def show(
     path = state_path or default_state_path(spec, lab_dir if lab else None)
     session = Session(spec, path)
     state = session.store.load()
+    if report_path is not None:
+        from cozyplan.cli.report import write_report
+
+        write_report(report_path, state.last_run, str(spec), path)
+        return
     doc: dict[str, Any] = {
         "format_version": "1.0",
         "lineage": state.lineage,
