@@ -8,11 +8,20 @@ from typing import Any
 
 import click
 
-from cozyplan.cli.common import Exit, handle_errors, open_session, spec_option, state_option
+from cozyplan.cli.common import (
+    Exit,
+    handle_errors,
+    lab_options,
+    open_session,
+    spec_option,
+    state_option,
+)
 from cozyplan.cli.common import styler as make_styler
 from cozyplan.instances import expand, instance_graph, resolve_variables
 from cozyplan.jsonschema import spec_json_schema
+from cozyplan.plan import Action
 from cozyplan.planfile import load_plan
+from cozyplan.render.dot import render_dot
 from cozyplan.render.values import mask
 from cozyplan.spec.config import load_config
 
@@ -102,21 +111,42 @@ def show(
 @click.command()
 @spec_option
 @click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE")
+@click.option(
+    "--plan",
+    "with_plan",
+    is_flag=True,
+    help="Plan first (reads the state and the real systems) and colour nodes by action.",
+)
+@state_option
+@lab_options
 @handle_errors
-def graph(spec: Path, var_pairs: tuple[str, ...]) -> None:
-    """Print the resource graph in Graphviz DOT."""
-    with open_session(spec, None, False, Path(".lab"), None, var_pairs) as session:
+def graph(
+    spec: Path,
+    var_pairs: tuple[str, ...],
+    with_plan: bool,
+    state_path: Path | None,
+    lab: bool,
+    lab_dir: Path,
+    time_scale: float | None,
+) -> None:
+    """Print the resource graph in Graphviz DOT (coloured by planned action with --plan)."""
+    actions: dict[str, Action] | None = None
+    extra: dict[str, list[str]] = {}
+    with open_session(
+        spec, state_path, lab if with_plan else False, lab_dir, time_scale, var_pairs
+    ) as session:
         cfg = session.cfg
         instances = expand(cfg, resolve_variables(cfg, session.var_overrides))
         g = instance_graph(cfg, instances)
-    click.echo("digraph cozyplan {")
-    click.echo('  rankdir = "LR";')
-    click.echo("  node [shape = box];")
-    for node in sorted(g.nodes):
-        click.echo(f'  "{node}";')
-    for a, b in sorted(g.edges):
-        click.echo(f'  "{a}" -> "{b}";')
-    click.echo("}")
+        if with_plan:
+            from cozyplan.cli.run import make_plan
+            from cozyplan.planner import PlanOptions
+
+            plan = make_plan(session, PlanOptions())
+            actions = {c.address: c.action for c in plan.changes}
+            # what the plan removes is in the state, not in the spec: drawn with its dependencies
+            extra = {c.address: c.dependencies for c in plan.changes if c.address not in g}
+    click.echo(render_dot(g.nodes, g.edges, actions, extra), nl=False)
 
 
 @click.command()

@@ -62,6 +62,19 @@ async def _plan(session: Session, options: PlanOptions) -> Plan:
     return await planner.plan()
 
 
+def make_plan(session: Session, options: PlanOptions) -> Plan:
+    """Plan under the state lock, for commands that only look at the plan (graph --plan)."""
+    with session.locked("plan"):
+
+        async def main() -> Plan:
+            try:
+                return await _plan(session, options)
+            finally:
+                await _close(session)
+
+        return asyncio.run(main())
+
+
 async def _apply(session: Session, plan: Plan, parallelism: int, quiet: bool) -> ApplyReport:
     assert session.state is not None and session.resources is not None
     stop = asyncio.Event()
