@@ -16,7 +16,13 @@ from cozyplan.session import Session
 def write_report(path: Path, last_run: dict[str, Any] | None, title: str, state: Path) -> None:
     if last_run is None:
         raise CozyplanError(f"no apply is recorded in {state} yet: nothing to draw")
-    run = RunRecord.from_json(last_run)
+    try:
+        run = RunRecord.from_json(last_run)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CozyplanError(
+            f"the last run recorded in {state} is malformed ({type(exc).__name__}: {exc}); "
+            "the next apply records a new one"
+        ) from None
     path.write_text(render_report(run, title))
     click.echo(f"Wrote the report of run {run.run_id} ({len(run.steps)} steps) to {path}", err=True)
 

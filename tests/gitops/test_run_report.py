@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,7 +158,7 @@ def test_critical_path_queue_and_compact_round_trip() -> None:
     assert RunRecord("x", "apply", 0, 0, 1, "done", []).critical_path() == []
 
 
-def test_report_state_field_survives_a_journal_replay(project: Project, tmp_path: Path) -> None:
+def test_a_replacement_is_two_recorded_steps(project: Project) -> None:
     project.write('version: 1\nresources:\n  null_resource.a: {triggers: {x: "1"}}\n')
     assert project.run("apply", "--auto-approve").exit_code == 0
     project.write('version: 1\nresources:\n  null_resource.a: {triggers: {x: "2"}}\n')
@@ -170,3 +169,16 @@ def test_report_state_field_survives_a_journal_replay(project: Project, tmp_path
         ("null_resource.a", "delete-then-create"),
     ]
     assert run.steps[1].after == [0]
+
+
+def test_a_malformed_last_run_is_a_clear_error(project: Project) -> None:
+    project.write('version: 1\nresources:\n  null_resource.a: {triggers: {x: "1"}}\n')
+    assert project.run("apply", "--auto-approve").exit_code == 0
+    path = project.dir / "state/cozyplan.state.json"
+    data = json.loads(path.read_text())
+    data["last_run"]["steps"] = [["only-an-address"]]
+    path.write_text(json.dumps(data))
+    out = project.run("show", "--report", "r.html")
+    assert out.exit_code == 1
+    assert "the last run recorded in state/cozyplan.state.json is malformed" in out.output
+    assert project.run("plan").exit_code == 0  # the rest of the state is fine
