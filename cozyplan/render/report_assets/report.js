@@ -5,6 +5,8 @@
   var steps = data.steps;
   var SVG = "http://www.w3.org/2000/svg";
   var root = document.getElementById("report");
+  // queued times below this are scheduling noise, not waiting for a slot
+  var QUEUE_MIN = Math.max(0.005, data.duration * 0.01);
 
   function el(tag, attrs, text, parent) {
     var node = document.createElement(tag);
@@ -35,7 +37,7 @@
     if (step.start !== null) lines.push("start +" + secs(step.start) + ", took " + secs(step.duration));
     if (step.retries) lines.push(step.retries + " retr" + (step.retries === 1 ? "y" : "ies"));
     if (step.waited_on !== null) lines.push("waited on " + steps[step.waited_on].address);
-    if (step.queued > 0.0005) lines.push("queued " + secs(step.queued) + " for a free slot");
+    if (step.queued >= QUEUE_MIN) lines.push("queued " + secs(step.queued) + " for a free slot");
     if (step.critical) lines.push("on the critical path");
     if (step.error) lines.push("error: " + step.error);
     return lines.join("\n");
@@ -54,7 +56,8 @@
   steps.forEach(function (s) { counts[s.outcome] = (counts[s.outcome] || 0) + 1; });
   card(data.outcome, "outcome", data.outcome !== "done");
   card(secs(data.duration), "wall time");
-  card(secs(data.critical_duration), "critical path (" + data.critical.length + " steps)");
+  card(secs(data.critical_duration), "critical path (" + data.critical.length +
+       (data.critical.length === 1 ? " step)" : " steps)"));
   card(String(steps.length), "steps");
   ["failed", "skipped", "not-started"].forEach(function (o) {
     if (counts[o]) card(String(counts[o]), o, true);
@@ -114,7 +117,7 @@
       svg("text", { class: "muted", x: labelW + 4, y: y + 15 }, g, s.outcome);
       return;
     }
-    if (s.queued > 0.0005) {
+    if (s.queued >= QUEUE_MIN) {
       svg("rect", { class: "queue", x: labelW + (s.start - s.queued) * scale, y: y + 8,
                     width: Math.max(1, s.queued * scale), height: 6 }, g);
     }
@@ -213,7 +216,7 @@
       el("td", {}, s.outcome, tr);
       el("td", { class: "num" }, s.start === null ? "" : "+" + secs(s.start), tr);
       el("td", { class: "num" }, s.start === null ? "" : secs(s.duration), tr);
-      el("td", { class: "num" }, s.queued > 0.0005 ? secs(s.queued) : "", tr);
+      el("td", { class: "num" }, s.queued >= QUEUE_MIN ? secs(s.queued) : "", tr);
       el("td", { class: "num" }, s.retries ? String(s.retries) : "", tr);
       var last = el("td", {}, s.waited_on === null ? "" : steps[s.waited_on].address, tr);
       if (s.error) el("div", { class: "err" }, s.error, last);
