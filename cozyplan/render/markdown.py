@@ -60,15 +60,23 @@ def _code(text: str) -> str:
     return "<code>" + html.escape(text, quote=False).replace("|", "&#124;") + "</code>"
 
 
-def _cell(value: Any, sensitive: bool) -> str:
+def _as_diff(change: Change) -> bool:
+    """A change of multi-line text, shown as a unified diff below its table."""
+    return not change.sensitive and any(
+        isinstance(v, str) and len(v.splitlines()) > 1 for v in (change.before, change.after)
+    )
+
+
+def _cell(value: Any, sensitive: bool, as_diff: bool = False) -> str:
     if value is None:
         return ""
     if sensitive:
         return f"<em>{SENSITIVE_TEXT}</em>"
     if value is UNKNOWN:
         return f"<em>{UNKNOWN_TEXT}</em>"
-    if isinstance(value, str) and "\n" in value:
-        return f"<em>({len(value.splitlines())} lines, diff below)</em>"
+    if as_diff and isinstance(value, str):
+        n = len(value.splitlines())
+        return f"<em>({n} line{'' if n == 1 else 's'}, diff below)</em>"
     text = fmt(value)
     if len(text) > CELL_LIMIT:
         text = text[: CELL_LIMIT - 1] + "…"
@@ -79,7 +87,7 @@ def _fence(body: str, lang: str = "") -> list[str]:
     """A fenced block longer than any run of backticks inside it."""
     longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
-    return [fence + lang, body, fence]
+    return [fence + lang, *body.splitlines(), fence]
 
 
 def _multiline(change: Change) -> list[str]:
@@ -123,13 +131,18 @@ def _attribute_rows(rc: ResourceChange) -> tuple[list[str], list[str]]:
         return rows, diffs
     for c in changes:
         note = "**forces replacement**" if c.forces_replace else ""
-        rows.append(
-            f"| {_OP[c.op]} | {_code(c.path_str)} | {_cell(c.before, c.sensitive)} "
-            f"| {_cell(c.after, c.sensitive)} | {note} |"
-        )
-        if not c.sensitive and any(isinstance(v, str) and "\n" in v for v in (c.before, c.after)):
+        rows.append(_change_row(c, note))
+        if _as_diff(c):
             diffs.extend(_multiline(c))
     return rows, diffs
+
+
+def _change_row(c: Change, note: str = "") -> str:
+    diff = _as_diff(c)
+    return (
+        f"| {_OP[c.op]} | {_code(c.path_str)} | {_cell(c.before, c.sensitive, diff)} "
+        f"| {_cell(c.after, c.sensitive, diff)} | {note} |"
+    )
 
 
 _TABLE_HEAD = ["| | attribute | before | after | |", "|---|---|---|---|---|"]
@@ -160,12 +173,12 @@ def _drift_section(d: Drift) -> list[str]:
         return [f"- {_code(d.address)} was created by an interrupted run and is adopted"]
     out = [f"- {_code(d.address)} changed outside cozyplan:", ""]
     out += ["  " + line for line in _TABLE_HEAD]
+    out += ["  " + _change_row(c) for c in d.changes]
+    out.append("")
     for c in d.changes:
-        out.append(
-            f"  | {_OP[c.op]} | {_code(c.path_str)} | {_cell(c.before, c.sensitive)} "
-            f"| {_cell(c.after, c.sensitive)} | |"
-        )
-    return [*out, ""]
+        if _as_diff(c):
+            out += ["  " + line if line else "" for line in _multiline(c)]
+    return out
 
 
 def _counts_table(changes: Iterable[ResourceChange]) -> list[str]:

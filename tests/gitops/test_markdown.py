@@ -118,3 +118,16 @@ def test_markdown_comment_stays_under_the_limit(project: Project) -> None:
     assert len(md) < 65_536
     assert "resource(s) not detailed" in md
     assert md.count("<code>null_resource.n399</code>") >= 1  # still in the table
+
+
+def test_markdown_shows_drift_with_a_diff(project: Project) -> None:
+    project.write(BEFORE)
+    assert project.run("apply", "--auto-approve").exit_code == 0
+    (project.dir / "out/motd").write_text("hello\nchanged by hand\n")
+    out = project.run("plan", "--markdown", "plan.md")
+    assert out.exit_code == 0, out.output
+    md = (project.dir / "plan.md").read_text()
+    drift = _section(md, "Drift")
+    assert "<code>local_file.motd</code> changed outside cozyplan" in drift
+    assert "  -world" in drift and "  +changed by hand" in drift  # indented: inside the item
+    assert "| update | 1 |" in md  # and the plan puts it back
