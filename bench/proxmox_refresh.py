@@ -1,4 +1,5 @@
-"""Benchmark: requests and wall time of refreshing 500 VMs, and of 30 parallel clones.
+"""Benchmark: requests per VM create, requests and wall time of refreshing 500 VMs, and of
+30 parallel clones.
 
     python bench/proxmox_refresh.py
 
@@ -25,6 +26,7 @@ from cozyplan_proxmox.config import ProxmoxConfig
 
 VMS = 500
 CLONES = 30
+CREATES = 10
 
 
 def provider(lab: InProcessLab, scale: float, **over: Any) -> ProxmoxProvider:
@@ -138,6 +140,44 @@ async def make_template(lab: InProcessLab) -> None:
     await p.close()
 
 
+async def creates(lab: InProcessLab, base: int) -> tuple[float, float]:
+    """Requests per ``proxmox_vm`` create as the main spec writes one (full clone, boot disk
+    grown, a data disk, cloud-init address, started), counted by the lab: (first VM, each
+    further VM of the same kind)."""
+    p = provider(lab, 1.0, clone_concurrency=CREATES, max_connections=32)
+    vms = VmResource(p)
+
+    def body(i: int) -> dict[str, Any]:
+        return VmResource.dump(
+            VmResource.model(
+                vmid=base + i,
+                name=f"cp{base + i}",
+                clone=9000,
+                storage="local-lvm",
+                cores=4,
+                memory=8192,
+                disks=[
+                    {"slot": "scsi0", "storage": "local-lvm", "size": "50G"},
+                    {"slot": "scsi1", "storage": "local-lvm", "size": "100G"},
+                ],
+                tags=["cozystack"],
+                ipconfig0=f"ip=10.0.{i // 200}.{10 + i % 200}/24,gw=10.0.0.1",
+                ipv4_addresses=[f"10.0.{i // 200}.{10 + i % 200}"],
+            )
+        )
+
+    async def one(i: int) -> None:
+        await vms.apply(Action.CREATE, None, body(i), [], ApplyContext(f"vm.cp{i}"))
+
+    before = requests(lab)
+    await one(0)
+    first = requests(lab) - before
+    before = requests(lab)
+    await asyncio.gather(*(one(i) for i in range(1, CREATES)))
+    await p.close()
+    return first, (requests(lab) - before) / (CREATES - 1)
+
+
 def main() -> None:
     runtime.simulator_classes = lambda: [ProxmoxSimulator]
     with tempfile.TemporaryDirectory() as tmp:
@@ -155,6 +195,11 @@ def main() -> None:
                 n, secs = asyncio.run(run)
                 print(f"  {label:30s} {n:5d} requests  {secs:6.2f} s")
             asyncio.run(make_template(lab))
+            first, each = asyncio.run(creates(lab, 4000))
+            print(
+                f"requests per proxmox_vm create (clone, grow, data disk, cloud-init, start): "
+                f"first {first:.0f}, then {each:.1f} each (target <= 8)"
+            )
             print(f"{CLONES} full clones, 2 s simulated clone each, parallelism {CLONES}:")
             for limit, base in ((CLONES, 3000), (4, 3100), (1, 3200)):
                 n, secs = asyncio.run(clones(lab, limit, CLONES, base))

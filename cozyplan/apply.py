@@ -264,7 +264,7 @@ class Applier:
         def progress(message: str) -> None:
             self.progress.message(address, message)
 
-        return ApplyContext(address, checkpoint, progress)
+        return ApplyContext(address, checkpoint, progress, self.plan.options.takeover(address))
 
     async def _call(self, address: str, fn: Any) -> Any:
         def on_retry(attempt: int, exc: Exception, wait: float) -> None:
@@ -331,6 +331,14 @@ class Applier:
             )
         sensitive = all_sensitive(resource.schema(), sensitive)
         prior: dict[str, Any] | None = rs.observed if rs is not None else None
+        if (
+            change.action is Action.NOOP
+            and prior is not None
+            and resource.reread_after_dependencies
+        ):
+            # its dependencies just changed: what it observes (a health check) may have too
+            observed = prior
+            prior = await self._call(address, lambda: resource.read_attrs(observed)) or prior
         desired = keep_ignored(desired, prior, inst.block.lifecycle.ignore_changes)
         deposed = list(rs.deposed) if rs is not None else []
 

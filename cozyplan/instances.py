@@ -10,6 +10,7 @@ from typing import Any
 
 import networkx as nx
 
+from cozyplan import registry
 from cozyplan.errors import Diagnostic, SpecError
 from cozyplan.spec.config import Config, ResourceBlock
 from cozyplan.spec.expr import ExprError, Ref, evaluate
@@ -35,6 +36,8 @@ class Instance:
     each_value: Any = None
     #: the for_each came from a sensitive value: each.key/each.value are sensitive too
     sensitive: bool = False
+    #: this instance's own body when the resource type split the block (``split_instances``)
+    body: dict[str, Any] | None = None
 
 
 @dataclass
@@ -136,14 +139,35 @@ def expand(cfg: Config, variables: Variables) -> dict[str, Instance]:
                 for i in range(n):
                     addr = instance_address(block.address, i)
                     out[addr] = Instance(addr, block, i, i)
+            elif (split := _split(block, cfg.base_dir)) is not None:
+                for key, body in split.items():
+                    addr = instance_address(block.address, key)
+                    out[addr] = Instance(addr, block, key, None, False, body)
             else:
                 out[block.address] = Instance(block.address, block, None)
+        except _SplitError as exc:
+            diags.append(Diagnostic(str(exc), cfg.position(path), block.address))
         except ExprError as exc:
             key = "for_each" if block.for_each is not None else "count"
             diags.append(Diagnostic(str(exc), cfg.position((*path, key)), block.address, key))
     if diags:
         raise SpecError(diags)
     return out
+
+
+class _SplitError(Exception):
+    pass
+
+
+def _split(block: ResourceBlock, base_dir: Path) -> dict[str, dict[str, Any]] | None:
+    """The instances a resource type makes of one block (e.g. one per YAML document)."""
+    cls = registry.resource_class(block.type)
+    if cls is None:
+        return None
+    try:
+        return cls.split_instances(block.body, base_dir)
+    except ValueError as exc:
+        raise _SplitError(str(exc)) from None
 
 
 def _only_vars(variables: Variables) -> Any:

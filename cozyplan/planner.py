@@ -38,6 +38,16 @@ class PlanOptions:
     targets: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
     parallelism: int = 10
+    #: addresses allowed to take over an existing object their state did not create
+    adopt: tuple[str, ...] = ()
+
+    def takeover(self, address: str) -> str | None:
+        """``adopt`` / ``replace`` when the user allowed ``address`` to take over an object."""
+        if _matches(address, self.adopt):
+            return "adopt"
+        if _matches(address, self.replace):
+            return "replace"
+        return None
 
 
 @dataclass
@@ -159,7 +169,8 @@ class Evaluator:
         resolve = self.resolver(inst)
         desired: dict[str, Any] = {}
         sensitive: list[list[str | int]] = []
-        for key, raw in inst.block.body.items():
+        body = inst.body if inst.body is not None else inst.block.body
+        for key, raw in body.items():
             try:
                 ev = evaluate(raw, resolve)
             except ExprError as exc:
@@ -227,6 +238,7 @@ class Planner:
         self.cfg = cfg
         self.state = state
         self.resources = resources
+        resources.set_lineage(state.lineage)
         self.variables = variables
         self.options = options
         self.policy = policy or RetryPolicy()
@@ -360,12 +372,14 @@ class Planner:
             self._plan_deletes(plan, set(self.state.resources), Reason.DESTROY)
         else:
             self._plan_instances(plan, instances, graph)
+            await self._check_creates(plan)
             orphans = set(self.state.resources) - set(instances)
             self._plan_deletes(plan, orphans, Reason.REMOVED_FROM_SPEC)
         self._plan_deposed(plan)
         if opts.targets:
             self._apply_targets(plan, graph)
         self._check_prevent_destroy(plan)
+        plan.warnings.extend(self.resources.warnings())
         return plan
 
     def _plan_instances(
@@ -414,7 +428,6 @@ class Planner:
             except PlanError as exc:
                 path = (*block.path, exc.field) if exc.field else block.path
                 diags.append(Diagnostic(exc.message, self.cfg.position(path), address, exc.field))
-            plan.warnings.extend(f"{address}: {w}" for w in resource.plan_warnings(desired))
             cbd = block.lifecycle.create_before_destroy
             action, reason = decide_action(
                 prior_exists=prior is not None,
@@ -426,6 +439,9 @@ class Planner:
             )
             if rs is not None and prior is None and rs.observed is not None:
                 reason = Reason.GONE
+            if action is Action.UPDATE and prior is not None:
+                notes = resource.update_notes(prior, desired, changes)
+                plan.warnings.extend(f"{address}: {n}" for n in notes)
             if action is Action.CREATE or action.is_replace:
                 planned = merge_computed(schema, desired, None)
                 shown = diff_attrs(
@@ -441,6 +457,8 @@ class Planner:
                 and rs.pending is not None
                 and prior is not None
             )
+            # with the computed fields (from the refreshed object, or unknown on create)
+            plan.warnings.extend(f"{address}: {w}" for w in resource.plan_warnings(planned))
             ev.values[address] = (planned, sensitive)
             plan.changes.append(
                 ResourceChange(
@@ -459,6 +477,31 @@ class Planner:
             )
         if diags:
             raise SpecError(diags)
+
+    async def _check_creates(self, plan: Plan) -> None:
+        """Ask each resource about the objects its creates would meet (ownership), before
+        apply: notes join the warnings, refusals fail the plan."""
+        if not self.options.refresh:
+            return  # --no-refresh: the plan reads nothing
+        creating = [c for c in plan.changes if c.action is Action.CREATE or c.action.is_replace]
+        limit = asyncio.Semaphore(max(1, self.options.parallelism))
+        errors: list[str] = []
+
+        async def one(change: ResourceChange) -> None:
+            resource = self.resources.resource(change.type)
+            async with limit:
+                try:
+                    notes = await resource.check_create(
+                        change.after or {}, self.options.takeover(change.address)
+                    )
+                except PlanError as exc:
+                    errors.append(f"{change.address}: {exc.message}")
+                    return
+            plan.warnings.extend(f"{change.address}: {n}" for n in notes)
+
+        await asyncio.gather(*(one(c) for c in creating))
+        if errors:
+            raise PlanFailed(sorted(errors))
 
     def _plan_deletes(self, plan: Plan, addresses: set[str], reason: Reason) -> None:
         for address in sorted(addresses):

@@ -37,6 +37,7 @@ from cozyplan.schema import (
     Sensitive,
     schema_of,
 )
+from cozyplan.spec.view import SpecBlock, SpecProblem, SpecView
 from cozyplan.values import UNKNOWN, contains_unknown, is_unknown
 
 __all__ = [
@@ -56,7 +57,10 @@ __all__ = [
     "Resource",
     "ResourceSchema",
     "Sensitive",
+    "SpecBlock",
     "SpecModel",
+    "SpecProblem",
+    "SpecView",
     "TemporaryError",
     "contains_unknown",
     "is_unknown",
@@ -96,6 +100,9 @@ class ProviderContext:
     log: Callable[[str], None] = lambda message: None
     #: in a lab run, the directory files named in the spec are written under instead
     output_root: Path | None = None
+    #: the state's lineage: providers mark what they create with it, and never take over an
+    #: object marked otherwise (or unmarked) unless the user says ``--adopt``/``--replace``
+    lineage: str = ""
 
     def output_path(self, path: str | Path) -> Path:
         """Where to write (and read back) a file the spec names.
@@ -125,10 +132,14 @@ class ApplyContext:
         address: str,
         checkpoint: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
         progress: Callable[[str], None] | None = None,
+        takeover: str | None = None,
     ) -> None:
         self.address = address
         self._checkpoint = checkpoint
         self._progress = progress
+        #: ``adopt`` / ``replace``: the user allowed taking over an object another state (or
+        #: no cozyplan) created; None: such an object must make the create fail
+        self.takeover = takeover
 
     async def checkpoint(self, attrs: Mapping[str, Any]) -> None:
         """Durably record identity chosen mid-create (e.g. an allocated vmid) before acting.
@@ -152,6 +163,8 @@ class Provider(Generic[ConfigT]):
     """A family of resource types sharing one connection configuration."""
 
     name: ClassVar[str]
+    #: resource types named ``PREFIX_...`` with a prefix other than ``name`` (``k8s``)
+    type_prefix: ClassVar[str | None] = None
     config_model: ClassVar[type[BaseModel]] = EmptyConfig
     resource_types: ClassVar[Sequence[type[Resource[Any, Any]]]] = ()
 
@@ -161,6 +174,21 @@ class Provider(Generic[ConfigT]):
 
     async def close(self) -> None:
         """Release connections. Called once after the run."""
+
+    def config_warnings(self) -> list[str]:
+        """Settings that work but weaken something (e.g. TLS not verified), shown once with
+        the plan."""
+        return []
+
+    @classmethod
+    def validate_spec(cls, spec: SpecView) -> list[SpecProblem]:
+        """Checks across resources, at ``validate`` time (talks to nothing).
+
+        Called once per spec for each provider whose resources the spec uses; ``spec`` shows
+        every resource block of the spec (any provider's), as written, with static values
+        where they are known without planning. Each problem is reported with its file:line.
+        """
+        return []
 
 
 @dataclass
@@ -184,6 +212,9 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     #: fields an import cannot read back from the real system (e.g. the template a VM was
     #: cloned from); ``cozyplan import`` takes them from the spec instead
     import_unknowable: ClassVar[tuple[str, ...]] = ()
+    #: read again when a dependency changed during an apply, even though its own spec did not
+    #: (a health check of what was just applied), and update it if it now differs
+    reread_after_dependencies: ClassVar[bool] = False
 
     def __init__(self, provider: ProviderT) -> None:
         self.provider = provider
@@ -191,6 +222,16 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     @classmethod
     def schema(cls) -> ResourceSchema:
         return schema_of(cls.model)
+
+    @classmethod
+    def split_instances(
+        cls, body: Mapping[str, Any], base_dir: Path
+    ) -> dict[str, dict[str, Any]] | None:
+        """Several instances from one block without ``for_each``/``count`` (e.g. one per
+        document of a multi-document YAML file): instance key -> that instance's body, or None
+        for the usual single instance. Called when the spec is expanded, before any resource is
+        read; raise ValueError for bad input (shown at the block's position)."""
+        return None
 
     # -- hooks for provider authors ---------------------------------------------------------
     @abc.abstractmethod
@@ -223,7 +264,24 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
         """Things that will work but are probably a mistake (shown with the plan).
 
-        ``planned`` is the desired attributes; values not known yet are ``UNKNOWN``.
+        ``planned`` is the desired attributes with the computed ones (from the refreshed
+        object; ``UNKNOWN`` on create); values not known yet are ``UNKNOWN``.
+        """
+        return []
+
+    async def check_create(self, planned: Mapping[str, Any], takeover: str | None) -> list[str]:
+        """Before apply: what a create would meet. Raise PlanError when it finds an object
+        it may not take over (``takeover`` None); return notes when it will adopt or replace
+        one. ``planned`` may hold ``UNKNOWN`` values.
+        """
+        return []
+
+    def update_notes(
+        self, prior: Mapping[str, Any], planned: Mapping[str, Any], changes: Sequence[Change]
+    ) -> list[str]:
+        """What an in-place update will do beyond the diff (e.g. "requires reboot").
+
+        Called for planned updates; the notes are shown with the plan's warnings.
         """
         return []
 

@@ -53,6 +53,13 @@ class ProviderSet:
         self.output_root = output_root
         self._providers: dict[str, Provider[Any]] = {}
         self._resources: dict[str, Resource[Any, Any]] = {}
+        self.lineage = ""
+
+    def set_lineage(self, lineage: str) -> None:
+        """The state's lineage, which providers use to mark and recognise their objects."""
+        self.lineage = lineage
+        for provider in self._providers.values():
+            provider.ctx.lineage = lineage
 
     def provider(self, name: str) -> Provider[Any]:
         found = self._providers.get(name)
@@ -100,6 +107,7 @@ class ProviderSet:
             time_scale=self.time_scale,
             log=self.log,
             output_root=self.output_root,
+            lineage=self.lineage,
         )
         if self.resolve_endpoint is not None:
             ctx.resolve_endpoint = self.resolve_endpoint
@@ -117,6 +125,14 @@ class ProviderSet:
         res = cls(self.provider(registry.provider_name_of(type_name)))
         self._resources[type_name] = res
         return res
+
+    def warnings(self) -> list[str]:
+        """Each configured provider's ``config_warnings``, once per run."""
+        return [
+            f"provider {name}: {w}"
+            for name, provider in sorted(self._providers.items())
+            for w in provider.config_warnings()
+        ]
 
     async def close(self) -> None:
         for provider in self._providers.values():

@@ -15,8 +15,18 @@ from cozyplan.provider import Provider, Resource
 GROUP = "cozyplan.providers"
 
 
+@cache
 def provider_name_of(resource_type: str) -> str:
-    return resource_type.split("_", 1)[0]
+    """The provider of a type: its prefix before the first ``_``, which is a provider's name or
+    the ``type_prefix`` a provider declares (``k8s_manifest`` -> ``kubernetes``)."""
+    prefix = resource_type.split("_", 1)[0]
+    if entry_points(group=GROUP, name=prefix):
+        return prefix
+    for name in available():
+        cls = provider_class(name)
+        if cls is not None and cls.type_prefix == prefix:
+            return name
+    return prefix
 
 
 @cache

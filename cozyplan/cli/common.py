@@ -121,6 +121,9 @@ def open_session(
     time_scale: float | None,
     var_pairs: tuple[str, ...] = (),
 ) -> Iterator[Session]:
+    path = state_path or default_state_path(spec, lab_dir if lab else None)
+    session = Session(spec, path, None, parse_vars(var_pairs))
+    session.variables  # noqa: B018 - a bad spec or variable fails before a lab or state dir is made
     lab_ctx: contextlib.AbstractContextManager[LabHandle | None]
     if lab:
         from cozyplan.lab.runtime import lab_session  # the lab loads only when asked for
@@ -129,8 +132,8 @@ def open_session(
     else:
         lab_ctx = contextlib.nullcontext(None)
     with lab_ctx as handle:
-        path = state_path or default_state_path(spec, lab_dir if lab else None)
-        yield Session(spec, path, handle, parse_vars(var_pairs))
+        session.lab = handle
+        yield session
 
 
 def report_error(exc: BaseException, secrets: list[str] | None = None) -> None:
@@ -143,6 +146,17 @@ def report_error(exc: BaseException, secrets: list[str] | None = None) -> None:
                 click.echo(f"  (see also {rel})", err=True)
         return
     click.echo(style("Error: ", "red", bold=True) + scrub(str(exc), secrets), err=True)
+
+
+def quiet_broken_pipe() -> None:
+    """The reader went away (``cozyplan graph | head``): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so that the interpreter's final flush cannot fail again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
 
 
 def handle_errors(f: F) -> F:
@@ -169,6 +183,8 @@ def handle_errors(f: F) -> F:
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            quiet_broken_pipe()
         except Exception as exc:
             if os.environ.get("COZYPLAN_DEBUG"):
                 traceback.print_exc()

@@ -13,10 +13,13 @@ from cozyplan.cli.common import (
     handle_errors,
     lab_options,
     open_session,
+    parse_vars,
     spec_option,
     state_option,
+    var_option,
 )
 from cozyplan.cli.common import styler as make_styler
+from cozyplan.errors import Diagnostic, SpecError
 from cozyplan.instances import expand, instance_graph, resolve_variables
 from cozyplan.jsonschema import spec_json_schema
 from cozyplan.plan import Action
@@ -28,10 +31,17 @@ from cozyplan.spec.config import load_config
 
 @click.command()
 @spec_option
+@var_option
 @handle_errors
-def validate(spec: Path) -> None:
-    """Check the spec: fields, types, references, cycles. Talks to nothing."""
-    load_config(spec)
+def validate(spec: Path, var_pairs: tuple[str, ...]) -> None:
+    """Check the spec: fields, types, references, cycles. Talks to nothing.
+
+    With --var, also check that each NAME is a declared variable.
+    """
+    cfg = load_config(spec)
+    unknown = [n for n in parse_vars(var_pairs) if n not in cfg.variables]
+    if unknown:
+        raise SpecError([Diagnostic(f"--var {n}: no such variable in {spec}") for n in unknown])
     click.echo(make_styler()("Success!", "green", bold=True) + f" {spec} is valid.")
 
 
@@ -48,6 +58,7 @@ def validate(spec: Path) -> None:
     type=click.Path(path_type=Path),
     help="Write an HTML page of the last apply recorded in the state.",
 )
+@var_option
 @handle_errors
 def show(
     planfile: Path | None,
@@ -56,6 +67,7 @@ def show(
     lab: bool,
     lab_dir: Path,
     as_json: bool,
+    var_pairs: tuple[str, ...],
     report_path: Path | None,
 ) -> None:
     """Show a saved plan, or the state (sensitive values masked)."""
@@ -70,6 +82,11 @@ def show(
 
     path = state_path or default_state_path(spec, lab_dir if lab else None)
     session = Session(spec, path)
+    if not session.store.exists() and not as_json and report_path is None:
+        from cozyplan.cli.statecmds import no_state_message
+
+        click.echo(no_state_message(path), err=True)
+        return
     state = session.store.load()
     if report_path is not None:
         from cozyplan.cli.report import write_report
@@ -110,7 +127,7 @@ def show(
 
 @click.command()
 @spec_option
-@click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE")
+@var_option
 @click.option(
     "--plan",
     "with_plan",

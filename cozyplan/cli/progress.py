@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import click
@@ -55,6 +56,13 @@ class ConsoleProgress:
         )
 
     def failed(self, address: str, action: Action, elapsed: float, error: BaseException) -> None:
+        if isinstance(error, asyncio.CancelledError):  # a second Ctrl-C: not the step's fault
+            self._line(
+                f"{self.style(address, bold=True)}: "
+                + self.style("abandoned", "yellow")
+                + f" after {_secs(elapsed)} (its crash marker lets the next apply adopt it)"
+            )
+            return
         self._line(
             f"{self.style(address, bold=True)}: "
             + self.style("failed", "red")
@@ -63,6 +71,12 @@ class ConsoleProgress:
 
     def retrying(self, address: str, attempt: int, error: BaseException, wait: float) -> None:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if getattr(error, "expected", False):  # a planned wait (a reboot), not a fault
+            self._line(
+                f"{self.style(address, bold=True)}: {first} "
+                f"(check {attempt}, next in {_secs(wait)})"
+            )
+            return
         self._line(
             f"{self.style(address, bold=True)}: temporary error (attempt {attempt}), "
             f"retrying in {_secs(wait)}: {first}"

@@ -26,7 +26,14 @@ from cozyplan.cli.progress import ConsoleProgress
 from cozyplan.cli.report import write_run_report
 from cozyplan.errors import CozyplanError
 from cozyplan.plan import count_actions
-from cozyplan.planfile import check_fresh, load_plan, options_of, save_plan
+from cozyplan.planfile import (
+    PlanContext,
+    check_fresh,
+    load_plan,
+    options_of,
+    save_plan,
+    saved_context,
+)
 from cozyplan.planner import Plan, Planner, PlanOptions
 from cozyplan.render.human import render_plan
 from cozyplan.render.jsonout import plan_document
@@ -170,7 +177,7 @@ def _plan_and_maybe_apply(
     detailed: bool = False,
     saved: dict[str, Any] | None = None,
     quiet: bool = False,
-    lab: bool = False,
+    context: PlanContext | None = None,
 ) -> int:
     operation = "apply" if do_apply else "plan"
     with session.locked(operation):
@@ -194,7 +201,9 @@ def _plan_and_maybe_apply(
                         scrub(render_markdown(plan, str(session.spec_path)), secrets)
                     )
                 if out is not None:
-                    save_plan(out, plan, session.spec_path, session.state_path, lab)
+                    assert context is not None
+                    context.sensitive = frozenset(session.variables.sensitive)
+                    save_plan(out, plan, context)
                     click.echo(
                         f"\nSaved the plan to {out}. Apply it with 'cozyplan apply {out}'.",
                         err=as_json,
@@ -231,7 +240,12 @@ def _plan_and_maybe_apply(
 
 
 def _options(
-    mode: str, refresh: bool, targets: tuple[str, ...], replace: tuple[str, ...], parallelism: int
+    mode: str,
+    refresh: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    parallelism: int,
+    adopt: tuple[str, ...] = (),
 ) -> PlanOptions:
     if parallelism < 1:
         raise click.BadParameter("must be at least 1", param_hint="--parallelism")
@@ -241,7 +255,17 @@ def _options(
         targets=tuple(targets),
         replace=tuple(replace),
         parallelism=parallelism,
+        adopt=tuple(adopt),
     )
+
+
+_adopt = click.option(
+    "--adopt",
+    "adopt",
+    multiple=True,
+    metavar="ADDR",
+    help="Let this resource take over an existing object this state did not create. Repeatable.",
+)
 
 
 @click.command()
@@ -260,8 +284,10 @@ def _options(
     "replace",
     multiple=True,
     metavar="ADDR",
-    help="Plan to replace this resource even if unchanged. Repeatable.",
+    help="Plan to replace this resource even if unchanged (or an existing object this state "
+    "did not create). Repeatable.",
 )
+@_adopt
 @click.option("--refresh/--no-refresh", default=True, help="Read the real systems first.")
 @click.option("--destroy", is_flag=True, help="Plan to destroy everything in the state.")
 @click.option("--refresh-only", is_flag=True, help="Only report drift.")
@@ -280,6 +306,7 @@ def plan(
     detailed_exitcode: bool,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
+    adopt: tuple[str, ...],
     refresh: bool,
     destroy: bool,
     refresh_only: bool,
@@ -287,8 +314,15 @@ def plan(
 ) -> None:
     """Show what apply would change."""
     mode = "destroy" if destroy else "refresh-only" if refresh_only else "normal"
-    options = _options(mode, refresh, targets, replace, parallelism)
+    options = _options(mode, refresh, targets, replace, parallelism, adopt)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
+        context = PlanContext(
+            spec=spec,
+            state=session.state_path,
+            lab_dir=lab_dir if lab else None,
+            time_scale=time_scale,
+            variables=session.var_overrides or {},
+        )
         code = _plan_and_maybe_apply(
             session,
             options,
@@ -298,7 +332,7 @@ def plan(
             as_json=as_json,
             markdown=markdown,
             detailed=detailed_exitcode,
-            lab=lab,
+            context=context,
         )
     raise Exit(code)
 
@@ -309,6 +343,7 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @_targets
 @click.option("--replace", "replace", multiple=True, metavar="ADDR")
+@_adopt
 @click.option("--refresh/--no-refresh", default=True)
 @click.option("--refresh-only", is_flag=True, help="Only accept drift into the state.")
 @click.option(
@@ -333,6 +368,7 @@ def apply(
     auto_approve: bool,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
+    adopt: tuple[str, ...],
     refresh: bool,
     refresh_only: bool,
     parallelism: int,
@@ -344,15 +380,29 @@ def apply(
     saved = None
     if planfile is not None:
         saved = load_plan(planfile)
-        spec = Path(saved["spec"])
-        state_path = Path(saved["state"]) if state_path is None else state_path
-        lab = lab or bool(saved.get("lab"))
+        made = saved_context(saved)
+        if var_pairs:
+            raise CozyplanError(
+                "a saved plan applies with the --var values it was made with: drop --var "
+                "(or make a new plan with the new values)"
+            )
+        var_pairs = tuple(f"{k}={v}" for k, v in made.variables.items())
+        if made.lab_dir is not None:
+            explicit = click.get_current_context().get_parameter_source("lab_dir")
+            if explicit is click.core.ParameterSource.COMMANDLINE and lab_dir != made.lab_dir:
+                raise CozyplanError(
+                    f"the saved plan was made against the lab in {made.lab_dir}, not {lab_dir}"
+                )
+            lab, lab_dir = True, made.lab_dir
+            time_scale = time_scale if time_scale is not None else made.time_scale
+        spec = made.spec
+        state_path = made.state if state_path is None else state_path
         options = options_of(saved)
         if parallelism != 10:
             options = dataclasses.replace(options, parallelism=parallelism)
     else:
         mode = "refresh-only" if refresh_only else "normal"
-        options = _options(mode, refresh, targets, replace, parallelism)
+        options = _options(mode, refresh, targets, replace, parallelism, adopt)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
         code = _plan_and_maybe_apply(
             session,
@@ -361,7 +411,6 @@ def apply(
             auto_approve=auto_approve,
             saved=saved,
             quiet=quiet,
-            lab=lab,
         )
         if report_path is not None:
             write_run_report(report_path, session, since=began)
@@ -388,9 +437,7 @@ def destroy(
     """Destroy everything cozyplan manages for this spec."""
     options = _options("destroy", True, targets, (), parallelism)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
-        code = _plan_and_maybe_apply(
-            session, options, do_apply=True, auto_approve=auto_approve, lab=lab
-        )
+        code = _plan_and_maybe_apply(session, options, do_apply=True, auto_approve=auto_approve)
     raise Exit(code)
 
 
@@ -432,5 +479,5 @@ def refresh(
         if as_json:
             click.echo(scrub(json.dumps(plan_document(result), indent=2), secrets))
         else:
-            click.echo(scrub(render_plan(result, styler()), secrets), nl=False)
+            click.echo(scrub(render_plan(result, styler(), recorded=True), secrets), nl=False)
     raise Exit(2 if detailed_exitcode and result.drift else 0)

@@ -10,7 +10,14 @@ from typing import Any, TypeVar
 
 import click
 
-from cozyplan.cli.common import handle_errors, lab_options, open_session, spec_option, state_option
+from cozyplan.cli.common import (
+    handle_errors,
+    lab_options,
+    open_session,
+    parse_vars,
+    spec_option,
+    state_option,
+)
 from cozyplan.cli.common import styler as make_styler
 from cozyplan.errors import CozyplanError
 from cozyplan.importer import import_instance
@@ -26,6 +33,13 @@ INSTANCE_ADDRESS_RE = re.compile(
 )
 
 
+def no_state_message(path: Path) -> str:
+    return (
+        f"No state at {path}: nothing has been applied with this spec yet "
+        "(another spec: -f SPEC; the lab's state: --lab; any file: --state PATH)."
+    )
+
+
 def _store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> LocalStore:
     return LocalStore(state_path or default_state_path(spec, lab_dir if lab else None))
 
@@ -35,6 +49,16 @@ def _state_opts(f: F) -> F:
     f = state_option(f)
     f = click.option("--lab", is_flag=True)(f)
     f = click.option("--lab-dir", type=click.Path(path_type=Path), default=Path(".lab"))(f)
+    # accepted so that the flags of plan/apply work here too (a malformed NAME=VALUE is still
+    # refused); no state command evaluates the spec, so the values are not used
+    f = click.option(
+        "--var",
+        multiple=True,
+        metavar="NAME=VALUE",
+        expose_value=False,
+        callback=lambda _ctx, _param, pairs: parse_vars(pairs),
+        help="Accepted for symmetry with plan/apply; state commands evaluate nothing.",
+    )(f)
     return f
 
 
@@ -48,7 +72,11 @@ def state() -> None:
 @handle_errors
 def state_list(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> None:
     """List the addresses in the state."""
-    st = _store(spec, state_path, lab, lab_dir).load()
+    store = _store(spec, state_path, lab, lab_dir)
+    if not store.exists():
+        click.echo(no_state_message(store.path), err=True)
+        return
+    st = store.load()
     for addr in sorted(st.resources):
         click.echo(addr)
 

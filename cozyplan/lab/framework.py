@@ -164,6 +164,10 @@ class Simulator(abc.ABC):
     def status(self) -> dict[str, Any]:
         return {}
 
+    async def control(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A command from ``cozyplan lab control NAME KEY=VALUE...`` (e.g. inject a fault)."""
+        raise LabError(f"the {self.name} simulator takes no commands")
+
 
 async def bind_server(
     start: Callable[[str, int], Awaitable[Any]], host: str, port: int

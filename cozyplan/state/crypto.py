@@ -19,8 +19,9 @@ MARK = "$cozyplan-encrypted"
 
 
 class StateCipher:
-    """Seals and opens values. The key is loaded (or created) on first use only, so a state
-    whose sensitive fields are all empty needs no key."""
+    """Seals and opens values. The key is loaded on first use only, so a state whose sensitive
+    fields are all empty needs no key. A key file is created only to seal a value: opening a
+    value when the key file is gone is an error (a new key could never open it)."""
 
     def __init__(self, key: bytes | None = None, key_file: Path | None = None) -> None:
         self._key = key
@@ -34,11 +35,11 @@ class StateCipher:
             return cls(key=env.encode())
         return cls(key_file=state_path.with_name(state_path.name + ".key"))
 
-    def _cipher(self) -> Any:
+    def _cipher(self, *, create: bool) -> Any:
         if self._fernet is None:
             from cryptography.fernet import Fernet  # only runs that hold secrets pay for it
 
-            key = self._key if self._key is not None else self._load_or_create()
+            key = self._key if self._key is not None else self._load_or_create(create)
             try:
                 self._fernet = Fernet(key)
             except ValueError:
@@ -48,9 +49,17 @@ class StateCipher:
                 ) from None
         return self._fernet
 
-    def _load_or_create(self) -> bytes:
+    def _load_or_create(self, create: bool) -> bytes:
         assert self._key_file is not None
         key_file = self._key_file
+        if not key_file.exists() and not create:
+            raise StateError(
+                f"the state holds encrypted values but its key file {key_file} is missing. "
+                f"Restore that file from a backup (or set COZYPLAN_STATE_KEY to the key); "
+                f"without the key the encrypted values are lost: then remove the resources "
+                f"that hold them ('cozyplan state rm ADDR') and bring them back with "
+                f"'cozyplan import ADDR ID'."
+            )
         if not key_file.exists():
             from cryptography.fernet import Fernet
 
@@ -72,19 +81,24 @@ class StateCipher:
         return key_file.read_bytes().strip()
 
     def seal(self, value: Any) -> dict[str, str]:
-        token = self._cipher().encrypt(json.dumps(value).encode())
+        token = self._cipher(create=True).encrypt(json.dumps(value).encode())
         return {MARK: base64.urlsafe_b64encode(token).decode()}
 
     def open(self, sealed: dict[str, str]) -> Any:
         from cryptography.fernet import InvalidToken
 
+        raw = sealed[MARK]
+        if not isinstance(raw, str):
+            raise StateError(
+                f"an encrypted value in the state is damaged: {MARK} must be a token string"
+            )
         try:
-            token = base64.urlsafe_b64decode(sealed[MARK])
-            return json.loads(self._cipher().decrypt(token))
+            token = base64.urlsafe_b64decode(raw)
+            return json.loads(self._cipher(create=False).decrypt(token))
         except (InvalidToken, ValueError) as exc:
             raise StateError(
                 "cannot decrypt a sensitive value in the state: wrong key "
-                "(COZYPLAN_STATE_KEY or the .key file beside the state)"
+                "(COZYPLAN_STATE_KEY or the .key file beside the state), or a damaged value"
             ) from exc
 
 

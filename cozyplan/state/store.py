@@ -18,6 +18,7 @@ from typing import Any
 
 from cozyplan.errors import StateError
 from cozyplan.state.crypto import StateCipher, open_paths, seal_paths
+from cozyplan.state.files import JournalEntry, JournalHeader, check
 from cozyplan.state.lock import LockInfo, StateLock, force_unlock
 from cozyplan.state.model import ResourceState, State
 
@@ -92,7 +93,10 @@ class LocalStore:
         return data
 
     def _decode(self, data: dict[str, Any]) -> ResourceState:
-        rs = ResourceState.from_json(data)
+        return self._open(ResourceState.from_json(data))
+
+    def _open(self, rs: ResourceState) -> ResourceState:
+        """Decrypt the sensitive values of a resource read from a file."""
         if rs.sensitive_paths:
             rs.observed = open_paths(rs.observed, rs.sensitive_paths, self.cipher)
             rs.desired = open_paths(rs.desired, rs.sensitive_paths, self.cipher)
@@ -110,18 +114,53 @@ class LocalStore:
     def load(self) -> State:
         state = State()
         if self.path.exists():
-            try:
-                raw = json.loads(self.path.read_bytes())
-            except json.JSONDecodeError as exc:
-                raise StateError(
-                    f"{self.path} is not valid JSON ({exc}); the previous version is in "
-                    f"{self.backup_path}"
-                ) from None
-            state = State.from_json({**raw, "resources": {}})
-            state.resources = {a: self._decode(r) for a, r in raw.get("resources", {}).items()}
+            state = self._load_snapshot()
         if self.journal_path.exists():
             self._replay(state)
         return state
+
+    def _load_snapshot(self) -> State:
+        try:
+            raw = json.loads(self.path.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self._malformed(self.path, f"not valid JSON ({exc})") from None
+        try:
+            if not isinstance(raw, dict) or not isinstance(raw.get("resources"), dict):
+                State.from_json(raw)  # names what is wrong
+                raise StateError("resources: expected an object")
+            state = State.from_json({**raw, "resources": {}})
+            resources = {
+                a: ResourceState.from_json(r, f"resources.{a}") for a, r in raw["resources"].items()
+            }
+        except StateError as exc:
+            raise self._malformed(self.path, str(exc)) from None
+        try:
+            state.resources = {a: self._open(rs) for a, rs in resources.items()}
+        except StateError as exc:
+            raise StateError(f"{self.path}: {exc}") from None
+        return state
+
+    def _malformed(self, path: Path, problem: str) -> StateError:
+        """The problem, and how to recover from it (naming only files that exist)."""
+        if path == self.journal_path:
+            how = (
+                f"It records the changes of a run that did not finish. To continue from the last "
+                f"snapshot, move it aside (e.g. mv {path} {path}.bad); objects that run created "
+                f"are then unknown to the state: bring them back with 'cozyplan import ADDR ID'."
+            )
+        elif self.backup_path.exists():
+            how = (
+                f"The previous snapshot is in {self.backup_path}: check it and copy it over "
+                f"{path} to restore it (changes recorded after it are then unknown to the state: "
+                f"bring them back with 'cozyplan import ADDR ID')."
+            )
+        else:
+            how = (
+                f"There is no backup ({self.backup_path} does not exist): restore {path} from "
+                f"your own copy, or move it aside and bring existing objects back with "
+                f"'cozyplan import ADDR ID'."
+            )
+        return StateError(f"{path} is malformed: {problem}\n{how}")
 
     def _replay(self, state: State) -> None:
         lines = self.journal_path.read_bytes().split(b"\n")
@@ -130,22 +169,32 @@ class LocalStore:
                 continue
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 if i >= len(lines) - 2:
                     break  # a torn last write: the change it described never completed
-                raise StateError(f"{self.journal_path}: line {i + 1} is corrupt") from None
-            if "lineage" in entry and "address" not in entry:
-                if state.resources and entry["lineage"] != state.lineage:
-                    raise StateError(f"{self.journal_path} belongs to another state lineage")
-                state.lineage = entry["lineage"]
-                continue
-            if entry["serial"] <= state.serial:
-                continue  # already folded into the snapshot
+                raise self._malformed(self.journal_path, f"line {i + 1} is not JSON") from None
+            try:
+                if isinstance(entry, dict) and "lineage" in entry and "address" not in entry:
+                    check(JournalHeader, entry)
+                    if state.resources and entry["lineage"] != state.lineage:
+                        raise StateError("it belongs to another state lineage")
+                    state.lineage = entry["lineage"]
+                    continue
+                check(JournalEntry, entry)
+                if entry["serial"] <= state.serial:
+                    continue  # already folded into the snapshot
+                resource = entry["resource"]
+                rs = None if resource is None else ResourceState.from_json(resource, "resource")
+            except StateError as exc:
+                raise self._malformed(self.journal_path, f"line {i + 1}: {exc}") from None
             state.serial = entry["serial"]
-            if entry["resource"] is None:
+            if rs is None:
                 state.resources.pop(entry["address"], None)
             else:
-                state.resources[entry["address"]] = self._decode(entry["resource"])
+                try:
+                    state.resources[entry["address"]] = self._open(rs)
+                except StateError as exc:
+                    raise StateError(f"{self.journal_path}: line {i + 1}: {exc}") from None
 
     # -- writing ------------------------------------------------------------------------------
     def _open_journal(self, state: State) -> Any:

@@ -30,6 +30,28 @@ def split_endpoint(endpoint: str) -> tuple[str, int]:
     return url.hostname or "", url.port or 8006
 
 
+class TaskTimer:
+    """How long each task type (``qmclone``, ``qmstart``...) takes here, learnt per run.
+
+    The first status poll of a task waits the learnt duration; when that poll finds the task
+    done the estimate shrinks a little (the true duration may be shorter), when it does not
+    the estimate grows to what the task took."""
+
+    def __init__(self) -> None:
+        self._estimate: dict[str, float] = {}
+
+    def first_poll(self, kind: str) -> float | None:
+        estimate = self._estimate.get(kind)
+        return None if estimate is None else estimate * 1.05
+
+    def observe(self, kind: str, took: float, *, first_poll_hit: bool) -> None:
+        estimate = self._estimate.get(kind)
+        if estimate is None or not first_poll_hit:
+            self._estimate[kind] = took
+        else:
+            self._estimate[kind] = estimate * 0.97
+
+
 class PveClient:
     """One connection configuration; calls run in a private thread pool."""
 
@@ -42,6 +64,7 @@ class PveClient:
         self.config = config
         self.ctx = ctx
         self.requests: Counter[str] = Counter()
+        self.timer = TaskTimer()
         self._on_write = on_write
         self._pool = ThreadPoolExecutor(config.max_connections, thread_name_prefix="pve")
         self._local = threading.local()
@@ -105,7 +128,7 @@ class PveClient:
                 if isinstance(err, ApiPermanentError):
                     raise err from None
                 if attempt == attempts - 1:
-                    err.exhausted = True  # retried here already: no retries on top
+                    err.exhausted = attempts > 1  # retried here already: no retries on top
                     raise err from None
                 await asyncio.sleep(self.backoff(attempt))
         raise AssertionError("unreachable")
@@ -114,21 +137,32 @@ class PveClient:
         return self.ctx.scaled(min(8.0, 0.5 * 2**attempt))
 
     async def wait_task(self, node: str, upid: Any, what: str) -> None:
-        """Poll ``tasks/{upid}/status`` until stopped; a failure raises with the log tail."""
+        """Poll ``tasks/{upid}/status`` until stopped; a failure raises with the log tail.
+
+        The first poll comes when a task of the same type last took (``TaskTimer``), so a
+        run of similar tasks (clones, starts) costs about one status request each."""
         if not isinstance(upid, str) or not upid.startswith("UPID:"):
             return  # a synchronous answer (older PVE): nothing to wait for
-        deadline = asyncio.get_running_loop().time() + self.config.task_timeout
-        interval = 0.1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.config.task_timeout
+        kind = upid.split(":")[5] if upid.count(":") >= 6 else ""
+        first = self.timer.first_poll(kind)
+        await asyncio.sleep(first if first is not None else self.ctx.scaled(0.1))
+        interval = self.ctx.scaled(0.1)
+        polls = 0
         while True:
+            polls += 1
             status = await self.call("GET", f"nodes/{node}/tasks/{quote(upid, safe='')}/status")
             if status.get("status") == "stopped":
                 break
-            if asyncio.get_running_loop().time() > deadline:
+            if loop.time() > deadline:
                 raise PermanentError(
                     f"{what}: task {upid} still running after {self.config.task_timeout:.0f}s"
                 )
-            await asyncio.sleep(self.ctx.scaled(interval))
-            interval = min(1.0, interval * 1.5)
+            await asyncio.sleep(interval)
+            interval = min(self.ctx.scaled(1.0), interval * 1.5)
+        self.timer.observe(kind, loop.time() - started, first_poll_hit=polls == 1)
         exit_status = str(status.get("exitstatus", ""))
         if exit_status == "OK" or exit_status.startswith("WARNINGS"):
             return
@@ -143,6 +177,14 @@ class PveClient:
         self, method: str, path: str, node: str, what: str, /, **params: Any
     ) -> None:
         upid = await self.call(method, path, **params)
+        await self.wait_task(node, upid, what)
+
+    async def run_task_once(
+        self, method: str, path: str, node: str, what: str, /, **params: Any
+    ) -> None:
+        """A non-idempotent task (template, reboot) is never sent twice here: a lost answer
+        surfaces as TemporaryError, and the caller reads the object before trying again."""
+        upid = await self.call(method, path, retries=0, **params)
         await self.wait_task(node, upid, what)
 
     def close(self) -> None:

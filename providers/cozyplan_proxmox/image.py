@@ -6,16 +6,14 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from cozyplan.provider import ApplyContext, Resource
-from cozyplan_proxmox.cozystack import image_warnings
+from cozyplan_proxmox.cozystack import download_warnings, image_warnings
 from cozyplan_proxmox.errors import ApiPermanentError
-from cozyplan_proxmox.models import ImageModel
+from cozyplan_proxmox.models import CONTENT_DIRS, ImageModel
 from cozyplan_proxmox.provider import ProxmoxProvider
-
-_DIRS = {"import": "import", "iso": "iso", "vztmpl": "vztmpl"}
 
 
 def volid_of(m: ImageModel) -> str:
-    return f"{m.storage}:{_DIRS[m.content]}/{m.filename}"
+    return f"{m.storage}:{CONTENT_DIRS[m.content]}/{m.filename}"
 
 
 class ImageResource(Resource[ProxmoxProvider, ImageModel]):
@@ -27,9 +25,11 @@ class ImageResource(Resource[ProxmoxProvider, ImageModel]):
 
     def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
         url, filename = planned.get("url"), planned.get("filename")
+        out: list[str] = []
         if isinstance(url, str) and isinstance(filename, str):
-            return image_warnings(url, filename)
-        return []
+            out += image_warnings(url, filename)
+            out += download_warnings(url, str(planned.get("content", "import")))
+        return out
 
     async def _find(self, m: ImageModel) -> dict[str, Any] | None:
         client = self.provider.client

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from cozyplan.provider import Computed, RequiresReplace, Sensitive, SpecModel
+from cozyplan.provider import Computed, Noise, RequiresReplace, Sensitive, SpecModel
 from cozyplan_proxmox.normalize import canonical_size, normalize_tags
 
 
@@ -48,6 +49,18 @@ Nets = Annotated[list[Net], AfterValidator(_by_slot)]
 R = RequiresReplace()
 
 
+CONTENT_DIRS = {"import": "import", "iso": "iso", "vztmpl": "vztmpl"}
+# pve-storage: UPLOAD_IMPORT_EXT_RE_1, ISO_EXT_RE_0, VZTMPL_EXT_RE_1 (and their messages)
+_FILENAME_RE = {
+    "import": (
+        re.compile(r"[a-zA-Z0-9\-.+=_]+\.(ova|qcow2|raw|vmdk)$"),
+        "invalid filename or wrong extension",
+    ),
+    "iso": (re.compile(r"[^/]+\.(iso|img)$", re.IGNORECASE), "wrong file extension"),
+    "vztmpl": (re.compile(r"[^/]+\.tar\.(gz|xz|zst|bz2)$"), "wrong file extension"),
+}
+
+
 class ImageModel(SpecModel):
     node: Annotated[str, R] = "pve"
     storage: Annotated[str, R] = "local"
@@ -58,9 +71,32 @@ class ImageModel(SpecModel):
     checksum_algorithm: Annotated[
         Literal["md5", "sha1", "sha224", "sha256", "sha384", "sha512"] | None, R
     ] = None
-    compression: Annotated[Literal["gz", "lzo", "zst", "bz2"] | None, R] = None
-    volid: Annotated[str | None, Computed()] = None
+    compression: Annotated[Literal["gz", "lzo", "zst", "bz2"] | None, R] = Field(
+        default=None, description="decompress after download: Proxmox does this only for iso"
+    )
+    volid: Annotated[str | None, Computed(optional=True)] = Field(
+        default=None, description="STORAGE:CONTENT/FILENAME, known at plan time"
+    )
     size: Annotated[int | None, Computed()] = None
+
+    @model_validator(mode="after")
+    def _as_proxmox_accepts(self) -> ImageModel:
+        """What ``download-url`` refuses, refused at validate time in Proxmox's words."""
+        if self.compression and self.content != "iso":
+            raise ValueError(
+                f"decompression not supported for {self.content} (Proxmox VE decompresses "
+                "only iso downloads: download an uncompressed .raw/.qcow2 image instead)"
+            )
+        pattern, message = _FILENAME_RE[self.content]
+        if self.filename and not pattern.search(self.filename):
+            raise ValueError(f"filename: {message} (content {self.content})")
+        if (self.checksum is None) != (self.checksum_algorithm is None):
+            raise ValueError("checksum and checksum_algorithm go together")
+        volid = f"{self.storage}:{CONTENT_DIRS[self.content]}/{self.filename}"
+        if self.volid is not None and self.volid != volid:
+            raise ValueError(f"volid is always {volid} for this storage, content and filename")
+        self.volid = volid
+        return self
 
 
 class TemplateModel(SpecModel):
@@ -70,7 +106,9 @@ class TemplateModel(SpecModel):
     cores: Annotated[int, R] = 2
     sockets: Annotated[int, R] = 1
     memory: Annotated[int, R] = Field(default=2048, description="MiB")
-    cpu: Annotated[str | None, R] = None
+    cpu: Annotated[str | None, R] = Field(
+        default="host", description="CPU type; unset means kvm64, on which Talos never boots"
+    )
     scsihw: Annotated[str, R] = "virtio-scsi-single"
     agent: Annotated[bool, R] = False
     ostype: Annotated[str | None, R] = "l26"
@@ -91,17 +129,39 @@ class VmModel(SpecModel):
     cores: int | None = None
     sockets: int | None = None
     memory: int | None = Field(default=None, description="MiB")
-    cpu: str | None = None
+    cpu: str | None = Field(default="host", description="CPU type (null: keep the template's)")
     agent: bool | None = None
     disks: Disks = Field(default_factory=list)
     net: Nets = Field(default_factory=list)
     tags: Tags = Field(default_factory=list)
     ipconfig0: str | None = Field(default=None, description="cloud-init: ip=CIDR,gw=IP")
     nameserver: str | None = None
+    cloudinit: bool | None = Field(
+        default=None,
+        description="a cloud-init drive (ipconfig0/nameserver reach the guest only through "
+        "one); default: attached when ipconfig0 or nameserver is set",
+    )
+    cloudinit_storage: str | None = Field(
+        default=None, description="storage of the cloud-init drive (default: the VM's disks')"
+    )
     extra: dict[str, str] = Field(default_factory=dict)
     started: bool = True
+    reboot: Literal["after_change", "never"] = Field(
+        default="after_change",
+        description="a running VM takes memory/cores/cpu changes only on a reboot: reboot it "
+        "(one VM at a time) after the change, or leave the change pending",
+    )
     agent_timeout: float = Field(default=60.0, description="max seconds to wait for the agent")
     ipv4_addresses: Annotated[list[str] | None, Computed(optional=True)] = None
+    pending: Annotated[list[str], Computed(), Noise()] = Field(
+        default_factory=list, description="config keys waiting for a reboot"
+    )
+
+    @model_validator(mode="after")
+    def _cloudinit_default(self) -> VmModel:
+        if self.cloudinit is None and (self.ipconfig0 or self.nameserver):
+            self.cloudinit = True
+        return self
 
 
 class AclEntry(SpecModel):

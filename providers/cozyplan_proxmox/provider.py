@@ -11,6 +11,7 @@ from cozyplan_proxmox.client import PveClient
 from cozyplan_proxmox.config import ProxmoxConfig
 from cozyplan_proxmox.inventory import Inventory
 from cozyplan_proxmox.placement import CloneLimiter, VmidAllocator
+from cozyplan_proxmox.vmview import TemplateConfigs
 
 T = TypeVar("T")
 
@@ -26,6 +27,17 @@ class ProxmoxProvider(Provider[ProxmoxConfig]):
         self.client = PveClient(config, ctx, on_write=self.inventory.invalidate)
         self.vmids = VmidAllocator(self._next_id)
         self.clones = CloneLimiter(config.clone_concurrency)
+        self.templates = TemplateConfigs(self.client)
+        self.reboots = asyncio.Lock()  # reboot one VM at a time
+
+    def config_warnings(self) -> list[str]:
+        if self.config.verify_tls or self.config.ca_file:
+            return []
+        return [
+            "verify_tls is false: the API's TLS certificate is not checked, so anyone on the "
+            "path can read the API token; set ca_file to the cluster's CA (e.g. "
+            "/etc/pve/pve-root-ca.pem) instead"
+        ]
 
     async def _fetch_vms(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self.client.call("GET", "cluster/resources", type="vm")

@@ -126,9 +126,14 @@ async def grow_disks(
             )
 
 
-async def get_config(client: PveClient, node: str, vmid: int) -> dict[str, Any] | None:
+async def get_config(
+    client: PveClient, node: str, vmid: int, *, current: bool = False
+) -> dict[str, Any] | None:
+    """The VM's config (with pending values; ``current``: the running ones), None if gone."""
     try:
-        config: dict[str, Any] = await client.call("GET", vm_path(node, vmid) + "/config")
+        config: dict[str, Any] = await client.call(
+            "GET", vm_path(node, vmid) + "/config", current=1 if current else None
+        )
     except ApiPermanentError as exc:
         if "does not exist" in exc.pve_message:
             return None

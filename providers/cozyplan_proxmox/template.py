@@ -5,12 +5,16 @@ Every hardware field requires replacement: a template is immutable once linked c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from cozyplan.provider import ApplyContext, PermanentError, Resource
+from cozyplan.provider import ApplyContext, PermanentError, PlanError, Resource
+from cozyplan_proxmox import ownership
+from cozyplan_proxmox.cozystack import cpu_warnings
 from cozyplan_proxmox.errors import ApiPermanentError
 from cozyplan_proxmox.models import TemplateModel
 from cozyplan_proxmox.normalize import config_int, truthy
+from cozyplan_proxmox.ownership import foreign, mark, with_mark
 from cozyplan_proxmox.provider import ProxmoxProvider
 from cozyplan_proxmox.qemu import (
     destroy,
@@ -70,6 +74,21 @@ class TemplateResource(Resource[ProxmoxProvider, TemplateModel]):
                 f"vmid {m.vmid} is already used by VM {config.get('name')!r}; cozyplan does "
                 f"not overwrite it: choose another vmid for template {m.name!r}"
             )
+        lineage = self.provider.ctx.lineage
+        owner = foreign(lineage, (config or {}).get("description"))
+        if config is not None and owner is not None:
+            what = f"template {m.vmid} ({m.name})"
+            if ctx.takeover is None:
+                raise ownership.refuse_at_apply(what, owner, ctx.address)
+            if ctx.takeover == "replace":
+                ctx.progress(f"{what} belongs to {owner}: deleting it (--replace)")
+                await destroy(client, m.node, m.vmid)
+                return await self._create(m, ctx)
+            await client.call(
+                "PUT",
+                path + "/config",
+                description=with_mark(str(config.get("description") or ""), lineage),
+            )
         if config is None:
             ctx.progress(f"creating VM {m.vmid} ({m.name})")
             params: dict[str, Any] = {
@@ -82,6 +101,7 @@ class TemplateResource(Resource[ProxmoxProvider, TemplateModel]):
                 "scsihw": m.scsihw,
                 "agent": 1 if m.agent else 0,
                 "ostype": m.ostype,
+                "description": mark(lineage) if lineage else None,
                 **m.extra,
             }
             for disk in m.disks:
@@ -104,9 +124,38 @@ class TemplateResource(Resource[ProxmoxProvider, TemplateModel]):
         if not config.get("template"):
             await grow_disks(self.provider.client, m.node, m.vmid, m.disks, config)
             ctx.progress(f"converting VM {m.vmid} to a template")
-            await client.run_task("POST", path + "/template", m.node, f"template {m.vmid}")
+            # never re-sent blindly: a lost answer makes the whole step re-read the VM first
+            try:
+                await client.run_task_once("POST", path + "/template", m.node, f"template {m.vmid}")
+            except ApiPermanentError as exc:
+                # the retry read the VM while the lost conversion still ran (it holds the
+                # config lock, not a `lock:` property): the refusal proves it is done
+                if "convert a template to a template" not in exc.pve_message:
+                    raise
             config = await get_config(client, m.node, m.vmid) or {}
         return observed(m, config)
+
+    def plan_warnings(self, planned: Mapping[str, Any]) -> list[str]:
+        return cpu_warnings(planned.get("cpu")) if "cpu" in planned else []
+
+    async def check_create(self, planned: Mapping[str, Any], takeover: str | None) -> list[str]:
+        vmid = planned.get("vmid")
+        if not isinstance(vmid, int) or isinstance(vmid, bool):
+            return []
+        entry = await self.provider.inventory.get(vmid)
+        if entry is None:
+            return []
+        name = planned.get("name")
+        if isinstance(name, str) and entry.get("name") != name:
+            raise PlanError(
+                f"vmid {vmid} is already used by VM {entry.get('name')!r}; cozyplan does not "
+                f"overwrite it: choose another vmid for template {name!r}"
+            )
+        node = str(planned.get("node") or entry.get("node") or "pve")
+        config = await get_config(self.provider.client, node, vmid, current=True)
+        owner = foreign(self.provider.ctx.lineage, (config or {}).get("description"))
+        what = f"template {vmid} ({name})"
+        return ownership.check(what, owner, takeover, "deletes and re-creates")
 
     async def delete(self, prior: TemplateModel, ctx: ApplyContext) -> None:
         await self.provider.retrying(lambda: destroy(self.provider.client, prior.node, prior.vmid))

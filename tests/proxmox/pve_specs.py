@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 IMAGE: dict[str, Any] = {
-    "url": "https://factory.talos.dev/image/abc/v1.10.6/nocloud-amd64.raw.zst",
-    "filename": "talos-v1.10.6-nocloud-amd64.raw",
-    "compression": "zst",
+    "url": "https://factory.talos.dev/image/abc/v1.10.6/nocloud-amd64.qcow2",
+    "filename": "talos-v1.10.6-nocloud-amd64.qcow2",
     "checksum": "0" * 64,
     "checksum_algorithm": "sha256",
 }
@@ -23,7 +22,7 @@ TEMPLATE: dict[str, Any] = {
             "slot": "scsi0",
             "storage": "local-lvm",
             "size": "20G",
-            "import_from": "local:import/talos-v1.10.6-nocloud-amd64.raw",
+            "import_from": "local:import/talos-v1.10.6-nocloud-amd64.qcow2",
             "options": {"discard": "on", "iothread": "1"},
         },
         {"slot": "scsi1", "storage": "local-lvm", "size": "10G"},

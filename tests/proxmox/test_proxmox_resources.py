@@ -28,7 +28,7 @@ def test_image_template_vm_lifecycle(lab: InProcessLab) -> None:
         p = make_provider(lab)
         images, templates, vms = ImageResource(p), TemplateResource(p), VmResource(p)
         image, template = await _base(p)
-        assert image["volid"] == "local:import/talos-v1.10.6-nocloud-amd64.raw"
+        assert image["volid"] == "local:import/talos-v1.10.6-nocloud-amd64.qcow2"
         assert image["size"] > 0
         assert replan(images, await images.read_attrs(image), IMAGE) == []
         assert replan(templates, await templates.read_attrs(template), TEMPLATE) == []

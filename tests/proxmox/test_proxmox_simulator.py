@@ -130,6 +130,8 @@ def test_agent_and_events(lab: InProcessLab) -> None:
             "ipv4": ["10.0.0.150"],
             "image": "debian.qcow2",
             "tags": [],
+            "cpu": "kvm64",
+            "cloudinit": False,
         },
     )
     time.sleep(0.1)

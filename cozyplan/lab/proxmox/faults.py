@@ -5,7 +5,9 @@ Options (all optional):
 ``error_rate``: share of requests answered with a 5xx before they are handled;
 ``lock_rate``: share of VM writes that find the config lock held (lock-timeout error);
 ``drop_rate``: share of requests whose connection is dropped (half before, half after the
-request was carried out, like a proxy timing out).
+request was carried out, like a proxy timing out);
+``drop_once``: routes (``"POST /nodes/{node}/qemu/{vmid}/template"``) whose first request is
+carried out and then loses its answer (a deterministic lost response).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Faults:
     def __init__(self, world: LabWorld) -> None:
         self.world = world
         self.injected: dict[str, int] = {"error": 0, "lock": 0, "drop": 0}
+        self._dropped: set[str] = set()
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.world.option("proxmox", key, default)
@@ -55,3 +58,11 @@ class Faults:
         if hit:
             self.injected[kind] += 1
         return hit
+
+    def drop_once(self, route: str) -> bool:
+        """True the first time ``route`` is named in the ``drop_once`` option."""
+        if route in self._dropped or route not in (self.option("drop_once", []) or []):
+            return False
+        self._dropped.add(route)
+        self.injected["drop"] += 1
+        return True

@@ -5,18 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from cozyplan.lab.proxmox.errors import ApiError
-from cozyplan.lab.proxmox.sizes import parse_props
+from cozyplan.lab.proxmox.sizes import cloudinit_slot, parse_props
 
 
 def vm_ipv4(vmid: int, config: dict[str, Any]) -> list[str]:
-    """From ``ipconfig0`` (``ip=10.0.0.201/24,gw=...``) when static, else the lab lease."""
+    """The guest's IPv4 address as Talos nocloud would configure it.
+
+    A static ``ipconfig0`` (``ip=10.0.0.201/24,gw=...``) only reaches the guest through a
+    cloud-init drive (qemu-server generates data only for a ``vm-<vmid>-cloudinit`` volume):
+    without one the guest never learns its address, and the lab's network has no lease for it.
+    Without a static address the guest takes the lab's DHCP lease 10.0.0.(100 + vmid % 100).
+    """
     raw = config.get("ipconfig0")
     if raw:
         _, props = parse_props(str(raw), "-")
         ip = props.get("ip", "")
         if ip and ip not in ("dhcp", "manual"):
-            return [ip.split("/")[0]]
+            return [ip.split("/")[0]] if cloudinit_slot(config) else []
     return [f"10.0.0.{100 + vmid % 100}"]
+
+
+def cpu_type(config: dict[str, Any]) -> str:
+    """The effective CPU model: ``cpu: [cputype=]host[,flags=...]``, ``kvm64`` when unset
+    (qemu-server ``CPUConfig.pm``)."""
+    first, props = parse_props(str(config.get("cpu") or ""), "cputype")
+    return first or props.get("cputype") or "kvm64"
 
 
 def agent_enabled(config: dict[str, Any]) -> bool:
@@ -31,12 +44,17 @@ def agent_installed(image: str) -> bool:
 
 
 def event_payload(node: str, vmid: int, vm: dict[str, Any], full: bool) -> dict[str, Any]:
+    """``vm.started`` (full) carries what the guest boots with: name, image, tags, the
+    effective ``cpu`` type and whether a ``cloudinit`` drive exists (``ipv4`` is empty for a
+    static ipconfig0 without one); the other events only say which VM."""
     config = vm["config"]
     payload: dict[str, Any] = {"node": node, "vmid": vmid, "ipv4": vm_ipv4(vmid, config)}
     if full:
         payload["name"] = config.get("name", f"VM{vmid}")
         payload["image"] = vm.get("image", "")
         payload["tags"] = [t for t in str(config.get("tags", "")).split(";") if t]
+        payload["cpu"] = cpu_type(config)
+        payload["cloudinit"] = cloudinit_slot(config) is not None
     return payload
 
 
@@ -56,7 +74,7 @@ def network_interfaces(
     if net0:
         first, _ = parse_props(str(net0), "model")
         mac = first.partition("=")[2]
-    ip = vm_ipv4(vmid, config)[0]
+    ips = vm_ipv4(vmid, config)
     return {
         "result": [
             {
@@ -71,7 +89,7 @@ def network_interfaces(
                 "name": "eth0",
                 "hardware-address": mac.lower(),
                 "ip-addresses": [
-                    {"ip-address": ip, "ip-address-type": "ipv4", "prefix": 24},
+                    *({"ip-address": ip, "ip-address-type": "ipv4", "prefix": 24} for ip in ips),
                     {
                         "ip-address": f"169.254.{vmid % 250}.{1 + vmid % 200}",
                         "ip-address-type": "ipv4",

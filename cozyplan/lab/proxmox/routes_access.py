@@ -10,27 +10,9 @@ from typing import Any
 from cozyplan.lab.proxmox.call import Call, Route
 from cozyplan.lab.proxmox.core import Pve
 from cozyplan.lab.proxmox.errors import ApiError, param_error
+from cozyplan.lab.proxmox.perms import ROLES, check_perm_modify
 from cozyplan.lab.proxmox.store import hash_secret
 
-ROLES = {
-    "Administrator",
-    "NoAccess",
-    "PVEAdmin",
-    "PVEAuditor",
-    "PVEDatastoreAdmin",
-    "PVEDatastoreUser",
-    "PVEMappingAdmin",
-    "PVEMappingUser",
-    "PVEPoolAdmin",
-    "PVEPoolUser",
-    "PVESDNAdmin",
-    "PVESDNUser",
-    "PVESysAdmin",
-    "PVETemplateUser",
-    "PVEUserAdmin",
-    "PVEVMAdmin",
-    "PVEVMUser",
-}
 _USERID_RE = re.compile(r"^[^\s:/!]+@[A-Za-z][A-Za-z0-9.\-_]+$")
 _TOKENID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9.\-_]+$")
 
@@ -168,6 +150,7 @@ async def get_acl(pve: Pve, call: Call) -> Any:
 async def put_acl(pve: Pve, call: Call) -> Any:
     path = call.required("path")
     roles = [r for r in re.split(r"[,;\s]+", call.required("roles")) if r]
+    check_perm_modify(pve.store, call.user, path)
     for role in roles:
         if role not in ROLES:
             raise ApiError(500, f"role '{role}' does not exist")

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from cozyplan.lab.proxmox.call import Call, Route
 from cozyplan.lab.proxmox.core import Pve
 from cozyplan.lab.proxmox.errors import ApiError, param_error
+from cozyplan.lab.proxmox.perms import allowed, check, check_any
 from cozyplan.lab.proxmox.tasks import Task
 from cozyplan.lab.proxmox.vmconfig import summary
 
 _CONTENT_DIRS = {"iso": "iso", "vztmpl": "vztmpl", "import": "import"}
-_IMPORT_EXT = (".raw", ".qcow2", ".vmdk", ".ova", ".img")
+# pve-storage: SAFE_CHAR_CLASS_RE + UPLOAD_IMPORT_EXT_RE_1, ISO_EXT_RE_0, VZTMPL_EXT_RE_1
+_FILENAME_RE = {
+    "import": re.compile(r"[a-zA-Z0-9\-\.\+\=\_]+\.(ova|qcow2|raw|vmdk)$"),
+    "iso": re.compile(r"[^/]+\.(?:iso|img)$", re.IGNORECASE),
+    "vztmpl": re.compile(r"[^/]+\.tar\.(gz|xz|zst|bz2)$"),
+}
+_FILENAME_ERROR = {
+    "import": "invalid filename or wrong extension",
+    "iso": "wrong file extension",
+    "vztmpl": "wrong file extension",
+}
 _COMPRESSIONS = ("zst", "gz", "lzo", "bz2")
 _ALGOS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 
@@ -53,8 +65,12 @@ async def nextid(pve: Pve, call: Call) -> Any:
 async def resources(pve: Pve, call: Call) -> Any:
     kind = call.params.get("type")
     out: list[dict[str, Any]] = []
-    if kind in (None, "vm"):
-        out += [summary(pve.store, int(k), vm) for k, vm in pve.store.vms().items()]
+    if kind in (None, "vm"):  # only what the caller may see, like PVE
+        out += [
+            summary(pve.store, int(k), vm)
+            for k, vm in pve.store.vms().items()
+            if allowed(pve.store, call.user, f"/vms/{k}", "VM.Audit")
+        ]
     if kind in (None, "storage"):
         for node in pve.store.data["nodes"]:
             for name, info in pve.store.data["storages"].items():
@@ -112,6 +128,9 @@ async def storage_list(pve: Pve, call: Call) -> Any:
 async def storage_content(pve: Pve, call: Call) -> Any:
     storage = call.path["storage"]
     pve.store.storage(call.node, storage)
+    check_any(
+        pve.store, call.user, f"/storage/{storage}", "Datastore.Audit", "Datastore.AllocateSpace"
+    )
     content = call.params.get("content")
     out = []
     for volid, info in pve.store.volumes().items():
@@ -137,6 +156,7 @@ def _volid(storage: str, volume: str) -> str:
 async def delete_content(pve: Pve, call: Call) -> Any:
     storage = call.path["storage"]
     pve.store.storage(call.node, storage)
+    check(pve.store, call.user, f"/storage/{storage}", "Datastore.Allocate")
     volid = _volid(storage, call.path["volume"])
     if volid not in pve.store.volumes():
         raise ApiError(500, f"volume '{volid}' does not exist")
@@ -149,15 +169,23 @@ async def delete_content(pve: Pve, call: Call) -> Any:
     return pve.tasks.spawn(call.node, "imgdel", volid, call.owner, worker)
 
 
+def _check_download_perms(pve: Pve, call: Call, storage: str) -> None:
+    """``Datastore.AllocateTemplate`` on the storage, and ``Sys.Audit`` + ``Sys.Modify`` on /
+    or ``Sys.AccessNetwork`` on the node (it probes the host's network)."""
+    check(pve.store, call.user, f"/storage/{storage}", "Datastore.AllocateTemplate")
+    if not allowed(pve.store, call.user, "/", "Sys.Audit", "Sys.Modify"):
+        check(pve.store, call.user, f"/nodes/{call.node}", "Sys.AccessNetwork")
+
+
 async def download_url(pve: Pve, call: Call) -> Any:
+    """pve-storage ``API2/Storage/Status.pm`` ``download_url``."""
     storage = call.path["storage"]
-    info = pve.store.storage(call.node, storage)
     url = call.required("url")
     content = call.required("content")
     filename = call.required("filename")
     errors: dict[str, str] = {}
-    if not url.startswith(("http://", "https://", "ftp://")):
-        errors["url"] = f"invalid format - invalid URL '{url}'"
+    if not re.match(r"https?://", url):
+        errors["url"] = "value does not match the regex pattern"
     if content not in _CONTENT_DIRS:
         errors["content"] = (
             f"value '{content}' does not have a value in the enumeration 'iso, vztmpl, import'"
@@ -165,7 +193,7 @@ async def download_url(pve: Pve, call: Call) -> Any:
     compression = call.params.get("compression")
     if compression and compression not in _COMPRESSIONS:
         errors["compression"] = (
-            f"value '{compression}' does not have a value in the enumeration 'zst, gz, lzo, bz2'"
+            f"value '{compression}' does not have a value in the enumeration 'gz, lzo, zst, bz2'"
         )
     algo = call.params.get("checksum-algorithm")
     if algo and algo not in _ALGOS:
@@ -173,23 +201,32 @@ async def download_url(pve: Pve, call: Call) -> Any:
             f"value '{algo}' does not have a value in the enumeration '{', '.join(_ALGOS)}'"
         )
     if call.params.get("checksum") and not algo:
-        errors["checksum-algorithm"] = "'checksum-algorithm' is required when 'checksum' is set"
-    if "/" in filename or filename.startswith("."):
-        errors["filename"] = "invalid format - value does not look like a valid filename"
+        errors["checksum"] = "parameter 'checksum-algorithm' is required"
+    if algo and not call.params.get("checksum"):
+        errors["checksum-algorithm"] = "parameter 'checksum' is required"
+    if len(filename) > 255:
+        errors["filename"] = "value may only be 255 characters long"
     if errors:
         raise param_error(**errors)
+    _check_download_perms(pve, call, storage)
+    info = pve.store.storage(call.node, storage)
+    if not info.get("path"):
+        raise ApiError(
+            500, f"can't upload to storage type '{info['type']}', not a file based storage!"
+        )
     if content not in info["content"]:
         raise ApiError(500, f"storage '{storage}' is not configured for content-type '{content}'")
-    if content == "import" and not filename.endswith(_IMPORT_EXT):
-        raise ApiError(
-            500, f"invalid filename or wrong extension for content type import: '{filename}'"
-        )
+    filename = re.sub(r"[^a-zA-Z0-9_.-]", "_", filename)  # normalize_content_filename
+    if not _FILENAME_RE[content].search(filename):
+        raise param_error(filename=_FILENAME_ERROR[content])
     volid = f"{storage}:{_CONTENT_DIRS[content]}/{filename}"
     size = int(
         pve.faults.option("download_size", 1024**3 if content == "import" else 100 * 1024**2)
     )
 
     async def worker(task: Task) -> None:
+        if compression and content != "iso":
+            raise ApiError(500, f"decompression not supported for {content}")
         path = f"{info.get('path', '/var/lib/vz')}/{_CONTENT_DIRS[content]}/{filename}"
         if volid in pve.store.volumes():
             raise ApiError(500, f"refusing to override existing file '{path}'")
@@ -207,7 +244,7 @@ async def download_url(pve: Pve, call: Call) -> Any:
         pve.store.save()
         task.log(f"download of '{url}' to '{path}' finished")
 
-    return pve.tasks.spawn(call.node, "download", storage, call.owner, worker)
+    return pve.tasks.spawn(call.node, "download", filename, call.owner, worker)
 
 
 ROUTES: list[Route] = [

@@ -10,7 +10,9 @@ from cozyplan.lab.proxmox.call import Call, Route
 from cozyplan.lab.proxmox.core import Pve
 from cozyplan.lab.proxmox.errors import ApiError, param_error
 from cozyplan.lab.proxmox.guest import network_interfaces
-from cozyplan.lab.proxmox.sizes import format_size, parse_props, parse_size
+from cozyplan.lab.proxmox.pending import apply_pending, pending_list, split_running, with_pending
+from cozyplan.lab.proxmox.perms import allowed, check, check_bridges, check_config_write
+from cozyplan.lab.proxmox.sizes import format_size, is_cloudinit, parse_props, parse_size
 from cozyplan.lab.proxmox.tasks import Task
 from cozyplan.lab.proxmox.vmconfig import (
     apply_config,
@@ -29,7 +31,7 @@ async def list_vms(pve: Pve, call: Call) -> Any:
     return [
         summary(pve.store, int(k), vm)
         for k, vm in pve.store.vms().items()
-        if vm["node"] == call.node
+        if vm["node"] == call.node and allowed(pve.store, call.user, f"/vms/{k}", "VM.Audit")
     ]
 
 
@@ -40,6 +42,8 @@ async def create_vm(pve: Pve, call: Call) -> Any:
     if not raw.isdigit() or int(raw) < 100:
         raise param_error(vmid="value must have a minimum value of 100")
     vmid = int(raw)
+    check(store, call.user, f"/vms/{vmid}", "VM.Allocate")
+    check_config_write(store, call.user, vmid, call.params)
     existing = store.find_vm(vmid)
     if existing is not None:
         raise ApiError(
@@ -68,7 +72,16 @@ async def create_vm(pve: Pve, call: Call) -> Any:
 
 
 async def get_config(pve: Pve, call: Call) -> Any:
-    return public_config(pve.store.vm(call.node, call.vmid)["config"])
+    """Pending values by default, like qemu-server; ``current=1`` gives the running ones."""
+    check(pve.store, call.user, f"/vms/{call.vmid}", "VM.Audit")
+    vm = pve.store.vm(call.node, call.vmid)
+    return public_config(vm["config"] if call.flag("current") else with_pending(vm))
+
+
+async def get_pending(pve: Pve, call: Call) -> Any:
+    check(pve.store, call.user, f"/vms/{call.vmid}", "VM.Audit")
+    vm = pve.store.vm(call.node, call.vmid)
+    return pending_list(vm)
 
 
 def _check_locked(vmid: int, vm: dict[str, Any]) -> None:
@@ -80,11 +93,24 @@ def _check_locked(vmid: int, vm: dict[str, Any]) -> None:
 async def _set_config(pve: Pve, call: Call) -> None:
     vmid = call.vmid
     pve.store.vm(call.node, vmid)
+    check_config_write(pve.store, call.user, vmid, call.params)
     async with pve.vm_lock(vmid):
         vm = pve.store.vm(call.node, vmid)
         _check_locked(vmid, vm)
         trial = copy.deepcopy(vm)
-        apply_config(pve.store, vmid, trial, call.params)
+        if vm["status"] == "running":
+            # the write lands on top of the pending values; only hot keys take effect now
+            trial["config"] = with_pending(vm)
+            apply_config(pve.store, vmid, trial, call.params)
+            after = trial["config"]
+            trial["config"] = copy.deepcopy(vm["config"])
+            trial.pop("pending", None)
+            trial.pop("pending_delete", None)
+            split_running(trial, vm["config"], after)
+        else:
+            apply_pending(trial)
+            apply_config(pve.store, vmid, trial, call.params)
+        vm.clear()
         vm.update(trial)
         pve.store.save()
 
@@ -113,6 +139,14 @@ async def clone_vm(pve: Pve, call: Call) -> Any:
     if not raw.isdigit() or int(raw) < 100:
         raise param_error(newid="value must have a minimum value of 100")
     newid = int(raw)
+    check(store, call.user, f"/vms/{vmid}", "VM.Clone")
+    check(store, call.user, f"/vms/{newid}", "VM.Allocate")
+    for key in disk_keys(src["config"]):
+        volid, props = parse_props(str(src["config"][key]), "file")
+        if props.get("media") != "cdrom" and ":" in volid:
+            target_storage = call.params.get("storage") or volid.split(":")[0]
+            check(store, call.user, f"/storage/{target_storage}", "Datastore.AllocateSpace")
+    check_bridges(store, call.user, src["config"])
     if store.find_vm(newid) is not None:
         raise ApiError(500, f"unable to create VM {newid}: config file already exists")
     is_template = bool(src["config"].get("template"))
@@ -145,14 +179,10 @@ async def clone_vm(pve: Pve, call: Call) -> Any:
                 for key in disk_keys(config):
                     config[key] = _clone_disk(pve, task, newid, str(config[key]), full, storage)
                 for key in [k for k in config if k.startswith("net")]:
-                    first, props = parse_props(str(config[key]), "model")
-                    model = first.split("=")[0]
-                    config[key] = ",".join(
-                        [
-                            f"{model}={mac_for(newid, int(key[3:]))}",
-                            *(f"{k}={v}" for k, v in props.items()),
-                        ]
-                    )
+                    head, _, rest = str(config[key]).partition(",")  # MODEL=MAC,bridge=...
+                    model = head.partition("=")[0]
+                    new_head = f"{model}={mac_for(newid, int(key[3:]))}"
+                    config[key] = f"{new_head},{rest}" if rest else new_head
                 config["name"] = name
                 config["vmgenid"] = mac_for(newid, 99)
                 newvm["config"] = config
@@ -172,6 +202,10 @@ def _clone_disk(
     pve: Pve, task: Task, newid: int, value: str, full: bool, storage: str | None
 ) -> str:
     volid, props = parse_props(value, "file")
+    if is_cloudinit(value):  # qemu-server allocates a fresh cloud-init disk for the clone
+        new = pve.store.alloc_cloudinit(storage or volid.split(":")[0], newid)
+        task.log(f"drive: '{volid}' -> '{new}'")
+        return ",".join([new, *(f"{k}={v}" for k, v in props.items())])
     if volid in ("none", "cdrom") or props.get("media") == "cdrom":
         return value
     vol = pve.store.volumes()[volid]
@@ -196,6 +230,7 @@ def _clone_disk(
 
 async def template_vm(pve: Pve, call: Call) -> Any:
     vmid = call.vmid
+    check(pve.store, call.user, f"/vms/{vmid}", "VM.Allocate")
     vm = pve.store.vm(call.node, vmid)
 
     async def worker(task: Task) -> None:
@@ -208,7 +243,7 @@ async def template_vm(pve: Pve, call: Call) -> Any:
             await pve.work("template")
             for key in disk_keys(vm["config"]):
                 volid, props = parse_props(str(vm["config"][key]), "file")
-                if volid not in pve.store.volumes() or ":vm-" not in volid:
+                if volid not in pve.store.volumes() or ":vm-" not in volid or is_cloudinit(volid):
                     continue
                 info = pve.store.volumes().pop(volid)
                 new = volid.replace(":vm-", ":base-", 1)
@@ -222,6 +257,7 @@ async def template_vm(pve: Pve, call: Call) -> Any:
 
 async def resize_vm(pve: Pve, call: Call) -> Any:
     vmid = call.vmid
+    check(pve.store, call.user, f"/vms/{vmid}", "VM.Config.Disk")
     vm = pve.store.vm(call.node, vmid)
     disk = call.required("disk")
     size_text = call.required("size")
@@ -252,6 +288,7 @@ async def resize_vm(pve: Pve, call: Call) -> Any:
 
 
 async def status_current(pve: Pve, call: Call) -> Any:
+    check(pve.store, call.user, f"/vms/{call.vmid}", "VM.Audit")
     vm = pve.store.vm(call.node, call.vmid)
     entry = summary(pve.store, call.vmid, vm)
     config = vm["config"]
@@ -263,34 +300,48 @@ async def status_current(pve: Pve, call: Call) -> Any:
     }
 
 
+async def _start(pve: Pve, node: str, vmid: int, vm: dict[str, Any]) -> None:
+    if vm["config"].get("template"):
+        raise ApiError(500, "you can't start a vm if it's a template")
+    if vm["status"] == "running":
+        raise ApiError(500, f"VM {vmid} already running")
+    await pve.work("start")
+    apply_pending(vm)  # vm_start applies what was pending
+    vm["status"] = "running"
+    vm["started_at"] = time.time()
+    pve.store.save()
+    await pve.publish("vm.started", node, vmid, vm)
+
+
+async def _halt(pve: Pve, op: str, node: str, vmid: int, vm: dict[str, Any]) -> None:
+    await pve.work(op)
+    vm["status"] = "stopped"
+    vm["started_at"] = None
+    pve.store.save()
+    await pve.publish("vm.stopped", node, vmid, vm)
+
+
 def _power(op: str) -> Any:
     async def handler(pve: Pve, call: Call) -> Any:
         vmid = call.vmid
+        check(pve.store, call.user, f"/vms/{vmid}", "VM.PowerMgmt")
         vm = pve.store.vm(call.node, vmid)
 
         async def worker(task: Task) -> None:
             async with pve.vm_lock(vmid):
                 _check_locked(vmid, vm)
                 if op == "start":
-                    if vm["config"].get("template"):
-                        raise ApiError(500, "you can't start a vm if it's a template")
-                    if vm["status"] == "running":
-                        raise ApiError(500, f"VM {vmid} already running")
-                    await pve.work("start")
-                    vm["status"] = "running"
-                    vm["started_at"] = time.time()
-                    pve.store.save()
-                    await pve.publish("vm.started", call.node, vmid, vm)
+                    await _start(pve, call.node, vmid, vm)
                     return
                 if vm["status"] != "running":
-                    if op == "shutdown":
+                    if op in ("shutdown", "reboot"):
                         raise ApiError(500, f"VM {vmid} not running")
                     return
-                await pve.work(op)
-                vm["status"] = "stopped"
-                vm["started_at"] = None
-                pve.store.save()
-                await pve.publish("vm.stopped", call.node, vmid, vm)
+                if op == "reboot":  # qm reboot: a clean shutdown, then a start
+                    await _halt(pve, "shutdown", call.node, vmid, vm)
+                    await _start(pve, call.node, vmid, vm)
+                    return
+                await _halt(pve, op, call.node, vmid, vm)
 
         return pve.tasks.spawn(call.node, f"qm{op}", str(vmid), call.owner, worker)
 
@@ -300,6 +351,7 @@ def _power(op: str) -> Any:
 async def delete_vm(pve: Pve, call: Call) -> Any:
     vmid = call.vmid
     store = pve.store
+    check(store, call.user, f"/vms/{vmid}", "VM.Allocate")
     vm = store.vm(call.node, vmid)
 
     async def worker(task: Task) -> None:
@@ -327,6 +379,7 @@ async def delete_vm(pve: Pve, call: Call) -> Any:
 
 
 async def agent_interfaces(pve: Pve, call: Call) -> Any:
+    check(pve.store, call.user, f"/vms/{call.vmid}", "VM.GuestAgent.Audit")
     vm = pve.store.vm(call.node, call.vmid)
     return network_interfaces(
         call.vmid, vm, pve.store.uptime(vm), pve.faults.simulated("agent_boot")
@@ -337,6 +390,7 @@ ROUTES: list[Route] = [
     ("GET", Q, list_vms),
     ("POST", Q, create_vm),
     ("GET", V + "/config", get_config),
+    ("GET", V + "/pending", get_pending),
     ("PUT", V + "/config", put_config),
     ("POST", V + "/config", post_config),
     ("POST", V + "/clone", clone_vm),
@@ -346,6 +400,7 @@ ROUTES: list[Route] = [
     ("POST", V + "/status/start", _power("start")),
     ("POST", V + "/status/shutdown", _power("shutdown")),
     ("POST", V + "/status/stop", _power("stop")),
+    ("POST", V + "/status/reboot", _power("reboot")),
     ("DELETE", V, delete_vm),
     ("GET", V + "/agent/network-get-interfaces", agent_interfaces),
 ]

@@ -71,7 +71,7 @@ def _wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespo
             data = await handler(pve, call)
         except ApiError as exc:
             return _reply(exc.status, exc.message, errors=exc.errors)
-        if pve.faults.roll("drop"):
+        if pve.faults.roll("drop") or pve.faults.drop_once(f"{request.method} {pattern}"):
             return _drop(request)
         return _reply(200, "OK", data)
 

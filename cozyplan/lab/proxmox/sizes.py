@@ -44,3 +44,20 @@ def parse_props(text: str, default_key: str) -> tuple[str, dict[str, str]]:
 
 def print_props(first: str, props: dict[str, str]) -> str:
     return ",".join([first, *(f"{k}={v}" for k, v in props.items())])
+
+
+_CLOUDINIT_RE = re.compile(r"^[^:]+:(\d+/)?vm-\d+-cloudinit(\.qcow2|\.raw)?$")
+
+
+def is_cloudinit(value: str) -> bool:
+    """True for a drive value whose volume is a ``vm-<vmid>-cloudinit`` disk."""
+    volid, _ = parse_props(value, "file")
+    return bool(_CLOUDINIT_RE.match(volid))
+
+
+def cloudinit_slot(config: dict[str, object]) -> str | None:
+    """The drive slot holding the VM's cloud-init disk, if any (qemu-server ``has_cloudinit``)."""
+    return next(
+        (k for k in sorted(config) if DISK_KEY_RE.match(k) and is_cloudinit(str(config[k]))),
+        None,
+    )

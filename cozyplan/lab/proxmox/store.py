@@ -19,6 +19,7 @@ NODE = "pve"
 NODE_IP = "10.0.0.1"
 LAB_USER = "root@pam"
 LAB_TOKEN = "cozyplan"
+CLOUDINIT_SIZE = 4 * 1024**2
 
 _SEED_STORAGES: dict[str, dict[str, Any]] = {
     "local": {
@@ -116,17 +117,23 @@ class Store:
         vols: dict[str, dict[str, Any]] = self.data["volumes"]
         return vols
 
-    def alloc_disk(self, storage: str, vmid: int, size: int, *, base: bool = False) -> str:
+    def alloc_disk(
+        self, storage: str, vmid: int, size: int, *, base: bool = False, name: str | None = None
+    ) -> str:
         info = self.data["storages"].get(storage)
         if info is None:
             raise ApiError(500, f"storage '{storage}' does not exist")
         if "images" not in info["content"]:
             raise ApiError(500, f"storage '{storage}' does not support vm images")
-        prefix = "base" if base else "vm"
-        n = 0
-        while f"{storage}:{prefix}-{vmid}-disk-{n}" in self.volumes():
-            n += 1
-        volid = f"{storage}:{prefix}-{vmid}-disk-{n}"
+        if name is None:
+            prefix = "base" if base else "vm"
+            n = 0
+            while f"{storage}:{prefix}-{vmid}-disk-{n}" in self.volumes():
+                n += 1
+            name = f"{prefix}-{vmid}-disk-{n}"
+        volid = f"{storage}:{name}"
+        if volid in self.volumes():
+            raise ApiError(500, f"volume '{volid}' already exists")
         self.volumes()[volid] = {
             "size": size,
             "format": "raw",
@@ -135,6 +142,15 @@ class Store:
             "ctime": int(time.time()),
         }
         return volid
+
+    def alloc_cloudinit(self, storage: str, vmid: int) -> str:
+        """``vm-<vmid>-cloudinit`` (4 MiB; ``.qcow2`` on a directory storage), like
+        qemu-server's ``create_disks`` for ``STORAGE:cloudinit``."""
+        info = self.data["storages"].get(storage)
+        name = f"vm-{vmid}-cloudinit"
+        if info is not None and info.get("path"):
+            name += ".qcow2"
+        return self.alloc_disk(storage, vmid, CLOUDINIT_SIZE, name=name)
 
     # -- access ---------------------------------------------------------------------------------
     def users(self) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,13 @@ import re
 from typing import Any
 
 from cozyplan.lab.proxmox.errors import ApiError, param_error
-from cozyplan.lab.proxmox.sizes import DISK_KEY_RE, format_size, parse_props, parse_size
+from cozyplan.lab.proxmox.sizes import (
+    DISK_KEY_RE,
+    cloudinit_slot,
+    format_size,
+    parse_props,
+    parse_size,
+)
 from cozyplan.lab.proxmox.store import Store
 
 _ALLOC_RE = re.compile(r"^([A-Za-z][\w.-]*):(\d+(?:\.\d+)?)$")
@@ -59,6 +65,15 @@ def _set_disk(
     store: Store, vmid: int, vm: dict[str, Any], key: str, value: str, old: str | None
 ) -> str:
     first, props = parse_props(value, "file")
+    storage, _, volname = first.partition(":")
+    if volname == "cloudinit":
+        attached = cloudinit_slot({k: v for k, v in vm["config"].items() if k != key})
+        if attached is not None:
+            raise ApiError(500, f"{key} - cloud-init drive is already attached at '{attached}'")
+        props.pop("format", None)
+        props["media"] = "cdrom"
+        volid = store.alloc_cloudinit(storage, vmid)
+        return ",".join([volid, *(f"{k}={v}" for k, v in props.items())])
     if first in ("none", "cdrom") or props.get("media") == "cdrom":
         return value
     import_from = props.pop("import-from", None)

@@ -155,6 +155,8 @@ class SimNode:
         self.record["boots"] = int(self.record.get("boots", 0)) + 1
         self._save()
         self.sim.join_etcd(self)
+        if cfg is not None:
+            self.sim.node_up(self, cfg)
 
     async def _boot_later(self) -> None:
         """A worker waits for a control plane of its cluster before apid can serve."""

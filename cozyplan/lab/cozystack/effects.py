@@ -1,0 +1,80 @@
+"""What a system release does to the cluster once it is Ready (the part the lab must see).
+
+cilium: the pod network is up, so the nodes turn Ready (``kube.cni_ready``); metallb and
+piraeus-operator: their CRDs; linstor: the ``linstor-controller`` Deployment; cozystack-api:
+the ``apps.cozystack.io`` kinds and the APIService ``v1alpha1.apps.cozystack.io`` Available.
+"""
+
+from __future__ import annotations
+
+from cozyplan.lab.cozystack import crds
+from cozyplan.lab.cozystack.context import ClusterContext, Obj, condition, same_condition
+from cozyplan.lab.cozystack.platform import apply_all
+
+APISERVICE = "v1alpha1.apps.cozystack.io"
+
+
+def linstor_controller() -> Obj:
+    labels = {"app.kubernetes.io/name": "linstor-controller"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "linstor-controller", "namespace": "cozy-linstor", "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "linstor-controller",
+                            "image": "quay.io/piraeusdatastore/piraeus-server",
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def apiservice() -> Obj:
+    return {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": APISERVICE},
+        "spec": {
+            "group": "apps.cozystack.io",
+            "version": "v1alpha1",
+            "service": {"name": "cozystack-api", "namespace": "cozy-system", "port": 443},
+            "groupPriorityMinimum": 1000,
+            "versionPriority": 15,
+            "insecureSkipTLSVerify": True,
+        },
+    }
+
+
+class Effects:
+    def __init__(self, ctx: ClusterContext) -> None:
+        self.ctx = ctx
+
+    async def reconcile(self, ready: set[str]) -> None:
+        state = self.ctx.state
+        cni = "cozy-cilium/cilium" in ready
+        if state.get("cni_ready") != cni:
+            await self.ctx.publish(
+                "kube.cni_ready", {"cluster_id": self.ctx.cluster_id, "ready": cni}
+            )
+            state["cni_ready"] = cni
+        if "cozy-metallb/metallb" in ready:
+            await apply_all(self.ctx, crds.metallb())
+        if "cozy-linstor/piraeus-operator" in ready:
+            await apply_all(self.ctx, crds.piraeus())
+        if "cozy-linstor/linstor" in ready:
+            await self.ctx.client.apply(linstor_controller())
+        if "cozy-system/cozystack-api" in ready:
+            await apply_all(self.ctx, crds.apps(self.ctx.release.app_definitions()))
+            svc = await self.ctx.client.apply(apiservice())
+            wanted = condition("Available", "True", "Passed", "all checks passed")
+            if svc is not None and not same_condition(svc, wanted):
+                await self.ctx.client.patch_status(svc, {"conditions": [wanted]})

@@ -1,0 +1,139 @@
+"""The installer and Flux, as the cluster sees them.
+
+Installer (``scripts/installer.sh`` in the ``cozy-system/cozystack`` Deployment): once that
+Deployment is Available it installs Flux (its CRDs), then renders the platform chart from the
+live ConfigMap and Nodes (``helm template``, with ``lookup`` answered by the API) and applies
+it: namespaces, HelmRepositories, one HelmRelease per bundle entry, ``tenant-root``. Releases
+the chart marks for deletion are deleted. It re-renders when the ConfigMap or the nodes change.
+
+helm-controller: every HelmRelease gets the Ready condition ``flux.decide`` gives, installs take
+(scaled) time once their dependencies are Ready, and injected faults fail with Helm's message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from cozyplan.lab.cozystack import crds, flux
+from cozyplan.lab.cozystack.context import HR_API, ClusterContext, Obj, condition, same_condition
+from cozyplan.upstream.cozystack.release import DELETION_LABEL
+
+INSTALL_SECONDS = 2.0
+
+
+async def apply_all(ctx: ClusterContext, objects: list[Obj]) -> bool:
+    """Apply every object; False while some kind is not served yet."""
+    done = True
+    for obj in objects:
+        if await ctx.client.apply(obj) is None:
+            done = False
+    return done
+
+
+class Installer:
+    def __init__(self, ctx: ClusterContext) -> None:
+        self.ctx = ctx
+        self._rendered: str | None = None
+
+    async def _available(self) -> bool:
+        dep = await self.ctx.client.get("apps/v1", "Deployment", "cozystack", "cozy-system")
+        for cond in ((dep or {}).get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "Available" and cond.get("status") == "True":
+                return True
+        return False
+
+    async def _lookup_table(self) -> dict[tuple[str, str, str, str], Obj]:
+        c = self.ctx.client
+        table: dict[tuple[str, str, str, str], Obj] = {}
+        cm = await c.get("v1", "ConfigMap", "cozystack", "cozy-system")
+        if cm is not None:
+            table[("v1", "ConfigMap", "cozy-system", "cozystack")] = cm
+        table[("v1", "Node", "", "")] = {"items": await c.list("v1", "Node")}
+        for hr in await c.list(HR_API, "HelmRelease"):
+            meta = hr["metadata"]
+            table[(HR_API, "HelmRelease", meta["namespace"], meta["name"])] = hr
+        return table
+
+    async def reconcile(self) -> None:
+        if not await self._available():
+            return
+        if not await apply_all(self.ctx, crds.flux()):
+            return
+        if await self.ctx.client.kind(HR_API, "HelmRelease") is None:
+            self.ctx.client.forget_kinds()
+            return
+        table = await self._lookup_table()
+        if ("v1", "ConfigMap", "cozy-system", "cozystack") not in table:
+            return
+
+        def lookup(api_version: str, kind: str, namespace: str, name: str) -> Obj:
+            return table.get((api_version, kind, namespace, name), {})
+
+        try:
+            objects = self.ctx.release.platform_objects(
+                lookup, api_versions=[HR_API, "source.toolkit.fluxcd.io/v1"]
+            )
+        except Exception as exc:  # the chart's own fail(): the installer logs and retries
+            self.ctx.state["installer_error"] = str(exc)
+            return
+        self.ctx.state.pop("installer_error", None)
+        digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
+        if digest == self._rendered:
+            return
+        kept = [
+            o for o in objects if (o["metadata"].get("labels") or {}).get(DELETION_LABEL) != "true"
+        ]
+        if not await apply_all(self.ctx, kept):
+            return
+        for obj in objects:
+            if (obj["metadata"].get("labels") or {}).get(DELETION_LABEL) == "true":
+                meta = obj["metadata"]
+                await self.ctx.client.delete(HR_API, "HelmRelease", meta["name"], meta["namespace"])
+        self._rendered = digest
+
+
+class HelmController:
+    def __init__(self, ctx: ClusterContext) -> None:
+        self.ctx = ctx
+        self._started: dict[str, float] = {}
+
+    async def reconcile(self) -> list[Obj]:
+        """Update every HelmRelease's Ready condition; returns them as they now are."""
+        c = self.ctx.client
+        for repo in await c.list("source.toolkit.fluxcd.io/v1", "HelmRepository"):
+            wanted = condition("Ready", "True", "Succeeded", "stored artifact: revision 'sha256'")
+            if not same_condition(repo, wanted):
+                await c.patch_status(repo, {"conditions": [wanted]})
+        releases = await c.list(HR_API, "HelmRelease")
+        by_key = {flux.key_of(hr): hr for hr in releases}
+        installed: set[str] = set(self.ctx.state.setdefault("installed", []))
+        now = self.ctx.clock()
+        changed = True
+        while changed:  # a release turning Ready may unblock others in the same pass
+            changed = False
+            for hr in releases:
+                key = flux.key_of(hr)
+                fault = self.ctx.faults.get(key)
+                if fault:
+                    installed.discard(key)
+                    self._started.pop(key, None)
+                decision = flux.decide(hr, by_key, fault, key in installed)
+                if decision.installable:
+                    started = self._started.setdefault(key, now)
+                    if now - started >= self.ctx.scaled(INSTALL_SECONDS):
+                        installed.add(key)
+                        decision = flux.decide(hr, by_key, None, True)
+                wanted = condition("Ready", decision.status, decision.reason, decision.message)
+                generation = hr["metadata"].get("generation")
+                status = hr.get("status") or {}
+                if same_condition(hr, wanted) and status.get("observedGeneration") == generation:
+                    continue
+                new_status = {"conditions": [wanted], "observedGeneration": generation}
+                updated = await c.patch_status(hr, new_status)
+                if updated is not None:
+                    hr.clear()
+                    hr.update(updated)
+                    changed = changed or decision.status == "True"
+        self.ctx.state["installed"] = sorted(installed)
+        return releases

@@ -1,0 +1,60 @@
+"""Small helpers over the kubernetes provider's ``Api`` used by every cozystack resource."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cozyplan.provider import PermanentError
+from cozyplan_kubernetes.api import Api
+from cozyplan_kubernetes.waits import condition_check
+
+HELMRELEASE = ("helm.toolkit.fluxcd.io/v2", "HelmRelease")
+
+
+async def apply(api: Api, obj: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+    kind = await api.kind_when_served(obj["apiVersion"], obj["kind"], timeout)
+    return await api.apply(kind, obj, force=True)
+
+
+async def get(
+    api: Api, api_version: str, kind_name: str, name: str, namespace: str | None
+) -> dict[str, Any] | None:
+    kind = await api.kind(api_version, kind_name)
+    return await api.get(kind, name, namespace)
+
+
+def condition(obj: dict[str, Any] | None, text: str) -> str | None:
+    """None when ``obj`` has condition ``text`` (``Ready=True``), else what is missing."""
+    if obj is None:
+        return "not created yet"
+    return condition_check(text)(obj)
+
+
+async def poll(
+    check: Callable[[], Awaitable[str | None]],
+    *,
+    timeout: float,
+    interval: float,
+    what: str,
+    progress: Callable[[str], None],
+    summary: Callable[[str], str] = lambda reason: reason,
+) -> None:
+    """Call ``check`` until it returns None; PermanentError with its last answer at the bound.
+
+    A progress line is shown when ``summary(reason)`` changes (not on every new detail).
+    """
+    deadline = time.monotonic() + timeout
+    shown: str | None = None
+    while True:
+        reason = await check()
+        if reason is None:
+            return
+        if summary(reason) != shown:
+            progress(reason)
+            shown = summary(reason)
+        if time.monotonic() >= deadline:
+            raise PermanentError(f"{what} after {timeout:g}s:\n{reason}")
+        await asyncio.sleep(interval)

@@ -1,0 +1,264 @@
+"""End to end through the CLI against the lab's Kubernetes API server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from k8s_lab import Cluster
+
+from cozyplan_kubernetes.client import APPLY_PATCH, MERGE_PATCH
+
+pytestmark = pytest.mark.slow
+
+
+def spec(namespace: str, body: str) -> str:
+    return f"""\
+version: 1
+providers:
+  kubernetes: {{kubeconfig_path: kubeconfig}}
+resources:
+  k8s_manifest.ns:
+    manifest: {{apiVersion: v1, kind: Namespace, metadata: {{name: {namespace}}}}}
+{body}"""
+
+
+CONFIGMAP = """\
+  k8s_manifest.settings:
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: settings, namespace: NS, labels: {app: demo}}
+      data: {mode: fast, level: "3"}
+    depends_on: [k8s_manifest.ns]
+"""
+
+
+def configmap_spec(ns: str, extra: str = "") -> str:
+    return spec(ns, CONFIGMAP.replace("NS", ns) + extra)
+
+
+def test_apply_then_empty_plan_then_drift_on_owned_fields_only(cluster: Cluster) -> None:
+    name = "drift.yaml"
+    cluster.write(configmap_spec("drift"), name)
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = cluster.cli("plan", "--detailed-exitcode", spec=name)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    path = "/api/v1/namespaces/drift/configmaps/settings"
+    # another manager adds a field cozyplan does not set: not drift
+    cluster.call(
+        "PATCH",
+        path,
+        body={"metadata": {"labels": {"team": "ops"}}, "data": {"extra": "x"}},
+        content_type=MERGE_PATCH,
+        query={"fieldManager": "kubectl-edit"},
+    )
+    quiet = cluster.cli("refresh", "--detailed-exitcode", spec=name)
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+
+    # ... and edits one cozyplan owns: exactly that drift, healed by apply
+    cluster.call(
+        "PATCH",
+        path,
+        body={"data": {"mode": "slow"}},
+        content_type=MERGE_PATCH,
+        query={"fieldManager": "kubectl-edit"},
+    )
+    drift = cluster.cli("refresh", "--detailed-exitcode", spec=name)
+    assert drift.returncode == 2, drift.stdout + drift.stderr
+    assert "manifest.data.mode" in drift.stdout
+    assert '"fast"' in drift.stdout and '"slow"' in drift.stdout
+    assert "extra" not in drift.stdout and "team" not in drift.stdout
+    heal = cluster.cli("apply", "--auto-approve", spec=name)
+    assert heal.returncode == 0, heal.stdout + heal.stderr
+    live = cluster.call("GET", path).body
+    assert live["data"] == {"mode": "fast", "level": "3", "extra": "x"}
+    assert cluster.cli("plan", "--detailed-exitcode", spec=name).returncode == 0
+
+
+def test_a_field_removed_from_the_spec_is_released(cluster: Cluster) -> None:
+    name = "release.yaml"
+    cluster.write(configmap_spec("release"), name)
+    assert cluster.cli("apply", "--auto-approve", spec=name).returncode == 0
+    cluster.write(configmap_spec("release").replace(', level: "3"', ""), name)
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    live = cluster.call("GET", "/api/v1/namespaces/release/configmaps/settings").body
+    assert live["data"] == {"mode": "fast"}
+
+
+def test_an_apply_conflict_names_the_other_manager_unless_forced(cluster: Cluster) -> None:
+    name = "conflict.yaml"
+    cluster.write(configmap_spec("conflict"), name)
+    assert cluster.cli("apply", "--auto-approve", spec=name).returncode == 0
+    # another manager takes the field over with a forced apply of its own
+    cluster.call(
+        "PATCH",
+        "/api/v1/namespaces/conflict/configmaps/settings",
+        body={
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "conflict"},
+            "data": {"mode": "theirs"},
+        },
+        content_type=APPLY_PATCH,
+        query={"fieldManager": "helm", "force": "true"},
+    )
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    assert "conflict" in failed.stdout + failed.stderr
+    assert "'helm' owns .data.mode" in failed.stdout + failed.stderr
+    forced = configmap_spec("conflict").replace(
+        "    depends_on: [k8s_manifest.ns]\n",
+        "    depends_on: [k8s_manifest.ns]\n    force_conflicts: true\n",
+        1,
+    )
+    cluster.write(forced, name)
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    live = cluster.call("GET", "/api/v1/namespaces/conflict/configmaps/settings").body
+    assert live["data"]["mode"] == "fast"
+
+
+CRD_AND_CR = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: string}
+---
+apiVersion: example.com/v1
+kind: Gadget
+metadata: {name: first, namespace: crds}
+spec: {size: small}
+"""
+
+
+def test_a_crd_and_its_objects_in_one_apply_then_import(cluster: Cluster) -> None:
+    name = "crds.yaml"
+    (cluster.dir / "gadgets.yaml").write_text(CRD_AND_CR)
+    cluster.write(
+        spec(
+            "crds",
+            "  k8s_manifest.gadgets:\n    file: gadgets.yaml\n    depends_on: [k8s_manifest.ns]\n",
+        ),
+        name,
+    )
+    plan = cluster.cli("plan", spec=name)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "k8s_manifest.gadgets[Gadget/crds/first] will be created" in plan.stdout
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = cluster.call("GET", "/apis/example.com/v1/namespaces/crds/gadgets/first")
+    assert got.status == 200 and got.body["spec"] == {"size": "small"}
+    assert cluster.cli("plan", "--detailed-exitcode", spec=name).returncode == 0
+
+    # forget the custom object, import it back: the next plan is empty
+    rm = cluster.cli("state", "rm", "k8s_manifest.gadgets[Gadget/crds/first]", spec=name)
+    assert rm.returncode == 0, rm.stdout + rm.stderr
+    imported = cluster.cli(
+        "import",
+        "k8s_manifest.gadgets[Gadget/crds/first]",
+        "example.com/v1/Gadget/crds/first",
+        spec=name,
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    plan = cluster.cli("plan", "--detailed-exitcode", spec=name)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+
+
+def test_delete_waits_for_finalizers(cluster: Cluster) -> None:
+    name = "final.yaml"
+    body = CONFIGMAP.replace("NS", "final").replace(
+        "labels: {app: demo}}", "labels: {app: demo}, finalizers: [example.com/hold]}"
+    )
+    body += "    delete_timeout: 1\n"
+    cluster.write(spec("final", body), name)
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    cluster.write(spec("final", ""), name)
+    timed_out = cluster.cli("apply", "--auto-approve", spec=name)
+    assert timed_out.returncode == 1
+    assert "example.com/hold" in timed_out.stdout + timed_out.stderr
+    # the finalizer's controller finishes: the next apply sees it go
+    cluster.call(
+        "PATCH",
+        "/api/v1/namespaces/final/configmaps/settings",
+        body={"metadata": {"finalizers": None}},
+        content_type=MERGE_PATCH,
+    )
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cluster.call("GET", "/api/v1/namespaces/final/configmaps/settings").status == 404
+
+
+def test_secrets_are_never_printed(cluster: Cluster) -> None:
+    name = "secret.yaml"
+    body = """\
+  k8s_secret.app:
+    name: app
+    namespace: secret
+    data: {token: "TOKEN-k8s-secret-1"}
+    depends_on: [k8s_manifest.ns]
+  k8s_manifest.db:
+    manifest:
+      apiVersion: v1
+      kind: Secret
+      metadata: {name: db, namespace: secret}
+      stringData: {password: "PASSWORD-k8s-manifest-2"}
+    depends_on: [k8s_manifest.ns]
+"""
+    cluster.write(spec("secret", body), name)
+    outputs = [
+        cluster.cli("plan", spec=name),
+        cluster.cli("plan", "--json", spec=name),
+        cluster.cli("apply", "--auto-approve", spec=name),
+    ]
+    # changed elsewhere: the drift report and the healing plan mask it too
+    cluster.call(
+        "PATCH",
+        "/api/v1/namespaces/secret/secrets/db",
+        body={"stringData": {"password": "PASSWORD-changed-3"}},
+        content_type=MERGE_PATCH,
+        query={"fieldManager": "kubectl-edit"},
+    )
+    refresh = cluster.cli("refresh", "--detailed-exitcode", spec=name)
+    assert refresh.returncode == 2, refresh.stdout + refresh.stderr
+    outputs += [refresh, cluster.cli("plan", "--json", spec=name), cluster.cli("show", spec=name)]
+    outputs.append(cluster.cli("apply", "--auto-approve", spec=name))
+    text = "".join(o.stdout + o.stderr for o in outputs)
+    for secret in ("TOKEN-k8s-secret-1", "PASSWORD-k8s-manifest-2", "PASSWORD-changed-3"):
+        assert secret not in text
+    state = (cluster.labdir / "state" / "secret.state.json").read_text()
+    assert "TOKEN-k8s-secret-1" not in state and "PASSWORD-k8s-manifest-2" not in state
+    assert json.loads(outputs[1].stdout)  # the JSON plan is valid
+
+
+def test_a_failing_check_fails_apply_and_refresh(cluster: Cluster) -> None:
+    name = "check.yaml"
+    body = """\
+  k8s_check.nodes:
+    nodes_ready: {count: 5}
+    timeout: 5
+    interval: 1
+"""
+    cluster.write(spec("check", body), name)
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    assert "of 5 nodes Ready" in failed.stdout + failed.stderr
