@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cozyplan import registry
 from cozyplan.instances import Variables, resolve_variables
 from cozyplan.providers import ProviderSet
 from cozyplan.retry import RetryPolicy
@@ -96,9 +97,18 @@ class Session:
         overlay = None
         resolve = None
         if lab is not None:
-            settings = lab.provider_settings()
+            settings: dict[str, dict[str, Any]] | None = None
 
             def overlay_fn(name: str) -> Mapping[str, Any]:
+                nonlocal settings
+                if settings is None:
+                    # A lab of this command's own is still starting in its process: load the
+                    # spec's providers first, then wait for it (not the other way round).
+                    if with_config:
+                        for block in self.cfg.resources.values():
+                            with contextlib.suppress(Exception):  # reported where it is used
+                                registry.provider_class(block.provider)
+                    settings = lab.provider_settings()
                 return settings.get(name, {})
 
             overlay = overlay_fn

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -16,12 +15,12 @@ import click
 
 from cozyplan.errors import CozyplanError, SpecError
 from cozyplan.lab import DEFAULT_LAB_DIR
-from cozyplan.render.human import Styler
 from cozyplan.render.values import scrub
-from cozyplan.session import Session, default_state_path
 
 if TYPE_CHECKING:
     from cozyplan.lab.runtime import LabHandle
+    from cozyplan.render.human import Styler
+    from cozyplan.session import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +41,8 @@ def use_colour(stream: Any = None) -> bool:
 
 
 def styler(stream: Any = None) -> Styler:
+    from cozyplan.render.human import Styler  # the renderer loads with the command using it
+
     return Styler(use_colour(stream))
 
 
@@ -121,6 +122,8 @@ def open_session(
     time_scale: float | None,
     var_pairs: tuple[str, ...] = (),
 ) -> Iterator[Session]:
+    from cozyplan.session import Session, default_state_path
+
     path = state_path or default_state_path(spec, lab_dir if lab else None)
     session = Session(spec, path, None, parse_vars(var_pairs))
     session.variables  # noqa: B018 - a bad spec or variable fails before a lab or state dir is made
@@ -174,13 +177,6 @@ def handle_errors(f: F) -> F:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(1)
-        except asyncio.CancelledError:
-            click.echo(
-                "Interrupted again: running steps were abandoned. The state is saved; their "
-                "crash markers let the next apply adopt whatever they created.",
-                err=True,
-            )
-            sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except BrokenPipeError:
@@ -191,6 +187,17 @@ def handle_errors(f: F) -> F:
             click.echo(
                 f"Internal error: {type(exc).__name__}: {exc}\n"
                 "(set COZYPLAN_DEBUG=1 for a traceback, and please report it)",
+                err=True,
+            )
+            sys.exit(1)
+        except BaseException as exc:
+            # asyncio.CancelledError, without importing asyncio for commands that never use it
+            asyncio = sys.modules.get("asyncio")
+            if asyncio is None or not isinstance(exc, asyncio.CancelledError):
+                raise
+            click.echo(
+                "Interrupted again: running steps were abandoned. The state is saved; their "
+                "crash markers let the next apply adopt whatever they created.",
                 err=True,
             )
             sys.exit(1)

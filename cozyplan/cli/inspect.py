@@ -19,14 +19,10 @@ from cozyplan.cli.common import (
     var_option,
 )
 from cozyplan.cli.common import styler as make_styler
-from cozyplan.errors import Diagnostic, SpecError
-from cozyplan.instances import expand, instance_graph, resolve_variables
-from cozyplan.jsonschema import spec_json_schema
-from cozyplan.plan import Action
-from cozyplan.planfile import load_plan
-from cozyplan.render.dot import render_dot
 from cozyplan.render.values import mask
-from cozyplan.spec.config import load_config
+
+# Each command imports the engine modules it needs itself: ``validate`` must not pay for
+# the planner, the instance graph or the JSON Schema generator.
 
 
 @click.command()
@@ -38,6 +34,9 @@ def validate(spec: Path, var_pairs: tuple[str, ...]) -> None:
 
     With --var, also check that each NAME is a declared variable.
     """
+    from cozyplan.errors import Diagnostic, SpecError
+    from cozyplan.spec.config import load_config
+
     cfg = load_config(spec)
     unknown = [n for n in parse_vars(var_pairs) if n not in cfg.variables]
     if unknown:
@@ -72,6 +71,8 @@ def show(
 ) -> None:
     """Show a saved plan, or the state (sensitive values masked)."""
     if planfile is not None:
+        from cozyplan.planfile import load_plan
+
         saved = load_plan(planfile)
         if as_json:
             click.echo(json.dumps(saved["document"], indent=2))
@@ -147,6 +148,10 @@ def graph(
     time_scale: float | None,
 ) -> None:
     """Print the resource graph in Graphviz DOT (coloured by planned action with --plan)."""
+    from cozyplan.instances import expand, instance_graph, resolve_variables
+    from cozyplan.plan import Action
+    from cozyplan.render.dot import render_dot
+
     actions: dict[str, Action] | None = None
     extra: dict[str, list[str]] = {}
     with open_session(
@@ -171,6 +176,8 @@ def graph(
 @handle_errors
 def schema(out: Path | None) -> None:
     """Print the JSON Schema of spec files (for editor completion and checks)."""
+    from cozyplan.jsonschema import spec_json_schema
+
     text = json.dumps(spec_json_schema(), indent=2)
     if out is not None:
         out.write_text(text + "\n")

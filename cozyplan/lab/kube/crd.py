@@ -222,18 +222,22 @@ class CustomStrategy(Strategy):
 
 
 _STEP = re.compile(
-    r'\.?([A-Za-z0-9_-]+)|\[\?\(@\.([A-Za-z0-9_-]+)==["\']([^"\']*)["\']\)\]|\[(\d+)\]'
+    r"\.?([A-Za-z0-9_-]+)"
+    r"|\['((?:[^'\\]|\\.)*)'\]"
+    r'|\[\?\(@\.([A-Za-z0-9_-]+)==["\']([^"\']*)["\']\)\]'
+    r"|\[(\d+)\]"
 )
 
 
 def column_value(obj: Obj, path: str) -> Any:
-    """A printer column's JSONPath: fields, ``[N]`` and ``[?(@.field=="value")]`` filters
-    (e.g. Flux's ``.status.conditions[?(@.type=="Ready")].status``)."""
+    """A printer column's JSONPath: fields, ``['x\\.y']``, ``[N]`` and ``[?(@.f=="v")]``
+    filters (e.g. Flux's ``.status.conditions[?(@.type=="Ready")].status``)."""
     node: Any = obj
     for m in _STEP.finditer(path):
-        name, fkey, fval, index = m.groups()
-        if name is not None:
-            node = node.get(name) if isinstance(node, dict) else None
+        name, quoted, fkey, fval, index = m.groups()
+        if name is not None or quoted is not None:
+            key = name if name is not None else re.sub(r"\\(.)", r"\1", quoted)
+            node = node.get(key) if isinstance(node, dict) else None
         elif fkey is not None:
             items = node if isinstance(node, list) else []
             node = next(
