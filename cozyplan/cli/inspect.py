@@ -11,6 +11,7 @@ import click
 from cozyplan.cli.common import (
     Exit,
     handle_errors,
+    lab_options,
     open_session,
     parse_vars,
     spec_option,
@@ -50,6 +51,12 @@ def validate(spec: Path, var_pairs: tuple[str, ...]) -> None:
 @click.option("--lab", is_flag=True, help="Show the lab's state for this spec.")
 @click.option("--lab-dir", type=click.Path(path_type=Path), default=Path(".lab"))
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    help="Write an HTML page of the last apply recorded in the state.",
+)
 @var_option
 @handle_errors
 def show(
@@ -60,6 +67,7 @@ def show(
     lab_dir: Path,
     as_json: bool,
     var_pairs: tuple[str, ...],
+    report_path: Path | None,
 ) -> None:
     """Show a saved plan, or the state (sensitive values masked)."""
     if planfile is not None:
@@ -75,12 +83,17 @@ def show(
 
     path = state_path or default_state_path(spec, lab_dir if lab else None)
     session = Session(spec, path)
-    if not session.store.exists() and not as_json:
+    if not session.store.exists() and not as_json and report_path is None:
         from cozyplan.cli.statecmds import no_state_message
 
         click.echo(no_state_message(path), err=True)
         return
     state = session.store.load()
+    if report_path is not None:
+        from cozyplan.cli.report import write_report
+
+        write_report(report_path, state.last_run, str(spec), path)
+        return
     doc: dict[str, Any] = {
         "format_version": "1.0",
         "lineage": state.lineage,
@@ -116,23 +129,46 @@ def show(
 @click.command()
 @spec_option
 @var_option
+@click.option(
+    "--plan",
+    "with_plan",
+    is_flag=True,
+    help="Plan first (reads the state and the real systems) and colour nodes by action.",
+)
+@state_option
+@lab_options
 @handle_errors
-def graph(spec: Path, var_pairs: tuple[str, ...]) -> None:
-    """Print the resource graph in Graphviz DOT."""
+def graph(
+    spec: Path,
+    var_pairs: tuple[str, ...],
+    with_plan: bool,
+    state_path: Path | None,
+    lab: bool,
+    lab_dir: Path,
+    time_scale: float | None,
+) -> None:
+    """Print the resource graph in Graphviz DOT (coloured by planned action with --plan)."""
     from cozyplan.instances import expand, instance_graph, resolve_variables
+    from cozyplan.plan import Action
+    from cozyplan.render.dot import render_dot
 
-    with open_session(spec, None, False, Path(".lab"), None, var_pairs) as session:
+    actions: dict[str, Action] | None = None
+    extra: dict[str, list[str]] = {}
+    with open_session(
+        spec, state_path, lab if with_plan else False, lab_dir, time_scale, var_pairs
+    ) as session:
         cfg = session.cfg
         instances = expand(cfg, resolve_variables(cfg, session.var_overrides))
         g = instance_graph(cfg, instances)
-    click.echo("digraph cozyplan {")
-    click.echo('  rankdir = "LR";')
-    click.echo("  node [shape = box];")
-    for node in sorted(g.nodes):
-        click.echo(f'  "{node}";')
-    for a, b in sorted(g.edges):
-        click.echo(f'  "{a}" -> "{b}";')
-    click.echo("}")
+        if with_plan:
+            from cozyplan.cli.run import make_plan
+            from cozyplan.planner import PlanOptions
+
+            plan = make_plan(session, PlanOptions())
+            actions = {c.address: c.action for c in plan.changes}
+            # what the plan removes is in the state, not in the spec: drawn with its dependencies
+            extra = {c.address: c.dependencies for c in plan.changes if c.address not in g}
+    click.echo(render_dot(g.nodes, g.edges, actions, extra), nl=False)
 
 
 @click.command()

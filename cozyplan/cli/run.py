@@ -7,6 +7,7 @@ import dataclasses
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from cozyplan.cli.common import (
     styler,
 )
 from cozyplan.cli.progress import ConsoleProgress
+from cozyplan.cli.report import write_run_report
 from cozyplan.errors import CozyplanError
 from cozyplan.plan import count_actions
 from cozyplan.planfile import (
@@ -65,6 +67,19 @@ async def _plan(session: Session, options: PlanOptions) -> Plan:
         progress,
     )
     return await planner.plan()
+
+
+def make_plan(session: Session, options: PlanOptions) -> Plan:
+    """Plan under the state lock, for commands that only look at the plan (graph --plan)."""
+    with session.locked("plan"):
+
+        async def main() -> Plan:
+            try:
+                return await _plan(session, options)
+            finally:
+                await _close(session)
+
+        return asyncio.run(main())
 
 
 async def _apply(session: Session, plan: Plan, parallelism: int, quiet: bool) -> ApplyReport:
@@ -335,6 +350,12 @@ def plan(
     "--parallelism", type=int, default=10, show_default=True, help="How many steps may run at once."
 )
 @click.option("--quiet", is_flag=True, help="Print neither the plan nor progress lines.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    help="Write a self-contained HTML page of the run: graph, timeline, critical path.",
+)
 @handle_errors
 def apply(
     planfile: Path | None,
@@ -352,8 +373,10 @@ def apply(
     refresh_only: bool,
     parallelism: int,
     quiet: bool,
+    report_path: Path | None,
 ) -> None:
     """Make the real systems match the spec (or apply a saved plan)."""
+    began = time.time()
     saved = None
     if planfile is not None:
         saved = load_plan(planfile)
@@ -389,6 +412,8 @@ def apply(
             saved=saved,
             quiet=quiet,
         )
+        if report_path is not None:
+            write_run_report(report_path, session, since=began)
     raise Exit(code)
 
 

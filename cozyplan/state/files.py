@@ -43,6 +43,8 @@ class StateFile(_Strict):
     serial: StrictInt = Field(ge=0)
     lineage: StrictStr = Field(min_length=1)
     cozyplan_version: StrictStr | None = None
+    #: the last apply's timeline (``cozyplan.runlog``), checked when a report draws it
+    last_run: dict[str, Any] | None = None
     #: each resource is checked by ResourceFile as it is decoded (``check``, with its address)
     resources: dict[StrictStr, Any]
 
