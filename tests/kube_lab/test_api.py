@@ -208,3 +208,47 @@ def test_paths_methods_dry_run_and_subresources(api: client.ApiClient) -> None:
     # and a status write does not change the spec
     same = apps.patch_namespaced_deployment_status("d", "default", {"spec": {"replicas": 9}})
     assert same.spec.replicas == 4
+
+
+def test_immutable_fields(api: client.ApiClient) -> None:
+    v1, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    v1.create_namespaced_config_map(
+        "default", {"metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True}
+    )
+    code, status = error(
+        lambda: v1.patch_namespaced_config_map("frozen", "default", {"data": {"a": "2"}})
+    )
+    assert (code, status["message"]) == (
+        422,
+        'ConfigMap "frozen" is invalid: data: Forbidden: field is immutable when `immutable` is '
+        "set",
+    )
+    code, status = error(
+        lambda: v1.create_namespaced_config_map(
+            "default", {"metadata": {"name": "rv", "resourceVersion": "5"}}
+        )
+    )
+    assert (code, status["message"]) == (
+        400,
+        "resourceVersion should not be set on objects to be created",
+    )
+    sts = {
+        "metadata": {"name": "s"},
+        "spec": {
+            "serviceName": "s",
+            "selector": {"matchLabels": {"app": "s"}},
+            "template": {
+                "metadata": {"labels": {"app": "s"}},
+                "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+            },
+        },
+    }
+    apps.create_namespaced_stateful_set("default", sts)
+    code, status = error(
+        lambda: apps.patch_namespaced_stateful_set("s", "default", {"spec": {"serviceName": "t"}})
+    )
+    assert code == 422
+    assert status["message"].startswith(
+        'StatefulSet.apps "s" is invalid: spec: Forbidden: updates to statefulset spec for fields '
+        "other than"
+    )

@@ -280,6 +280,8 @@ class Store:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
+        if meta.get("resourceVersion") and not apply_fields:
+            raise bad_request("resourceVersion should not be set on objects to be created")
         for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(f, None)
         meta["uid"] = str(uuid.uuid4())

@@ -34,6 +34,17 @@ class NamespaceStrategy(Strategy):
 
 
 class ConfigMapStrategy(Strategy):
+    def validate(self, obj: Obj, old: Obj | None) -> list[FieldError]:
+        if old is None or not old.get("immutable"):
+            return []
+        out = []
+        for field in ("data", "binaryData"):
+            if old.get(field) != obj.get(field):
+                out.append(forbidden(field, "field is immutable when `immutable` is set"))
+        if not obj.get("immutable"):
+            out.append(forbidden("immutable", "field is immutable when `immutable` is set"))
+        return out
+
     def columns(self) -> list[Column]:
         return [("Name", "string", "name"), ("Data", "string", "")]
 

@@ -22,6 +22,23 @@ class PvcStrategy(Strategy):
             out.append(required("spec.accessModes"))
         if not ((spec.get("resources") or {}).get("requests") or {}).get("storage"):
             out.append(required("spec.resources[storage]"))
+        if old is not None and (old.get("status") or {}).get("phase") == "Bound":
+
+            def fixed(o: Obj) -> Obj:
+                s = dict(o.get("spec") or {})
+                s.pop("resources", None)
+                s.pop("volumeAttributesClassName", None)
+                return s
+
+            if fixed(old) != fixed(obj):
+                out.append(
+                    forbidden(
+                        "spec",
+                        "spec is immutable after creation except "
+                        "resources.requests and volumeAttributesClassName for bound "
+                        "claims",
+                    )
+                )
         return out
 
     def columns(self) -> list[Column]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cozyplan.lab.kube.errors import FieldError, invalid, required, unsupported
+from cozyplan.lab.kube.errors import FieldError, forbidden, invalid, required, unsupported
 from cozyplan.lab.kube.selection import match_labels
 from cozyplan.lab.kube.strategies.base import Column, Obj, Strategy
 from cozyplan.lab.kube.strategies.pods import pod_spec_errors, pod_template_defaults
@@ -65,6 +65,30 @@ class WorkloadStrategy(Strategy):
         out += pod_spec_errors(template.get("spec"), "spec.template.spec")
         if old is not None and (old.get("spec") or {}).get("selector") != selector:
             out.append(invalid("spec.selector", selector, "field is immutable"))
+        if old is not None and self.rt.kind == "StatefulSet":
+            mutable = (
+                "replicas",
+                "ordinals",
+                "template",
+                "updateStrategy",
+                "persistentVolumeClaimRetentionPolicy",
+                "minReadySeconds",
+                "selector",
+            )
+
+            def fixed(o: Obj) -> Obj:
+                return {k: v for k, v in (o.get("spec") or {}).items() if k not in mutable}
+
+            if fixed(old) != fixed(obj):
+                out.append(
+                    forbidden(
+                        "spec",
+                        "updates to statefulset spec for fields other than "
+                        "'replicas', 'ordinals', 'template', 'updateStrategy', "
+                        "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
+                        "forbidden",
+                    )
+                )
         return out
 
     def columns(self) -> list[Column]:
