@@ -127,6 +127,8 @@ def test_rollout_nodes_events(kubectl: Kubectl) -> None:
     nodes = [line.split() for line in kubectl("get", "nodes").stdout.splitlines()]
     assert nodes[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     assert nodes[1][:3] == ["node-1", "Ready", "control-plane"]
+    wide = [line.split() for line in kubectl("get", "nodes", "-o", "wide").stdout.splitlines()]
+    assert wide[0][5:7] == ["INTERNAL-IP", "EXTERNAL-IP"] and wide[1][5] == "10.0.0.201"
     events = kubectl("-n", "demo", "get", "events").stdout.splitlines()
     assert events[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert any("ScalingReplicaSet" in e and "deployment/web" in e for e in events)

@@ -92,6 +92,13 @@ class Strategy:
     def cells(self, obj: Obj) -> list[Any]:
         return [obj["metadata"]["name"]]
 
+    def wide_columns(self) -> list[Column]:
+        """Columns ``kubectl get -o wide`` adds (priority 1)."""
+        return []
+
+    def wide_cells(self, obj: Obj) -> list[Any]:
+        return []
+
 
 def age(obj: Obj) -> str:
     created = (obj.get("metadata") or {}).get("creationTimestamp")
