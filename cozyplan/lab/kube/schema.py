@@ -6,9 +6,8 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import sys
 from typing import Any
-
-import celpy
 
 from cozyplan.lab.kube.errors import FieldError, required, unsupported
 
@@ -166,8 +165,20 @@ def _program(rule: str) -> Any:
     text = _NULL_TEST.sub(
         lambda m: f"has({m.group(1)})" if m.group(2) == "!=" else f"!has({m.group(1)})", rule
     )
+    import celpy
+
     env = celpy.Environment()
     return env.program(env.compile(text))
+
+
+@functools.cache
+def _cel_available() -> bool:
+    try:
+        import celpy  # noqa: F401
+    except ModuleNotFoundError:
+        print("lab kube: cel-python is not installed; CEL rules are not checked", file=sys.stderr)
+        return False
+    return True
 
 
 def _with_nulls(value: Any, schema: Obj) -> Any:
@@ -186,7 +197,12 @@ def _with_nulls(value: Any, schema: Obj) -> Any:
 def _rules(value: Any, schema: Obj, path: str, out: list[FieldError]) -> None:
     """``x-kubernetes-validations`` (CEL) of this schema node; transition rules (``oldSelf``)
     are not checked."""
-    for rule in schema.get("x-kubernetes-validations") or []:
+    rules = schema.get("x-kubernetes-validations") or []
+    if not rules or not _cel_available():
+        return
+    import celpy
+
+    for rule in rules:
         text = str(rule.get("rule", ""))
         if "oldSelf" in text:
             continue
