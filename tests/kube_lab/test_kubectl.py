@@ -136,6 +136,7 @@ def test_rollout_nodes_events(kubectl: Kubectl) -> None:
     pod = kubectl("-n", "demo", "get", "pods", "-o", "name").stdout.split()[0]
     described = kubectl("-n", "demo", "describe", pod).stdout
     assert "Successfully assigned demo/" in described and "Started container nginx" in described
+    assert "started" in kubectl("-n", "demo", "logs", pod).stdout
 
 
 def test_typed_create_commands_in_protobuf(kubectl: Kubectl) -> None:
