@@ -93,7 +93,7 @@ def test_an_apply_conflict_names_the_other_manager_unless_forced(cluster: Cluste
     name = "conflict.yaml"
     cluster.write(configmap_spec("conflict"), name)
     assert cluster.cli("apply", "--auto-approve", spec=name).returncode == 0
-    # another manager takes the field over with a forced apply of its own
+    # another manager applies a field of its own
     cluster.call(
         "PATCH",
         "/api/v1/namespaces/conflict/configmaps/settings",
@@ -101,24 +101,48 @@ def test_an_apply_conflict_names_the_other_manager_unless_forced(cluster: Cluste
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": "settings", "namespace": "conflict"},
+            "data": {"owner": "helm"},
+        },
+        content_type=APPLY_PATCH,
+        query={"fieldManager": "helm"},
+    )
+    assert cluster.cli("plan", "--detailed-exitcode", spec=name).returncode == 0
+    # the spec now sets that field too: a conflict, named, until force_conflicts
+    claimed = configmap_spec("conflict").replace('level: "3"}', 'level: "3", owner: cozyplan}')
+    cluster.write(claimed, name)
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    assert "'helm' owns .data.owner" in failed.stdout + failed.stderr
+    assert "force_conflicts" in failed.stdout + failed.stderr
+    # the ConfigMap is the last block of the spec
+    forced = claimed + "    force_conflicts: true\n"
+    cluster.write(forced, name)
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    live = cluster.call("GET", "/api/v1/namespaces/conflict/configmaps/settings").body
+    assert live["data"]["owner"] == "cozyplan"
+
+
+def test_drift_healing_takes_back_fields_another_manager_forced(cluster: Cluster) -> None:
+    name = "takeback.yaml"
+    cluster.write(configmap_spec("takeback"), name)
+    assert cluster.cli("apply", "--auto-approve", spec=name).returncode == 0
+    cluster.call(
+        "PATCH",
+        "/api/v1/namespaces/takeback/configmaps/settings",
+        body={
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "takeback"},
             "data": {"mode": "theirs"},
         },
         content_type=APPLY_PATCH,
         query={"fieldManager": "helm", "force": "true"},
     )
-    failed = cluster.cli("apply", "--auto-approve", spec=name)
-    assert failed.returncode == 1
-    assert "conflict" in failed.stdout + failed.stderr
-    assert "'helm' owns .data.mode" in failed.stdout + failed.stderr
-    forced = configmap_spec("conflict").replace(
-        "    depends_on: [k8s_manifest.ns]\n",
-        "    depends_on: [k8s_manifest.ns]\n    force_conflicts: true\n",
-        1,
-    )
-    cluster.write(forced, name)
-    done = cluster.cli("apply", "--auto-approve", spec=name)
-    assert done.returncode == 0, done.stdout + done.stderr
-    live = cluster.call("GET", "/api/v1/namespaces/conflict/configmaps/settings").body
+    heal = cluster.cli("apply", "--auto-approve", spec=name)
+    assert heal.returncode == 0, heal.stdout + heal.stderr
+    assert "taking back .data.mode from 'helm'" in heal.stdout
+    live = cluster.call("GET", "/api/v1/namespaces/takeback/configmaps/settings").body
     assert live["data"]["mode"] == "fast"
 
 
