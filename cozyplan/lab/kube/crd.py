@@ -5,6 +5,7 @@ and custom objects validated, pruned and defaulted against the structural ``open
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -205,11 +206,29 @@ class CustomStrategy(Strategy):
     def cells(self, obj: Obj) -> list[Any]:
         out: list[Any] = [obj["metadata"]["name"]]
         for c in (self.rt.crd_version or {}).get("additionalPrinterColumns") or []:
-            node: Any = obj
-            for part in str(c.get("jsonPath", "")).lstrip(".").split("."):
-                node = node.get(part) if isinstance(node, dict) else None
-            out.append(node)
+            value = jsonpath(obj, str(c.get("jsonPath", "")))
+            if isinstance(value, dict | list):
+                value = json.dumps(value, separators=(",", ":"))
+            out.append(value)
         return out
+
+
+_JSONPATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
+
+
+def jsonpath(obj: Any, path: str) -> Any:
+    """The value at a printer column's simple JSONPath (``.a.b``, ``['x\\.y']``, ``[0]``)."""
+    node = obj
+    for m in _JSONPATH_PART.finditer(path):
+        field, quoted, index = m.groups()
+        if index is not None:
+            node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
+        else:
+            key = field if field is not None else re.sub(r"\\(.)", r"\1", quoted)
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    return node
 
 
 def admit(rt: ResourceType, body: Obj) -> Obj:
@@ -227,6 +246,3 @@ def admit(rt: ResourceType, body: Obj) -> Obj:
         name = (obj.get("metadata") or {}).get("name", "")
         raise invalid_object(rt.group, rt.kind, name, errors)
     return obj
-
-
-_ = re  # reserved for pattern checks in schema.py

@@ -92,10 +92,6 @@ def _type_ok(value: Any, schema: Obj) -> bool:
     return bool(got == want)
 
 
-def _shown(value: Any) -> Any:
-    return "null" if value is None else value
-
-
 def validate(obj: Obj, schema: Obj) -> list[FieldError]:
     out: list[FieldError] = []
     for key, sub in (schema.get("properties") or {}).items():
@@ -115,7 +111,7 @@ def _validate(value: Any, schema: Obj, path: str, out: list[FieldError]) -> None
             FieldError(
                 "TypeInvalid",
                 path,
-                _shown(value),
+                _type_of(value),
                 f'{path} in body must be of type {_GO_TYPES.get(want, want)}: "{_type_of(value)}"',
                 has_value=True,
             )

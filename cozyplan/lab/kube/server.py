@@ -30,7 +30,7 @@ from cozyplan.lab.kube.errors import (
     unsupported_media,
 )
 from cozyplan.lab.kube.resources import ResourceType
-from cozyplan.lab.kube.selectors import field_matcher, label_matcher
+from cozyplan.lab.kube.selection import field_matcher, label_matcher
 from cozyplan.lab.kube.strategies import age
 
 if TYPE_CHECKING:

@@ -66,6 +66,16 @@ class Watcher:
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
 
 
+_OMIT_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
+
+
+def _omit_empty(meta: Obj) -> None:
+    """Empty metadata lists and maps are absent, as Go's ``omitempty`` serialises them."""
+    for key in _OMIT_EMPTY:
+        if key in meta and meta[key] in (None, [], {}):
+            del meta[key]
+
+
 def _path_segment_name(name: str) -> list[str]:
     """RBAC objects only need names that are valid path segments."""
     if name in (".", "..") or "/" in name or "%" in name:
@@ -122,6 +132,7 @@ class Store:
         return None
 
     def _commit(self, kind: str, rt: ResourceType, key: str, obj: Obj, old: Obj | None) -> Obj:
+        _omit_empty(obj["metadata"])
         self.data["rv"] = self.rv + 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         if kind == "DELETED":
@@ -342,6 +353,7 @@ class Store:
                 old, new, manager, list_types=strategy.list_types, subresource=subresource
             )
         meta.pop("resourceVersion", None)
+        _omit_empty(meta)
         old_cmp = {k: v for k, v in old.items()}
         old_cmp = copy.deepcopy(old_cmp)
         old_cmp["metadata"].pop("resourceVersion", None)

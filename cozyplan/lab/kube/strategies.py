@@ -284,7 +284,7 @@ class WorkloadStrategy(Strategy):
 
     @staticmethod
     def _matches(selector: Obj, labels: Obj) -> bool:
-        from cozyplan.lab.kube.selectors import match_labels
+        from cozyplan.lab.kube.selection import match_labels
 
         return match_labels(selector, labels)
 
