@@ -286,3 +286,70 @@ def test_a_failing_check_fails_apply_and_refresh(cluster: Cluster) -> None:
     failed = cluster.cli("apply", "--auto-approve", spec=name)
     assert failed.returncode == 1
     assert "of 5 nodes Ready" in failed.stdout + failed.stderr
+
+
+def test_refresh_reports_an_object_that_stopped_being_ready(cluster: Cluster) -> None:
+    name = "ready.yaml"
+    waited = CONFIGMAP.replace("NS", "ready") + (
+        "    wait_for: {jsonpath: ['{.metadata.annotations.state}=ok'], timeout: 60}\n"
+    )
+    cluster.write(configmap_spec("ready"), name)
+    assert cluster.cli("apply", "--auto-approve", spec=name).returncode == 0
+    path = "/api/v1/namespaces/ready/configmaps/settings"
+
+    def annotate(state: str) -> None:
+        cluster.call(
+            "PATCH",
+            path,
+            body={"metadata": {"annotations": {"state": state}}},
+            content_type=MERGE_PATCH,
+            query={"fieldManager": "operator"},
+        )
+
+    annotate("ok")
+    cluster.write(spec("ready", waited), name)
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cluster.cli("plan", "--detailed-exitcode", spec=name).returncode == 0
+
+    annotate("degraded")
+    drift = cluster.cli("refresh", "--detailed-exitcode", spec=name)
+    assert drift.returncode == 2, drift.stdout + drift.stderr
+    assert "ready: true -> false" in drift.stdout
+    # while it stays degraded, apply waits (bounded) and fails naming what is not ready
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    assert "{.metadata.annotations.state} is 'degraded', waiting for 'ok'" in failed.stdout + (
+        failed.stderr
+    )
+    annotate("ok")
+    healed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert cluster.cli("refresh", "--detailed-exitcode", spec=name).returncode == 0
+
+
+def test_injected_faults_converge(cluster: Cluster) -> None:
+    """API errors, throttling and dropped connections: retried until the apply converges."""
+    name = "faults.yaml"
+    many = "".join(
+        f"""\
+  k8s_manifest.cm{i}:
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {{name: cm{i}, namespace: faults}}
+      data: {{index: "{i}"}}
+    depends_on: [k8s_manifest.ns]
+"""
+        for i in range(8)
+    )
+    cluster.write(spec("faults", many), name)
+    with cluster.restarted("kube.error_rate=0.15", "kube.throttle_rate=0.1", "kube.drop_rate=0.1"):
+        done = cluster.cli("apply", "--auto-approve", spec=name)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Retrying" in done.stdout or "retry" in done.stdout.lower()
+        again = cluster.cli("plan", "--detailed-exitcode", spec=name)
+        assert again.returncode == 0, again.stdout + again.stderr
+    for i in range(8):
+        got = cluster.call("GET", f"/api/v1/namespaces/faults/configmaps/cm{i}")
+        assert got.body["data"] == {"index": str(i)}
