@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from k8s_lab import Cluster
@@ -353,3 +357,32 @@ def test_injected_faults_converge(cluster: Cluster) -> None:
     for i in range(8):
         got = cluster.call("GET", f"/api/v1/namespaces/faults/configmaps/cm{i}")
         assert got.body["data"] == {"index": str(i)}
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "specs" / "examples"
+
+
+def test_the_examples_apply_on_a_fresh_lab_then_plan_empty(tmp_path: Path) -> None:
+    """specs/examples/talos.yaml, then specs/examples/kubernetes.yaml, as a user runs them."""
+    specs = tmp_path / "specs" / "examples"
+    shutil.copytree(EXAMPLES, specs)
+    (tmp_path / "state").mkdir()
+    lab = ["--lab", "--lab-dir", str(tmp_path / ".lab"), "--time-scale", "0.02"]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cozyplan", *args, *lab],
+            cwd=tmp_path,
+            text=True,
+            capture_output=True,
+            timeout=300,
+        )
+
+    talos = cli("apply", "--auto-approve", "--quiet", "-f", "specs/examples/talos.yaml")
+    assert talos.returncode == 0, talos.stdout + talos.stderr
+    kube = cli("apply", "--auto-approve", "-f", "specs/examples/kubernetes.yaml")
+    assert kube.returncode == 0, kube.stdout + kube.stderr
+    assert "k8s_manifest.widgets[Widget/demo/first]: Creation complete" in kube.stdout
+    again = cli("plan", "--detailed-exitcode", "-f", "specs/examples/kubernetes.yaml")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "change-me" not in kube.stdout + again.stdout  # the sensitive variable's default
