@@ -386,3 +386,57 @@ def test_the_examples_apply_on_a_fresh_lab_then_plan_empty(tmp_path: Path) -> No
     again = cli("plan", "--detailed-exitcode", "-f", "specs/examples/kubernetes.yaml")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "change-me" not in kube.stdout + again.stdout  # the sensitive variable's default
+
+
+def test_a_check_that_starts_failing_is_drift_until_it_passes_again(cluster: Cluster) -> None:
+    name = "podcheck.yaml"
+    body = """\
+  k8s_check.pods:
+    no_failing_pods: {namespaces: [podcheck]}
+    timeout: 5
+    interval: 1
+    depends_on: [k8s_manifest.ns]
+"""
+    cluster.write(spec("podcheck", body), name)
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cluster.cli("refresh", "--detailed-exitcode", spec=name).returncode == 0
+
+    pods = "/api/v1/namespaces/podcheck/pods"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "broken", "namespace": "podcheck"},
+        "spec": {"containers": [{"name": "app", "image": "example.com/broken:1"}]},
+    }
+    created = cluster.call("POST", pods, body=pod, allow=())
+    assert created.status == 201
+    crashing = {
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "ready": False,
+                    "restartCount": 5,
+                    "image": "example.com/broken:1",
+                    "imageID": "",
+                    "state": {
+                        "waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}
+                    },
+                }
+            ]
+        }
+    }
+    cluster.call("PATCH", f"{pods}/broken/status", body=crashing, content_type=MERGE_PATCH)
+    drift = cluster.cli("refresh", "--detailed-exitcode", spec=name)
+    assert drift.returncode == 2, drift.stdout + drift.stderr
+    assert "pod podcheck/broken container app: CrashLoopBackOff" in drift.stdout
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    assert "checks still failing" in failed.stdout + failed.stderr
+    assert "CrashLoopBackOff: back-off 5m0s" in failed.stdout + failed.stderr
+
+    cluster.call("DELETE", f"{pods}/broken", body={"gracePeriodSeconds": 0})
+    healed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert cluster.cli("refresh", "--detailed-exitcode", spec=name).returncode == 0
