@@ -41,7 +41,7 @@ def lab(
 ) -> Iterator[runtime.InProcessLab]:
     monkeypatch.setattr(runtime, "simulator_classes", lambda: [KubeSimulator])
     with runtime.InProcessLab(
-        tmp_path / "lab", time_scale=TIME_SCALE, options={"kube": dict(lab_options)}
+        tmp_path / "lab", time_scale=TIME_SCALE, options={"kubernetes": dict(lab_options)}
     ) as handle:
         yield handle
 

@@ -87,12 +87,13 @@ def test_errors_have_real_reasons(api: client.ApiClient) -> None:
     assert (code, status["message"]) == (400, "field label not supported: data.x")
 
 
-def test_anonymous_requests_are_unauthorized(cluster: Any) -> None:
+def test_anonymous_requests_are_unauthorized(cluster: Any, tmp_path: Any) -> None:
     import requests
 
-    got = requests.get(
-        f"https://{cluster.host}:{cluster.port}/api/v1/namespaces", verify=False, timeout=10
-    )
+    ca = tmp_path / "ca.crt"
+    ca.write_text(cluster.cluster.record["ca_crt"])
+    url = f"https://{cluster.host}:{cluster.port}/api/v1/namespaces"
+    got = requests.get(url, verify=str(ca), timeout=10)
     assert got.status_code == 401 and got.json()["reason"] == "Unauthorized"
 
 

@@ -116,3 +116,28 @@ spec:
     got = json.loads(kubectl("get", "proxmoxmachine", "m1", "-o", "json").stdout)
     assert got["spec"]["templateID"] == 100
     kubectl("delete", "proxmoxmachine", "m1", "--timeout=30s")
+
+
+def test_unknown_fields_of_custom_objects(api: client.ApiClient, kubectl: Kubectl) -> None:
+    ext = client.ApiextensionsV1Api(api)
+    body = YAML(typ="safe", pure=True).load((CAPMOX / "proxmoxclusters.crd.yaml").read_text())
+    ext.create_custom_resource_definition(body)
+    kubectl("wait", "--for=condition=Established", f"crd/{CRD}", "--timeout=30s")
+    doc = _cluster(typo=1)
+    doc["metadata"]["namespace"] = "default"
+    # server-side apply types the applied configuration: refused, as the real field manager does
+    out = kubectl("apply", "--server-side", "-f", "-", input=json.dumps(doc), check=False)
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        "Error from server: failed to create typed patch object (default/c1; "
+        "infrastructure.cluster.x-k8s.io/v1alpha1, Kind=ProxmoxCluster): .spec.typo: field not "
+        "declared in schema"
+    )
+    # create with fieldValidation=Strict (kubectl's default) refuses, Warn warns and prunes
+    strict = kubectl("create", "-f", "-", input=json.dumps(doc), check=False)
+    assert strict.returncode == 1
+    assert 'strict decoding error: unknown field "spec.typo"' in strict.stderr
+    warned = kubectl("create", "--validate=warn", "-f", "-", input=json.dumps(doc))
+    assert 'Warning: unknown field "spec.typo"' in warned.stderr
+    got = json.loads(kubectl("get", "proxmoxcluster", "c1", "-o", "json").stdout)
+    assert "typo" not in got["spec"]

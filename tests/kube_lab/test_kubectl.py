@@ -54,7 +54,10 @@ def test_apply_wait_get_describe_delete(kubectl: Kubectl) -> None:
     assert got["data"] == {"password": "aHVudGVyMg=="} and got["type"] == "Opaque"
     described = kubectl("-n", "demo", "describe", "deployment", "web").stdout
     assert "Replicas:               2 desired | 2 updated | 2 total | 2 available" in described
-    assert "Available     True    MinimumReplicasAvailable" in described
+    rows = [line.split() for line in described.splitlines()]
+    assert ["Available", "True", "MinimumReplicasAvailable"] in rows
+    assert ["Progressing", "True", "NewReplicaSetAvailable"] in rows
+    assert "(2/2 replicas created)" in described
     # a second apply changes nothing
     assert (
         "serverside-applied" in kubectl("apply", "--server-side", "-f", "-", input=MANIFEST).stdout

@@ -10,7 +10,15 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from cozyplan.lab.kube import fieldpath as fp
-from cozyplan.lab.kube.errors import FieldError, invalid, invalid_object, required, unsupported
+from cozyplan.lab.kube.errors import (
+    FieldError,
+    StatusError,
+    bad_request,
+    invalid,
+    invalid_object,
+    required,
+    unsupported,
+)
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.strategies import Column, Strategy
 
@@ -229,6 +237,43 @@ def jsonpath(obj: Any, path: str) -> Any:
         if node is None:
             return None
     return node
+
+
+def unknown_fields(rt: ResourceType, body: Obj) -> list[str]:
+    """Paths of ``body`` its schema does not declare (``.spec.x``)."""
+    from cozyplan.lab.kube import schema as structural
+
+    schema = _root_schema(rt)
+    return structural.prune(copy.deepcopy(body), schema, root=True) if schema else []
+
+
+def check_fields(rt: ResourceType, body: Obj, directive: str, warnings: list[str]) -> None:
+    """``fieldValidation``: Strict refuses unknown fields, Warn (the default) warns."""
+    unknown = unknown_fields(rt, body)
+    if not unknown or directive == "Ignore":
+        return
+    if directive == "Strict":
+        listed = ", ".join(f'unknown field "{p.lstrip(".")}"' for p in unknown)
+        raise bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict '
+            f"decoding error: {listed}"
+        )
+    warnings += [f'unknown field "{p.lstrip(".")}"' for p in unknown]
+
+
+def check_apply(rt: ResourceType, body: Obj, namespace: str, name: str) -> None:
+    """Server-side apply types the applied configuration: undeclared fields are refused."""
+    unknown = unknown_fields(rt, body)
+    if not unknown:
+        return
+    lines = [f"{p}: field not declared in schema" for p in unknown]
+    text = lines[0] if len(lines) == 1 else "errors:\n" + "\n".join(f"  {line}" for line in lines)
+    raise StatusError(
+        500,
+        "",
+        f"failed to create typed patch object ({namespace}/{name}; {rt.api_version}, "
+        f"Kind={rt.kind}): {text}",
+    )
 
 
 def admit(rt: ResourceType, body: Obj) -> Obj:

@@ -24,7 +24,14 @@ def _preserve(schema: Obj) -> bool:
     return bool(schema.get("x-kubernetes-preserve-unknown-fields"))
 
 
-def prune(value: Any, schema: Obj, root: bool = False) -> None:
+def prune(value: Any, schema: Obj, root: bool = False, path: str = "") -> list[str]:
+    """Remove the fields the schema does not declare; return their paths (``.spec.x``)."""
+    removed: list[str] = []
+    _prune(value, schema, root, path, removed)
+    return removed
+
+
+def _prune(value: Any, schema: Obj, root: bool, path: str, removed: list[str]) -> None:
     if isinstance(value, dict):
         props: Obj = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
@@ -32,17 +39,19 @@ def prune(value: Any, schema: Obj, root: bool = False) -> None:
         for key in list(value):
             if keep_meta and key in ("apiVersion", "kind", "metadata"):
                 continue
+            here = f"{path}.{key}"
             if key in props:
-                prune(value[key], props[key])
+                _prune(value[key], props[key], False, here, removed)
             elif isinstance(extra, dict):
-                prune(value[key], extra)
+                _prune(value[key], extra, False, here, removed)
             elif extra is True or _preserve(schema):
                 continue
             else:
+                removed.append(here)
                 del value[key]
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for item in value:
-            prune(item, schema["items"])
+        for i, item in enumerate(value):
+            _prune(item, schema["items"], False, f"{path}[{i}]", removed)
 
 
 def default(value: Any, schema: Obj) -> None:

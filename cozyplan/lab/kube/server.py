@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
 import copy
 import json
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from aiohttp import web
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from cozyplan.lab.kube import discovery, managed, patch
+from cozyplan.lab.kube import crd, discovery, managed, patch
 from cozyplan.lab.kube.errors import (
     StatusError,
     bad_request,
@@ -38,7 +39,18 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 CLUSTER_KEY: web.AppKey[KubeCluster] = web.AppKey("cluster")
+#: the Warning headers of the request being handled (each request runs in its own task)
+WARNINGS: contextvars.ContextVar[list[str]] = contextvars.ContextVar("warnings")
 _TRUE = ("true", "True", "1")
+#: kinds whose registry answers a DELETE with the deleted object, not a Status
+_RETURNS_DELETED = {
+    ("", "pods"),
+    ("", "persistentvolumeclaims"),
+    ("", "persistentvolumes"),
+    ("", "services"),
+    ("", "serviceaccounts"),
+    ("storage.k8s.io", "storageclasses"),
+}
 
 
 @dataclass
@@ -131,7 +143,7 @@ class Api:
         if not watching:
             await asyncio.sleep(faults.latency("request"))
             if faults.roll("drop") and cluster.world.rng.random() < 0.5:
-                return self._drop(request)
+                return self._drop(request)  # before the request was carried out
             if faults.roll("throttle"):
                 return _error(
                     StatusError(
@@ -161,19 +173,24 @@ class Api:
                         {"Retry-After": "1"},
                     )
                 )
+        warnings: list[str] = []
+        WARNINGS.set(warnings)
         try:
             response = await self.route(request, user, watching)
         except StatusError as exc:
             return _error(exc)
+        for text in warnings:
+            escaped = text.replace('"', '\\"')
+            response.headers.add("Warning", f'299 - "{escaped}"')
         if not watching and request.method != "GET" and faults.roll("drop"):
-            return self._drop(request)
+            return self._drop(request)  # after: the write happened, the client never knows
         return response
 
     @staticmethod
     def _drop(request: web.Request) -> web.Response:
         if request.transport is not None:
-            request.transport.abort()
-        raise ConnectionResetError("connection dropped by fault injection")
+            request.transport.abort()  # the reply below goes nowhere
+        return web.Response(status=500)
 
     async def route(self, request: web.Request, user: User, watching: bool) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -292,6 +309,18 @@ class Api:
                 raise bad_request(f'Invalid dryRun: "{v}" (supported values: "All")')
         return bool(values)
 
+    def _admit(self, request: web.Request, t: Target, body: Obj) -> Obj:
+        """Field validation (``fieldValidation``), then the kind's admission (CR schemas)."""
+        if t.rt.custom:
+            directive = request.query.get("fieldValidation", "Warn")
+            if directive not in ("Ignore", "Warn", "Strict"):
+                raise bad_request(
+                    f'fieldValidation: Unsupported value: "{directive}": supported values: '
+                    '"Ignore", "Strict", "Warn"'
+                )
+            crd.check_fields(t.rt, body, directive, WARNINGS.get())
+        return self.cluster.admit(t.rt, body)
+
     def _body_object(self, t: Target, body: Any) -> Obj:
         if not isinstance(body, dict):
             raise bad_request("the body of the request could not be decoded as an object")
@@ -309,7 +338,7 @@ class Api:
         if t.namespace is None and t.rt.namespaced:
             raise method_not_allowed()
         body = self._body_object(t, _decode(await request.read(), request.content_type))
-        obj = self.cluster.admit(t.rt, body)
+        obj = self._admit(request, t, body)
         created = self.store.create(
             t.rt, t.namespace or "", obj, manager_for(request), dry_run=self._dry_run(request)
         )
@@ -326,10 +355,8 @@ class Api:
             self.store.finalize_namespace(t.name, list(finalizers))
             current.setdefault("spec", {})["finalizers"] = finalizers
             return _json(200, current)
-        body = self.cluster.admit(t.rt, body)
-        if self.store.find(t.rt, ns, t.name) is None and not t.subresource:
-            if self.cluster.strategy(t.rt).rt.custom or t.rt.kind in ("Lease", "ConfigMap"):
-                pass
+        body = self._admit(request, t, body)
+        if self.store.find(t.rt, ns, t.name) is None:
             raise not_found(t.rt.gr, t.name)
         updated = self.store.update(
             t.rt,
@@ -375,7 +402,7 @@ class Api:
             new = patch.json_patch(live, body)
         else:
             new = patch.strategic_merge_patch(live, body, strategy.list_types)
-        new = self.cluster.admit(t.rt, new)
+        new = self._admit(request, t, new)
         updated = self.store.update(
             t.rt,
             ns,
@@ -418,7 +445,8 @@ class Api:
             )
         ns = t.namespace or ""
         strategy = self.cluster.strategy(t.rt)
-        body = self.cluster.admit(t.rt, body)
+        if t.rt.custom:
+            crd.check_apply(t.rt, body, ns, t.name)
         live = self.store.find(t.rt, ns, t.name)
         merged = managed.apply(
             copy.deepcopy(live) if live is not None else None,
@@ -430,6 +458,7 @@ class Api:
             subresource=t.subresource,
         )
         merged.setdefault("metadata", {})["name"] = t.name
+        merged = self.cluster.admit(t.rt, merged)
         if live is None:
             if t.subresource:
                 raise not_found(t.rt.gr, t.name)
@@ -532,7 +561,7 @@ class Api:
             precondition_rv=pre.get("resourceVersion"),
             dry_run=self._dry_run(request),
         )
-        if gone and not t.rt.custom:
+        if gone and not t.rt.custom and (t.rt.group, t.rt.plural) not in _RETURNS_DELETED:
             details: Obj = {"name": t.name}
             if t.rt.group:
                 details["group"] = t.rt.group

@@ -29,6 +29,8 @@ class KubeSimulator(Simulator):
         self.world.subscribe("talos.bootstrapped", self._on_bootstrapped)
         self.world.subscribe("talos.node_up", self._on_node_up)
         self.world.subscribe("kube.cni_ready", self._on_cni_ready)
+        self.world.subscribe("kube.lb_pool", self._on_lb_pool)
+        self.world.subscribe("kube.provisioners", self._on_provisioners)
         for cluster_id, record in list(self.records.items()):
             if record.get("ca_crt"):
                 await self._serve(cluster_id, record)
@@ -60,6 +62,13 @@ class KubeSimulator(Simulator):
 
     async def _on_cni_ready(self, event: str, payload: dict[str, Any]) -> None:
         self.set_cni_ready(self._find(payload), bool(payload.get("ready", True)))
+
+    async def _on_lb_pool(self, event: str, payload: dict[str, Any]) -> None:
+        self.set_lb_pool(self._find(payload), list(payload.get("pool") or []))
+
+    async def _on_provisioners(self, event: str, payload: dict[str, Any]) -> None:
+        found = payload.get("provisioners")
+        self.set_provisioners(self._find(payload), None if found is None else list(found))
 
     def _find(self, payload: dict[str, Any]) -> str:
         if payload.get("cluster_id"):
@@ -119,6 +128,25 @@ class KubeSimulator(Simulator):
         cluster = self.clusters.get(cluster_id)
         if cluster is not None and cluster.controllers:
             cluster.node_controller().reconcile()
+
+    def set_provisioners(self, cluster_id: str, provisioners: list[str] | None) -> None:
+        """Only these StorageClass provisioners bind claims (None: every one does)."""
+        self._set(cluster_id, "provisioners", provisioners)
+
+    def set_lb_pool(self, cluster_id: str, pool: list[str]) -> None:
+        """Addresses (``a-b`` ranges, CIDRs or IPs) for LoadBalancer Services."""
+        self._set(cluster_id, "lb_pool", pool)
+
+    def _set(self, cluster_id: str, key: str, value: Any) -> None:
+        self.records.setdefault(cluster_id, {})[key] = value
+        self.world.save()
+        cluster = self.clusters.get(cluster_id)
+        if cluster is not None:
+            for c in cluster.controllers:
+                for rt in cluster.registry().values():
+                    if c._wanted(rt):
+                        for obj in cluster.store.items(rt):
+                            c.enqueue(rt, obj)
 
     def status(self) -> dict[str, Any]:
         return {"clusters": {cid: c.status() for cid, c in sorted(self.clusters.items())}}

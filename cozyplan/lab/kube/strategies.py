@@ -339,7 +339,13 @@ class JobStrategy(Strategy):
         template = spec.setdefault("template", {})
         uid = obj["metadata"].get("uid", "")
         if uid and not spec.get("manualSelector"):
-            labels = {"batch.kubernetes.io/controller-uid": uid, "controller-uid": uid}
+            name = obj["metadata"].get("name", "")
+            labels = {
+                "batch.kubernetes.io/controller-uid": uid,
+                "controller-uid": uid,
+                "batch.kubernetes.io/job-name": name,
+                "job-name": name,
+            }
             spec.setdefault(
                 "selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
             )
@@ -379,6 +385,9 @@ class JobStrategy(Strategy):
 
 class ServiceStrategy(Strategy):
     namespace_name = True
+
+    def prepare_create(self, obj: Obj) -> None:
+        obj["status"] = {"loadBalancer": {}}
 
     def defaults(self, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
@@ -475,6 +484,8 @@ class PodStrategy(Strategy):
                 for c in s.get("containers") or []:
                     c.pop("image", None)
                 s.pop("activeDeadlineSeconds", None)
+                if not (old.get("spec") or {}).get("nodeName"):
+                    s.pop("nodeName", None)  # the scheduler's binding
                 s.pop("tolerations", None)
                 return s
 

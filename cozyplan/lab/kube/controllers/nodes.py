@@ -140,18 +140,3 @@ class NodeController(Controller):
             },
         }
         self.write_status(rt, fresh, status)
-
-
-def schedulable_nodes(controller: Controller, template_spec: Obj) -> int:
-    """Nodes a pod with this spec may run on (Ready ones, or all if it tolerates not-ready)."""
-    tolerates = any(
-        (t.get("operator") == "Exists" and not t.get("key"))
-        or t.get("key") == NOT_READY_TAINT["key"]
-        for t in template_spec.get("tolerations") or []
-    )
-    count = 0
-    for node in controller.store.items(controller.rt("", "Node")):
-        keys = {t.get("key") for t in (node.get("spec") or {}).get("taints") or []}
-        if NOT_READY_TAINT["key"] not in keys or tolerates:
-            count += 1
-    return count
