@@ -440,3 +440,51 @@ def test_a_check_that_starts_failing_is_drift_until_it_passes_again(cluster: Clu
     healed = cluster.cli("apply", "--auto-approve", spec=name)
     assert healed.returncode == 0, healed.stdout + healed.stderr
     assert cluster.cli("refresh", "--detailed-exitcode", spec=name).returncode == 0
+
+
+def test_storage_and_load_balancer_checks(cluster: Cluster) -> None:
+    name = "infra.yaml"
+    body = """\
+  k8s_manifest.fast:
+    manifest:
+      apiVersion: storage.k8s.io/v1
+      kind: StorageClass
+      metadata: {name: fast}
+      provisioner: csi.example.com
+      volumeBindingMode: Immediate
+  k8s_manifest.lb:
+    manifest:
+      apiVersion: v1
+      kind: Service
+      metadata: {name: web, namespace: infra}
+      spec:
+        type: LoadBalancer
+        selector: {app: web}
+        ports: [{port: 80}]
+    depends_on: [k8s_manifest.ns]
+  k8s_check.storage:
+    storage_binds: {storage_class: fast, namespace: infra, timeout: 30}
+    timeout: 10
+    depends_on: [k8s_manifest.fast, k8s_manifest.ns]
+"""
+    cluster.write(spec("infra", body), name)
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the throw-away claim is gone again
+    claims = cluster.call("GET", "/api/v1/namespaces/infra/persistentvolumeclaims").body
+    left = [c for c in claims["items"] if c["metadata"].get("deletionTimestamp") is None]
+    assert left == []
+    assert cluster.cli("refresh", "--detailed-exitcode", spec=name).returncode == 0
+
+    # no address pool in this cluster: the Service stays <pending>, the check says so
+    lb = """\
+  k8s_check.lb:
+    load_balancer: {namespace: infra, name: web}
+    timeout: 2
+    interval: 1
+    depends_on: [k8s_manifest.lb]
+"""
+    cluster.write(spec("infra", body + lb), name)
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    assert "Service infra/web has no load-balancer address yet" in failed.stdout + failed.stderr
