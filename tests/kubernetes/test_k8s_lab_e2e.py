@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -488,3 +489,86 @@ def test_storage_and_load_balancer_checks(cluster: Cluster) -> None:
     failed = cluster.cli("apply", "--auto-approve", spec=name)
     assert failed.returncode == 1
     assert "Service infra/web has no load-balancer address yet" in failed.stdout + failed.stderr
+
+
+HELMRELEASE_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "helmreleases.helm.toolkit.fluxcd.io"},
+    "spec": {
+        "group": "helm.toolkit.fluxcd.io",
+        "scope": "Namespaced",
+        "names": {
+            "plural": "helmreleases",
+            "singular": "helmrelease",
+            "kind": "HelmRelease",
+            "listKind": "HelmReleaseList",
+            "shortNames": ["hr"],
+        },
+        "versions": [
+            {
+                "name": "v2",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+def test_helmreleases_check_lists_the_ones_not_ready(cluster: Cluster) -> None:
+    crd = cluster.call(
+        "POST",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        body=HELMRELEASE_CRD,
+        allow=(409,),
+    )
+    assert crd.status in (201, 409)
+    base = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/default/helmreleases"
+    for _ in range(100):  # until the CRD is Established and its kind served
+        if cluster.call("GET", base).status == 200:
+            break
+        time.sleep(0.1)
+    labels = {"cozystack.io/system-app": "true"}
+    for release, ready in (("cilium", "True"), ("kubeovn", "False")):
+        hr = {
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": release, "namespace": "default", "labels": labels},
+            "spec": {"chart": {"spec": {"chart": release}}},
+        }
+        cluster.call("POST", base, body=hr, allow=(409,))
+        status = {
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": ready,
+                        "reason": "InstallSucceeded" if ready == "True" else "InstallFailed",
+                        "message": "ok" if ready == "True" else "install retries exhausted",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z",
+                    }
+                ]
+            }
+        }
+        cluster.call("PATCH", f"{base}/{release}/status", body=status, content_type=MERGE_PATCH)
+    name = "helm.yaml"
+    body = """\
+  k8s_check.platform:
+    helmreleases_ready: {selector: cozystack.io/system-app=true, min_count: 2}
+    timeout: 2
+    interval: 1
+"""
+    cluster.write(spec("helm", body), name)
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    out = failed.stdout + failed.stderr
+    assert "HelmRelease default/kubeovn: Ready=False: install retries exhausted" in out
+    assert "cilium" not in out
