@@ -572,3 +572,54 @@ def test_helmreleases_check_lists_the_ones_not_ready(cluster: Cluster) -> None:
     out = failed.stdout + failed.stderr
     assert "HelmRelease default/kubeovn: Ready=False: install retries exhausted" in out
     assert "cilium" not in out
+
+
+def test_a_kind_nobody_serves_names_the_missing_crd_and_secrets_import(cluster: Cluster) -> None:
+    name = "missing.yaml"
+    body = """\
+  k8s_manifest.gizmo:
+    manifest:
+      apiVersion: gizmos.example.com/v1
+      kind: Gizmo
+      metadata: {name: g, namespace: missing}
+    depends_on: [k8s_manifest.ns]
+"""
+    cluster.write(
+        spec("missing", body).replace(
+            "{kubeconfig_path: kubeconfig}", "{kubeconfig_path: kubeconfig, crd_wait: 1}"
+        ),
+        name,
+    )
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    assert (
+        "Gizmo (gizmos.example.com/v1): the API group 'gizmos.example.com' is not served: "
+        "is the CustomResourceDefinition for Gizmo (group gizmos.example.com) installed"
+    ) in failed.stdout + failed.stderr
+
+    # an existing Secret is imported with its values, which stay masked
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "legacy", "namespace": "missing"},
+        "stringData": {"token": "IMPORTED-secret-4"},
+    }
+    cluster.call("POST", "/api/v1/namespaces/missing/secrets", body=secret, allow=(409,))
+    name = "imported.yaml"
+    cluster.write(
+        spec(
+            "missing",
+            "  k8s_secret.legacy:\n    name: legacy\n    namespace: missing\n"
+            "    data: {token: IMPORTED-secret-4}\n",
+        ),
+        name,
+    )
+    assert (
+        cluster.cli("apply", "--auto-approve", "--target", "k8s_manifest.ns", spec=name).returncode
+        == 0
+    )
+    imported = cluster.cli("import", "k8s_secret.legacy", "missing/legacy", spec=name)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    plan = cluster.cli("plan", "--detailed-exitcode", spec=name)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "IMPORTED-secret-4" not in imported.stdout + imported.stderr + plan.stdout
