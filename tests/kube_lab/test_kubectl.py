@@ -111,3 +111,42 @@ def test_patches_like_kubectl_edit(kubectl: Kubectl) -> None:
     )
     assert "\n- .spec.replicas\n" in again.stderr
     assert '\n- .spec.template.spec.containers[name="nginx"].image\n' in again.stderr
+
+
+def test_rollout_nodes_events(kubectl: Kubectl) -> None:
+    kubectl("apply", "--server-side", "-f", "-", input=MANIFEST)
+    assert (
+        "successfully rolled out" in kubectl("-n", "demo", "rollout", "status", "deploy/web").stdout
+    )
+    kubectl("-n", "demo", "scale", "deploy/web", "--replicas=3")
+    kubectl("-n", "demo", "rollout", "restart", "deploy/web")
+    kubectl("-n", "demo", "rollout", "status", "deploy/web", "--timeout=30s")
+    sets = [line.split() for line in kubectl("-n", "demo", "get", "rs").stdout.splitlines()]
+    assert sets[0] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert sorted(row[1:4] for row in sets[1:]) == [["0", "0", "0"], ["3", "3", "3"]]
+    nodes = [line.split() for line in kubectl("get", "nodes").stdout.splitlines()]
+    assert nodes[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert nodes[1][:3] == ["node-1", "Ready", "control-plane"]
+    events = kubectl("-n", "demo", "get", "events").stdout.splitlines()
+    assert events[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert any("ScalingReplicaSet" in e and "deployment/web" in e for e in events)
+    pod = kubectl("-n", "demo", "get", "pods", "-o", "name").stdout.split()[0]
+    described = kubectl("-n", "demo", "describe", pod).stdout
+    assert "Successfully assigned demo/" in described and "Started container nginx" in described
+
+
+def test_typed_create_commands_in_protobuf(kubectl: Kubectl) -> None:
+    """kubectl's typed commands send protobuf bodies; the lab reads them for these kinds."""
+    kubectl("create", "namespace", "typed")
+    kubectl("-n", "typed", "create", "configmap", "cm", "--from-literal=a=b")
+    kubectl("-n", "typed", "create", "secret", "generic", "s", "--from-literal=pw=hunter2")
+    shown = kubectl("-n", "typed", "get", "cm,secret", "-o", "json", "--show-managed-fields")
+    got = json.loads(shown.stdout)
+    by_kind = {i["kind"]: i for i in got["items"]}
+    assert by_kind["ConfigMap"]["data"] == {"a": "b"}
+    assert by_kind["Secret"]["data"] == {"pw": "aHVudGVyMg=="}
+    managers = {m["manager"] for m in by_kind["ConfigMap"]["metadata"]["managedFields"]}
+    assert managers == {"kubectl-create"}
+    # other kinds in protobuf are refused with 415, as by a server without that serializer
+    refused = kubectl("-n", "typed", "create", "deployment", "d", "--image=nginx", check=False)
+    assert refused.returncode == 1 and "unknown format" in refused.stderr

@@ -167,3 +167,16 @@ def test_apply_needs_a_field_manager(api: client.ApiClient) -> None:
         'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for '
         "apply patch"
     )
+
+
+def test_managed_fields_reset_and_kept(dyn: Any, api: client.ApiClient) -> None:
+    apply(dyn, _cm({"a": "1"}), "cozyplan")
+    v1 = client.CoreV1Api(api)
+    # an empty list is ignored (clients unaware of the field never strip it)
+    kept = v1.patch_namespaced_config_map("cm", "default", {"metadata": {"managedFields": []}})
+    assert [m.manager for m in kept.metadata.managed_fields] == ["cozyplan"]
+    # [{}] strips every entry, as documented
+    stripped = v1.patch_namespaced_config_map(
+        "cm", "default", {"metadata": {"managedFields": [{}]}}
+    )
+    assert stripped.metadata.managed_fields is None

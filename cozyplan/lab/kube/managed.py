@@ -206,14 +206,13 @@ def update(
 ) -> None:
     """Record in ``new``'s managedFields that ``manager`` wrote ``new`` over ``old``."""
     sent = (new.get("metadata") or {}).get("managedFields")
-    if sent == [] or (old is None and sent):
-        # a client may reset ownership with an empty list, or create with explicit ownership
-        entries = [] if sent == [] else decode(new)
-        if sent == []:
-            new["metadata"].pop("managedFields", None)
-            return
-    else:
-        entries = decode(old)
+    if sent == [{}]:  # the documented way to strip every managedFields entry
+        new["metadata"].pop("managedFields", None)
+        return
+    kept = ((old or {}).get("metadata") or {}).get("managedFields")
+    # a client may replace the entries (an empty list is ignored, so that clients unaware of
+    # the field never strip it)
+    entries = decode(new) if sent and sent != kept else decode(old)
     before = _members(_strip(old or {}, ()), list_types)
     after = _members(_strip(new, ()), list_types)
     changed = {p for p, v in after.items() if p not in before or before[p] != v}

@@ -17,7 +17,7 @@ from aiohttp import web
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from cozyplan.lab.kube import crd, discovery, managed, patch
+from cozyplan.lab.kube import crd, discovery, managed, patch, protobuf
 from cozyplan.lab.kube.errors import (
     StatusError,
     bad_request,
@@ -96,6 +96,13 @@ def _user(request: web.Request) -> User | None:
 
 
 def _decode(body: bytes, content_type: str) -> Any:
+    if content_type == "application/vnd.kubernetes.protobuf":
+        try:
+            return protobuf.decode(body)
+        except protobuf.Unsupported:
+            raise unsupported_media(["application/json", "application/yaml"]) from None
+    if "protobuf" in content_type or "cbor" in content_type:
+        raise unsupported_media(["application/json", "application/yaml"])
     if not body:
         raise bad_request("the body of the request was empty")
     if "yaml" in content_type:
@@ -668,21 +675,23 @@ class Api:
             {"name": n, "type": ty, "format": fmt, "description": n, "priority": 0}
             for n, ty, fmt in strategy.columns()
         ]
-        columns.append(
-            {
-                "name": "Age",
-                "type": "string",
-                "format": "",
-                "priority": 0,
-                "description": "CreationTimestamp is a timestamp representing the server "
-                "time when this object was created.",
-            }
-        )
+        if strategy.age_column:
+            columns.append(
+                {
+                    "name": "Age",
+                    "type": "string",
+                    "format": "",
+                    "priority": 0,
+                    "description": "CreationTimestamp is a timestamp representing the server "
+                    "time when this object was created.",
+                }
+            )
         include = request.query.get("includeObject", "Metadata")
         rows = []
         for obj in items:
             row_obj = self.out(rt, copy.deepcopy(obj)) if include == "Object" else _partial(obj)
-            rows.append({"cells": [*strategy.cells(obj), age(obj)], "object": row_obj})
+            cells = [*strategy.cells(obj), *([age(obj)] if strategy.age_column else [])]
+            rows.append({"cells": cells, "object": row_obj})
         return {
             "kind": "Table",
             "apiVersion": "meta.k8s.io/v1",

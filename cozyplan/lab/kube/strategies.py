@@ -24,6 +24,7 @@ class Strategy:
     """Defaults for every kind; subclasses add their kind's rules."""
 
     namespace_name = False  # the name must be a DNS label (not a subdomain)
+    age_column = True  # tables end with the object's Age
     generation = False
     field_labels: set[str] = set()
 
@@ -305,6 +306,13 @@ class WorkloadStrategy(Strategy):
                 ("Up-to-date", "integer", ""),
                 ("Available", "integer", ""),
             ]
+        if self.rt.kind == "ReplicaSet":
+            return [
+                ("Name", "string", "name"),
+                ("Desired", "integer", ""),
+                ("Current", "integer", ""),
+                ("Ready", "integer", ""),
+            ]
         return [("Name", "string", "name"), ("Ready", "string", "")]
 
     def cells(self, obj: Obj) -> list[Any]:
@@ -324,6 +332,13 @@ class WorkloadStrategy(Strategy):
                 st.get("numberReady", 0),
                 st.get("updatedNumberScheduled", 0),
                 st.get("numberAvailable", 0),
+            ]
+        if self.rt.kind == "ReplicaSet":
+            return [
+                name,
+                spec.get("replicas", 1),
+                st.get("replicas", 0),
+                st.get("readyReplicas", 0),
             ]
         return [name, f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"]
 
@@ -526,12 +541,14 @@ class PodStrategy(Strategy):
 
 class NodeStrategy(Strategy):
     field_labels = {"spec.unschedulable"}
+    age_column = False  # NAME STATUS ROLES AGE VERSION
 
     def columns(self) -> list[Column]:
         return [
             ("Name", "string", "name"),
             ("Status", "string", ""),
             ("Roles", "string", ""),
+            ("Age", "string", ""),
             ("Version", "string", ""),
         ]
 
@@ -544,7 +561,7 @@ class NodeStrategy(Strategy):
             sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))
         )
         version = (st.get("nodeInfo") or {}).get("kubeletVersion", "")
-        return [obj["metadata"]["name"], status, roles or "<none>", version]
+        return [obj["metadata"]["name"], status, roles or "<none>", age(obj), version]
 
 
 class PvcStrategy(Strategy):
@@ -641,6 +658,33 @@ class EventStrategy(Strategy):
         "source",
         "type",
     }
+
+    age_column = False
+
+    def columns(self) -> list[Column]:
+        return [
+            ("Last Seen", "string", ""),
+            ("Type", "string", ""),
+            ("Reason", "string", ""),
+            ("Object", "string", ""),
+            ("Message", "string", ""),
+        ]
+
+    def cells(self, obj: Obj) -> list[Any]:
+        involved = obj.get("involvedObject") or {}
+        last = {
+            "metadata": {
+                "creationTimestamp": obj.get("lastTimestamp")
+                or obj["metadata"].get("creationTimestamp")
+            }
+        }
+        return [
+            age(last),
+            obj.get("type", ""),
+            obj.get("reason", ""),
+            f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+            obj.get("message", ""),
+        ]
 
 
 _BY_KIND: dict[tuple[str, str], type[Strategy]] = {

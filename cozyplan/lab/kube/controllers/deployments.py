@@ -36,6 +36,16 @@ class DeploymentController(Controller):
                 if owner is not None:
                     self.enqueue(deploy_rt, owner)
 
+    def _scaled(self, rt: ResourceType, obj: Obj, rs: str, before: int, after: int) -> None:
+        way = "up" if after > before else "down"
+        self.event(
+            rt,
+            obj,
+            "ScalingReplicaSet",
+            f"Scaled {way} replica set {rs} from {before} to {after}",
+            component="deployment-controller",
+        )
+
     async def sync(self, rt: ResourceType, obj: Obj | None, namespace: str, name: str) -> None:
         if obj is None or rt.kind != "Deployment" or obj["metadata"].get("deletionTimestamp"):
             return
@@ -66,15 +76,20 @@ class DeploymentController(Controller):
                 "spec": {"replicas": replicas, "selector": selector, "template": template},
             }
             current = self.store.create(rs_rt, namespace, body, MANAGER)
+            self._scaled(rt, obj, rs_name, 0, replicas)
         elif (current.get("spec") or {}).get("replicas") != replicas:
             new = copy.deepcopy(current)
+            before = int(new["spec"].get("replicas", 0))
             new["spec"]["replicas"] = replicas
             current = self.store.update(rs_rt, namespace, rs_name, new, MANAGER)
+            self._scaled(rt, obj, rs_name, before, replicas)
         for old in owned:
             if old["metadata"]["name"] != rs_name and (old.get("spec") or {}).get("replicas"):
                 scaled = copy.deepcopy(old)
+                before = int(scaled["spec"]["replicas"])
                 scaled["spec"]["replicas"] = 0
                 self.store.update(rs_rt, namespace, old["metadata"]["name"], scaled, MANAGER)
+                self._scaled(rt, obj, old["metadata"]["name"], before, 0)
         owned = [r for r in self.store.items(rs_rt, namespace) if controlled_by(r, meta["uid"])]
         total = sum(int((r.get("status") or {}).get("replicas", 0)) for r in owned)
         ready = sum(int((r.get("status") or {}).get("readyReplicas", 0)) for r in owned)

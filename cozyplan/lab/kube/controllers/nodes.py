@@ -140,3 +140,10 @@ class NodeController(Controller):
             },
         }
         self.write_status(rt, fresh, status)
+        self.event(
+            rt,
+            self.store.get(rt, "", name),
+            "NodeReady" if ready else "NodeNotReady",
+            f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
+            component="kubelet",
+        )

@@ -114,18 +114,32 @@ class PodOwner(Controller):
             ] + [{"name": n, "persistentVolumeClaim": {"claimName": c}} for n, c in claims.items()]
         ns = owner["metadata"]["namespace"]
         try:
-            self.store.create(self.rt("", "Pod"), ns, {"metadata": meta, "spec": spec}, MANAGER)
+            made = self.store.create(
+                self.rt("", "Pod"), ns, {"metadata": meta, "spec": spec}, MANAGER
+            )
         except StatusError as exc:
             if exc.code != 409:
                 raise
+            return
+        pod = made["metadata"]["name"]
+        if rt.kind == "StatefulSet":
+            text = f"create Pod {pod} in StatefulSet {owner['metadata']['name']} successful"
+        else:
+            text = f"Created pod: {pod}"
+        self.event(rt, owner, "SuccessfulCreate", text)
 
-    def delete_pod(self, pod: Obj) -> None:
+    def delete_pod(
+        self, pod: Obj, rt: ResourceType | None = None, owner: Obj | None = None
+    ) -> None:
         meta = pod["metadata"]
         try:
             self.store.delete(self.rt("", "Pod"), meta["namespace"], meta["name"])
         except StatusError as exc:
             if exc.code != 404:
                 raise
+            return
+        if rt is not None and owner is not None:
+            self.event(rt, owner, "SuccessfulDelete", f"Deleted pod: {meta['name']}")
 
     async def sync(self, rt: ResourceType, obj: Obj | None, namespace: str, name: str) -> None:
         if (
@@ -158,7 +172,7 @@ class ReplicaSetController(PodOwner):
         for pod in sorted(pods, key=lambda p: (ready(p), p["metadata"]["creationTimestamp"]))[
             : max(0, len(pods) - want)
         ]:
-            self.delete_pod(pod)
+            self.delete_pod(pod, rt, obj)
         pods = self.pods(obj)
         n_ready = sum(1 for p in pods if ready(p))
         status = {
@@ -203,7 +217,7 @@ class StatefulSetController(PodOwner):
                 break
         for pod_name, pod in pods.items():
             if int(pod_name.rsplit("-", 1)[1]) >= want:
-                self.delete_pod(pod)
+                self.delete_pod(pod, rt, obj)
         pods_now = [
             p for p in self.pods(obj) if int(p["metadata"]["name"].rsplit("-", 1)[1]) < want
         ]
@@ -233,6 +247,13 @@ class StatefulSetController(PodOwner):
         pvc_rt = self.rt("", "PersistentVolumeClaim")
         ns = owner["metadata"]["namespace"]
         if self.store.find(pvc_rt, ns, meta["name"]) is None:
+            owner_name = owner["metadata"]["name"]
+            self.event(
+                self.rt("apps", "StatefulSet"),
+                owner,
+                "SuccessfulCreate",
+                f"create Claim {meta['name']} Pod {pod_name} in StatefulSet {owner_name} success",
+            )
             self.store.create(
                 pvc_rt,
                 ns,
@@ -265,7 +286,7 @@ class DaemonSetController(PodOwner):
         for pod in self.pods(obj):
             node = (pod.get("spec") or {}).get("nodeName")
             if node not in wanted or node in have:
-                self.delete_pod(pod)
+                self.delete_pod(pod, rt, obj)
             else:
                 have[str(node)] = pod
         for node in sorted(wanted - set(have)):
@@ -347,4 +368,5 @@ class JobController(PodOwner):
                 }
                 for t in ("SuccessCriteriaMet", "Complete")
             ]
+            self.event(rt, obj, "Completed", "Job completed", component="job-controller")
         self.write_status(rt, obj, status)

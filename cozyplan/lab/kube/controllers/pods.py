@@ -134,6 +134,14 @@ class PodController(Controller):
                     conditions=[_cond("PodScheduled", False, "Unschedulable", message)],
                 )
                 self.write_status(rt, pod, status)
+                self.event(
+                    rt,
+                    pod,
+                    "FailedScheduling",
+                    message,
+                    warning=True,
+                    component="default-scheduler",
+                )
             return
         load = {n["metadata"]["name"]: 0 for n in fitting}
         for other in self.store.items(rt):
@@ -165,6 +173,13 @@ class PodController(Controller):
             "qosClass": "BestEffort",
         }
         self.write_status(rt, fresh, status)
+        self.event(
+            rt,
+            fresh,
+            "Scheduled",
+            f"Successfully assigned {meta['namespace']}/{meta['name']} to {chosen}",
+            component="default-scheduler",
+        )
 
     # -- kubelet -----------------------------------------------------------------------------
     def _container(
@@ -259,7 +274,11 @@ class PodController(Controller):
         status["containerStatuses"] = [e for e, _ in results]
         status.setdefault("qosClass", "BestEffort")
         if _comparable(pod.get("status") or {}) != _comparable(status):
+            before = {
+                c.get("name"): c for c in (pod.get("status") or {}).get("containerStatuses") or []
+            }
             self.write_status(rt, pod, status)
+            self._container_events(rt, pod, before, status["containerStatuses"])
         if left > 0 or crashing:
             wait = max(left, self.cluster.faults.latency("pod_start") if crashing else 0.0)
             self.later(
@@ -268,6 +287,59 @@ class PodController(Controller):
                 meta["namespace"],
                 meta["name"],
             )
+
+    def _container_events(
+        self, rt: ResourceType, pod: Obj, before: dict[Any, Obj], after: list[Obj]
+    ) -> None:
+        meta = pod["metadata"]
+        for c in after:
+            name, image = c.get("name"), c.get("image")
+            old = before.get(name) or {}
+            waiting = (c.get("state") or {}).get("waiting") or {}
+            old_waiting = (old.get("state") or {}).get("waiting") or {}
+            if (
+                waiting.get("reason") == "ImagePullBackOff"
+                and old_waiting.get("reason") != "ImagePullBackOff"
+            ):
+                self.event(
+                    rt,
+                    pod,
+                    "Failed",
+                    f'Failed to pull image "{image}": rpc error: code = '
+                    "NotFound desc = failed to pull and unpack image: not found",
+                    warning=True,
+                    component="kubelet",
+                )
+                self.event(
+                    rt,
+                    pod,
+                    "BackOff",
+                    f'Back-off pulling image "{image}"',
+                    warning=True,
+                    component="kubelet",
+                )
+            elif waiting.get("reason") == "CrashLoopBackOff":
+                self.event(
+                    rt,
+                    pod,
+                    "BackOff",
+                    f"Back-off restarting failed container {name} in "
+                    f"pod {meta['name']}_{meta['namespace']}({meta['uid']})",
+                    warning=True,
+                    component="kubelet",
+                )
+            elif (c.get("started") or "terminated" in (c.get("state") or {})) and not (
+                old.get("started") or "terminated" in (old.get("state") or {})
+            ):
+                self.event(
+                    rt,
+                    pod,
+                    "Pulled",
+                    f'Container image "{image}" already present on machine',
+                    component="kubelet",
+                )
+                self.event(rt, pod, "Created", f"Created container: {name}", component="kubelet")
+                self.event(rt, pod, "Started", f"Started container {name}", component="kubelet")
 
     def _node_ip(self, node: str) -> str:
         found = self.store.find(self.rt("", "Node"), "", node)

@@ -84,6 +84,13 @@ class StorageController(Controller):
         if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and not annotations.get(
             "volume.kubernetes.io/selected-node"
         ):
+            self.event(
+                rt,
+                obj,
+                "WaitForFirstConsumer",
+                "waiting for first consumer to be created before binding",
+                component="persistentvolume-controller",
+            )
             return
         uid = meta["uid"]
         loop = __import__("asyncio").get_running_loop()
@@ -134,6 +141,13 @@ class StorageController(Controller):
                 "pv.kubernetes.io/bound-by-controller": "yes",
                 "volume.kubernetes.io/storage-provisioner": sc.get("provisioner", ""),
             }
+        )
+        self.event(
+            rt,
+            pvc,
+            "ProvisioningSucceeded",
+            f"Successfully provisioned volume {pv_name}",
+            component=f"{sc.get('provisioner', '')}_lab",
         )
         updated = self.store.update(
             rt, meta["namespace"], meta["name"], new, "persistentvolume-controller"
