@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cozyplan.errors import ProviderError
 from cozyplan.provider import PermanentError, TemporaryError
 from cozyplan_kubernetes.client import APPLY_PATCH, KubeClient, Response
 from cozyplan_kubernetes.discovery import Discovery, Kind, describe, doc_get
@@ -166,6 +167,31 @@ class Api:
         items, rv = await self.list(kind, namespace, field_selector=f"metadata.name={name}")
         return (items[0] if items else None), rv
 
+    async def latest_event(self, kind: Kind, name: str, namespace: str | None) -> str | None:
+        """The newest Event about the object (``FailedScheduling: 0/3 nodes are available``)."""
+        try:
+            events_kind = await self.kind("v1", "Event")
+            events, _ = await self.list(
+                events_kind,
+                namespace,
+                field_selector=f"involvedObject.name={name},involvedObject.kind={kind.kind}",
+            )
+        except ProviderError:
+            return None  # a hint only: never fail a wait for it
+
+        def when(event: dict[str, Any]) -> str:
+            return str(
+                event.get("lastTimestamp")
+                or event.get("eventTime")
+                or doc_get(event, "metadata", "creationTimestamp")
+                or ""
+            )
+
+        if not events:
+            return None
+        newest = max(events, key=when)
+        return f"{newest.get('reason', '')}: {newest.get('message', '')}".strip(": ")
+
     async def wait(
         self,
         kind: Kind,
@@ -190,9 +216,11 @@ class Api:
                 shown = reason
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                latest = await self.latest_event(kind, name, namespace) if obj else None
                 raise PermanentError(
                     f"{describe(kind.kind, name, namespace, kind.group_version)} {what} "
                     f"after {timeout:g}s: {reason}"
+                    + (f" (latest event: {latest})" if latest else "")
                 )
             try:
                 event = await asyncio.to_thread(

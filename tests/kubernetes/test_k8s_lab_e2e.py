@@ -623,3 +623,28 @@ def test_a_kind_nobody_serves_names_the_missing_crd_and_secrets_import(cluster: 
     plan = cluster.cli("plan", "--detailed-exitcode", spec=name)
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "IMPORTED-secret-4" not in imported.stdout + imported.stderr + plan.stdout
+
+
+def test_a_wait_that_times_out_says_what_is_missing_and_the_latest_event(
+    cluster: Cluster,
+) -> None:
+    name = "stuck.yaml"
+    body = """\
+  k8s_manifest.pod:
+    manifest:
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: stuck, namespace: stuck}
+      spec:
+        containers: [{name: app, image: "nginx:1.27"}]
+    wait_for: {conditions: [Ready], timeout: 3}
+    depends_on: [k8s_manifest.ns]
+"""
+    cluster.write(spec("stuck", body), name)
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    out = failed.stdout + failed.stderr
+    # no CNI yet: the nodes are NotReady (tainted), the scheduler says so
+    assert "v1 Pod stuck in namespace stuck is not ready after 3s" in out
+    assert "PodScheduled=False: 0/1 nodes are available" in out, out
+    assert "(latest event: FailedScheduling: 0/1 nodes are available" in out, out

@@ -109,3 +109,19 @@ def test_daemonset_and_statefulset_rollout() -> None:
     assert rollout_status(sts) == "waiting for the update revision to become current"
     sts["status"]["currentRevision"] = "b"
     assert rollout_status(sts) is None
+
+
+def test_a_missing_condition_shows_the_condition_that_blocks_it() -> None:
+    pod = obj(
+        [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available",
+            }
+        ]
+    )
+    assert not_ready(WaitFor(conditions=["Ready"]), pod) == [
+        "condition Ready not reported yet (PodScheduled=False: 0/3 nodes are available)"
+    ]
