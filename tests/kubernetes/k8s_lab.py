@@ -100,7 +100,7 @@ class Cluster:
 
     @contextlib.contextmanager
     def restarted(self, *settings: str) -> Iterator[None]:
-        """The lab restarted with ``settings`` (``kube.error_rate=0.1``), then without."""
+        """The lab restarted with ``settings`` (``kubernetes.error_rate=0.1``), then without."""
         self.lab("down")
         self.up(*settings)
         try:

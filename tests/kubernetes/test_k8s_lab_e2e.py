@@ -349,7 +349,9 @@ def test_injected_faults_converge(cluster: Cluster) -> None:
         for i in range(8)
     )
     cluster.write(spec("faults", many), name)
-    with cluster.restarted("kube.error_rate=0.15", "kube.throttle_rate=0.1", "kube.drop_rate=0.1"):
+    with cluster.restarted(
+        "kubernetes.error_rate=0.15", "kubernetes.throttle_rate=0.1", "kubernetes.drop_rate=0.1"
+    ):
         done = cluster.cli("apply", "--auto-approve", spec=name)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Retrying" in done.stdout or "retry" in done.stdout.lower()

@@ -104,7 +104,7 @@ def test_an_expired_resource_version_lists_again(cluster: Cluster) -> None:
         finally:
             await p.close()
 
-    with cluster.restarted("kube.watch_window=3"):
+    with cluster.restarted("kubernetes.watch_window=3"):
         for i in range(6):  # push resourceVersion "1" out of the window
             cluster.call("POST", CM, body=configmap(f"filler{i}", str(i)), allow=(409,))
         assert asyncio.run(main()) == ("RELIST", "ok")
