@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from k8s_lab import Cluster
+from ruamel.yaml import YAML
 
 from cozyplan_kubernetes.client import APPLY_PATCH, MERGE_PATCH
 
@@ -650,3 +652,49 @@ def test_a_wait_that_times_out_says_what_is_missing_and_the_latest_event(
     assert "v1 Pod stuck in namespace stuck is not ready after 3s" in out
     assert "PodScheduled=False: 0/1 nodes are available" in out, out
     assert "(latest event: FailedScheduling: 0/1 nodes are available" in out, out
+
+
+def test_a_user_the_server_does_not_know_is_named_in_the_error(cluster: Cluster) -> None:
+    doc = YAML(typ="safe", pure=True).load(cluster.kubeconfig.read_text())
+    for user in doc["users"]:
+        user["name"] = "nobody"
+        user["user"] = {}  # no client certificate: the server cannot authenticate us
+    for context in doc["contexts"]:
+        context["context"]["user"] = "nobody"
+    buffer = io.StringIO()
+    YAML(typ="safe", pure=True).dump(doc, buffer)
+    (cluster.dir / "anonymous.kubeconfig").write_text(buffer.getvalue())
+    name = "anonymous.yaml"
+    cluster.write(
+        spec("anonymous", "").replace(
+            "{kubeconfig_path: kubeconfig}", "{kubeconfig_path: anonymous.kubeconfig}"
+        ),
+        name,
+    )
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    out = failed.stdout + failed.stderr
+    assert "get API discovery of v1: 401 Unauthorized" in out, out
+    assert "user 'nobody'" in out
+
+
+def test_the_certificate_is_verified_for_the_kubeconfig_host(cluster: Cluster) -> None:
+    """Mapped to loopback by --lab, the server must still prove it is 10.0.0.201."""
+    doc = YAML(typ="safe", pure=True).load(cluster.kubeconfig.read_text())
+    for entry in doc["clusters"]:
+        entry["cluster"]["tls-server-name"] = "impostor.example.com"
+    buffer = io.StringIO()
+    YAML(typ="safe", pure=True).dump(doc, buffer)
+    (cluster.dir / "impostor.kubeconfig").write_text(buffer.getvalue())
+    name = "impostor.yaml"
+    cluster.write(
+        spec("impostor", "").replace(
+            "{kubeconfig_path: kubeconfig}", "{kubeconfig_path: impostor.kubeconfig}"
+        ),
+        name,
+    )
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    out = failed.stdout + failed.stderr
+    assert "TLS certificate does not verify" in out, out
+    assert "retrying" not in out  # permanent: no retry makes an impostor trustworthy
