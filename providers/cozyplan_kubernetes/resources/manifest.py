@@ -167,6 +167,15 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
             return None
         return ref.namespace or self.provider.config.namespace
 
+    def _same_object(self, old: ObjectRef, new: ObjectRef) -> bool:
+        """Same group, kind, name and namespace (an omitted namespace is the default one)."""
+        default = self.provider.config.namespace
+        return (old.api_version.rpartition("/")[0], old.kind, old.name) == (
+            new.api_version.rpartition("/")[0],
+            new.kind,
+            new.name,
+        ) and (old.namespace or default) == (new.namespace or default)
+
     def check_plan(self, prior: ManifestModel | None, planned: Mapping[str, Any]) -> None:
         if planned.get("ready") is False:
             raise PlanError("ready is reported by the provider; leave it unset", field="ready")
@@ -250,13 +259,7 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
         changes: Sequence[Change],
         ctx: ApplyContext,
     ) -> ManifestModel:
-        old, new = ref_of(prior.full()), ref_of(planned.full())
-        if (old.api_version.split("/")[0], old.kind, old.namespace, old.name) != (
-            new.api_version.split("/")[0],
-            new.kind,
-            new.namespace,
-            new.name,
-        ):
+        if not self._same_object(ref_of(prior.full()), ref_of(planned.full())):
             await self.delete(prior, ctx)  # another object: the old one goes
             return await self._apply(planned, ctx)
         try:
