@@ -117,8 +117,10 @@ class Api:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        missing_ok: bool = False,
     ) -> tuple[list[dict[str, Any]], str]:
-        """The items and the list's resourceVersion (to watch from)."""
+        """The items and the list's resourceVersion (to watch from). ``missing_ok``: a kind
+        that is no longer served (its CRD was just deleted) has no items."""
         where = f"in namespace {namespace}" if namespace else "in all namespaces"
         req = Request("list", f"{kind.group_version} {kind.plural} {where}")
         resp = await asyncio.to_thread(
@@ -127,7 +129,10 @@ class Api:
             kind.base_path(namespace),
             req,
             query={"labelSelector": label_selector, "fieldSelector": field_selector},
+            allow=(404,) if missing_ok else (),
         )
+        if resp.status == 404:
+            return [], ""
         items = [i for i in resp.body.get("items") or [] if isinstance(i, dict)]
         for item in items:  # list items carry no kind/apiVersion
             item.setdefault("kind", kind.kind)
@@ -164,7 +169,9 @@ class Api:
     async def _current(
         self, kind: Kind, name: str, namespace: str | None
     ) -> tuple[dict[str, Any] | None, str]:
-        items, rv = await self.list(kind, namespace, field_selector=f"metadata.name={name}")
+        items, rv = await self.list(
+            kind, namespace, field_selector=f"metadata.name={name}", missing_ok=True
+        )
         return (items[0] if items else None), rv
 
     async def latest_event(self, kind: Kind, name: str, namespace: str | None) -> str | None:

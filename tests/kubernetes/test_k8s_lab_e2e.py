@@ -213,6 +213,12 @@ def test_a_crd_and_its_objects_in_one_apply_then_import(cluster: Cluster) -> Non
     plan = cluster.cli("plan", "--detailed-exitcode", spec=name)
     assert plan.returncode == 0, plan.stdout + plan.stderr
 
+    # destroy: the CRD and its objects go in parallel (deleting the CRD deletes its objects)
+    gone = cluster.cli("destroy", "--auto-approve", spec=name)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.example.com"
+    assert cluster.call("GET", crd).status == 404
+
 
 def test_delete_waits_for_finalizers(cluster: Cluster) -> None:
     name = "final.yaml"
