@@ -118,6 +118,11 @@ def condition_check(text: str) -> Check:
         seen = cond.get("observedGeneration")
         if generation is not None and seen is not None and int(seen) < int(generation):
             return f"condition {name} is for generation {seen}, not {generation} yet"
+        # as kstatus: conditions of a status the controller wrote for an older spec are stale
+        status_seen = (obj.get("status") or {}).get("observedGeneration")
+        stale = generation is not None and status_seen is not None
+        if stale and int(status_seen) < int(generation):
+            return f"waiting for the controller to observe generation {generation}"
         if cond.get("status") == want:
             return None
         why = cond.get("message") or cond.get("reason") or ""

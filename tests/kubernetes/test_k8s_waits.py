@@ -125,3 +125,11 @@ def test_a_missing_condition_shows_the_condition_that_blocks_it() -> None:
     assert not_ready(WaitFor(conditions=["Ready"]), pod) == [
         "condition Ready not reported yet (PodScheduled=False: 0/3 nodes are available)"
     ]
+
+
+def test_conditions_of_a_status_for_an_older_spec_are_stale() -> None:
+    wait = WaitFor(conditions=["Available"])
+    old = obj([{"type": "Available", "status": "True"}], generation=3, observedGeneration=2)
+    assert not_ready(wait, old) == ["waiting for the controller to observe generation 3"]
+    current = obj([{"type": "Available", "status": "True"}], generation=3, observedGeneration=3)
+    assert not_ready(wait, current) == []
