@@ -120,8 +120,7 @@ def condition_check(text: str) -> Check:
             return f"condition {name} is for generation {seen}, not {generation} yet"
         # as kstatus: conditions of a status the controller wrote for an older spec are stale
         status_seen = (obj.get("status") or {}).get("observedGeneration")
-        stale = generation is not None and status_seen is not None
-        if stale and int(status_seen) < int(generation):
+        if _int(status_seen, -1) >= 0 and _int(status_seen) < _int(generation):
             return f"waiting for the controller to observe generation {generation}"
         if cond.get("status") == want:
             return None
