@@ -23,8 +23,9 @@ from cozyplan.lab.framework import LabWorld, loopback_for
 from cozyplan.lab.kube import authz, crd
 from cozyplan.lab.kube.controllers.base import Controller
 from cozyplan.lab.kube.faults import Faults
+from cozyplan.lab.kube.http import Target, User
 from cozyplan.lab.kube.resources import BUILTINS, ResourceType
-from cozyplan.lab.kube.server import Target, User, make_app
+from cozyplan.lab.kube.server import make_app
 from cozyplan.lab.kube.store import SYSTEM_NAMESPACES, Store
 from cozyplan.lab.kube.strategies import Strategy
 
@@ -100,6 +101,8 @@ class KubeCluster:
         )
         self._builtins = {f"{rt.group}/{rt.plural}": rt for rt in BUILTINS}
         self.controllers: list[Controller] = []
+        #: (namespace, uid, reason, message) -> the Event that counts its repeats
+        self.event_names: dict[tuple[str, str, str, str], str] = {}
         self._runner: web.AppRunner | None = None
 
     def _save_soon(self) -> None:

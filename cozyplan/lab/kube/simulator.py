@@ -149,4 +149,10 @@ class KubeSimulator(Simulator):
                             c.enqueue(rt, obj)
 
     def status(self) -> dict[str, Any]:
-        return {"clusters": {cid: c.status() for cid, c in sorted(self.clusters.items())}}
+        by_cluster = {cid: c.status() for cid, c in sorted(self.clusters.items())}
+        return {
+            "clusters": len(by_cluster),
+            "objects": sum(c["objects"] for c in by_cluster.values()),
+            "requests_total": sum(c["requests_total"] for c in by_cluster.values()),
+            "by_cluster": by_cluster,
+        }
