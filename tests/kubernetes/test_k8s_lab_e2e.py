@@ -278,8 +278,14 @@ def test_secrets_are_never_printed(cluster: Cluster) -> None:
     refresh = cluster.cli("refresh", "--detailed-exitcode", spec=name)
     assert refresh.returncode == 2, refresh.stdout + refresh.stderr
     outputs += [refresh, cluster.cli("plan", "--json", spec=name), cluster.cli("show", spec=name)]
+    markdown = cluster.cli("plan", "--markdown", "plan.md", "--out", "saved.plan", spec=name)
+    outputs.append(markdown)
     outputs.append(cluster.cli("apply", "--auto-approve", spec=name))
     text = "".join(o.stdout + o.stderr for o in outputs)
+    text += (cluster.dir / "plan.md").read_text() + (cluster.dir / "saved.plan").read_text(
+        errors="replace"
+    )
+    assert "PASSWORD" not in (cluster.dir / "plan.md").read_text()
     for secret in ("TOKEN-k8s-secret-1", "PASSWORD-k8s-manifest-2", "PASSWORD-changed-3"):
         assert secret not in text
     state = (cluster.labdir / "state" / "secret.state.json").read_text()
