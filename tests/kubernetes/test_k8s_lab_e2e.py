@@ -710,3 +710,54 @@ def test_the_certificate_is_verified_for_the_kubeconfig_host(cluster: Cluster) -
     out = failed.stdout + failed.stderr
     assert "TLS certificate does not verify" in out, out
     assert "retrying" not in out  # permanent: no retry makes an impostor trustworthy
+
+
+def install_helmrelease_crd(cluster: Cluster) -> str:
+    cluster.call(
+        "POST",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        body=HELMRELEASE_CRD,
+        allow=(409,),
+    )
+    base = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/recheck/helmreleases"
+    for _ in range(100):  # until the CRD is Established and its kind served
+        if cluster.call("GET", base).status == 200:
+            break
+        time.sleep(0.1)
+    return base
+
+
+def test_a_check_is_evaluated_again_after_its_dependencies_change(cluster: Cluster) -> None:
+    """The plan saw the check passing; applying a dependency breaks it: the apply fails."""
+    base = install_helmrelease_crd(cluster)
+    name = "recheck.yaml"
+
+    def release(labels: str) -> str:
+        return f"""\
+  k8s_manifest.hr:
+    manifest:
+      apiVersion: helm.toolkit.fluxcd.io/v2
+      kind: HelmRelease
+      metadata: {{name: late, namespace: recheck, labels: {labels}}}
+      spec: {{chart: {{spec: {{chart: late}}}}}}
+    depends_on: [k8s_manifest.ns]
+  k8s_check.releases:
+    helmreleases_ready: {{selector: platform=recheck, namespace: recheck, min_count: 0}}
+    timeout: 2
+    interval: 1
+    depends_on: [k8s_manifest.hr]
+"""
+
+    cluster.write(spec("recheck", release("{app: late}")), name)
+    done = cluster.cli("apply", "--auto-approve", spec=name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cluster.call("GET", f"{base}/late").status == 200
+
+    # the release now matches the check's selector, and it is not Ready
+    cluster.write(spec("recheck", release("{app: late, platform: recheck}")), name)
+    plan = cluster.cli("plan", spec=name)
+    assert "k8s_check.releases" not in plan.stdout  # passing when planned
+    failed = cluster.cli("apply", "--auto-approve", spec=name)
+    assert failed.returncode == 1
+    out = failed.stdout + failed.stderr
+    assert "HelmRelease recheck/late: condition Ready not reported yet" in out, out
