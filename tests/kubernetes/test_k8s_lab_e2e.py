@@ -664,6 +664,11 @@ def test_a_wait_that_times_out_says_what_is_missing_and_the_latest_event(
     assert "v1 Pod stuck in namespace stuck is not ready after 3s" in out
     assert "PodScheduled=False: 0/1 nodes are available" in out, out
     assert "(latest event: FailedScheduling: 0/1 nodes are available" in out, out
+    # the Pod that timed out is kept and waited for again, not deleted and recreated
+    plan = cluster.cli("plan", spec=name)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "replace" not in plan.stdout
+    assert "~ ready: false -> true" in plan.stdout, plan.stdout
 
 
 def test_a_user_the_server_does_not_know_is_named_in_the_error(cluster: Cluster) -> None:

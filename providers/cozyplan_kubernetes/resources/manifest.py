@@ -128,6 +128,8 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
         "drift only on the fields the manifest sets."
     )
     import_unknowable = ("manifest", "secret_data")
+    #: applying again is idempotent: an object whose wait timed out is not recreated
+    taint_on_failed_create = False
 
     # -- instances from a multi-document file -----------------------------------------------
     @classmethod

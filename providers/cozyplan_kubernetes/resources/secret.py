@@ -56,6 +56,7 @@ class K8sSecret(Resource[KubernetesProvider, SecretModel]):
     type_name = "k8s_secret"
     model = SecretModel
     description = "A Secret from plain-text values (sensitive in plans, output and state)."
+    taint_on_failed_create = False  # applying again is idempotent
 
     def _manifest(self, m: SecretModel) -> ManifestModel:
         metadata: dict[str, Any] = {"name": m.name}
