@@ -78,11 +78,19 @@ class Reads(Handlers):
                     "time when this object was created.",
                 }
             )
+        columns += [
+            {"name": n, "type": ty, "format": fmt, "description": n, "priority": 1}
+            for n, ty, fmt in strategy.wide_columns()
+        ]
         include = request.query.get("includeObject", "Metadata")
         rows = []
         for obj in items:
             row_obj = self.out(rt, copy.deepcopy(obj)) if include == "Object" else partial(obj)
-            cells = [*strategy.cells(obj), *([age(obj)] if strategy.age_column else [])]
+            cells = [
+                *strategy.cells(obj),
+                *([age(obj)] if strategy.age_column else []),
+                *strategy.wide_cells(obj),
+            ]
             rows.append({"cells": cells, "object": row_obj})
         return {
             "kind": "Table",

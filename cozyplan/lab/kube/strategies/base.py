@@ -44,12 +44,13 @@ class Strategy:
         """Fill defaulted fields (the real API's SetDefaults_* functions)."""
 
     def prepare_create(self, obj: Obj) -> None:
-        if "status" in self.rt.subresources and not self.rt.custom:
-            obj.pop("status", None)
-        if self.rt.custom and "status" in self.rt.subresources:
+        """A kind with a status subresource starts without status (its controllers write it)."""
+        if "status" in self.rt.subresources:
             obj.pop("status", None)
 
     def prepare_update(self, old: Obj, new: Obj, subresource: str) -> None:
+        """The main resource keeps the old status; /status changes the status only (metadata
+        as ResetObjectMetaForStatus leaves it: only managedFields travel with the write)."""
         if "status" not in self.rt.subresources:
             return
         if subresource == "status":
@@ -59,8 +60,6 @@ class Strategy:
             new.update(copy.deepcopy({k: v for k, v in old.items() if k != "status"}))
             if status is not None:
                 new["status"] = status
-            # a status writer may still change labels, annotations and finalizers? no: only
-            # managedFields travel with it
             if "managedFields" in keep_meta:
                 new["metadata"]["managedFields"] = keep_meta["managedFields"]
         elif "status" in old:
@@ -91,6 +90,13 @@ class Strategy:
 
     def cells(self, obj: Obj) -> list[Any]:
         return [obj["metadata"]["name"]]
+
+    def wide_columns(self) -> list[Column]:
+        """Columns ``kubectl get -o wide`` adds (priority 1)."""
+        return []
+
+    def wide_cells(self, obj: Obj) -> list[Any]:
+        return []
 
 
 def age(obj: Obj) -> str:

@@ -181,6 +181,27 @@ class NodeStrategy(Strategy):
         version = (st.get("nodeInfo") or {}).get("kubeletVersion", "")
         return [obj["metadata"]["name"], status, roles or "<none>", age(obj), version]
 
+    def wide_columns(self) -> list[Column]:
+        return [
+            ("Internal-IP", "string", ""),
+            ("External-IP", "string", ""),
+            ("OS-Image", "string", ""),
+            ("Kernel-Version", "string", ""),
+            ("Container-Runtime", "string", ""),
+        ]
+
+    def wide_cells(self, obj: Obj) -> list[Any]:
+        st = obj.get("status") or {}
+        ips = {a.get("type"): a.get("address") for a in st.get("addresses") or []}
+        info = st.get("nodeInfo") or {}
+        return [
+            ips.get("InternalIP", "<none>"),
+            ips.get("ExternalIP", "<none>"),
+            info.get("osImage", ""),
+            info.get("kernelVersion", ""),
+            info.get("containerRuntimeVersion", ""),
+        ]
+
 
 class EventStrategy(Strategy):
     field_labels = {

@@ -122,3 +122,15 @@ class PodStrategy(Strategy):
             if waiting and waiting.get("reason"):
                 reason = waiting["reason"]
         return [obj["metadata"]["name"], f"{ready}/{total}", reason, restarts]
+
+    def wide_columns(self) -> list[Column]:
+        return [
+            ("IP", "string", ""),
+            ("Node", "string", ""),
+            ("Nominated Node", "string", ""),
+            ("Readiness Gates", "string", ""),
+        ]
+
+    def wide_cells(self, obj: Obj) -> list[Any]:
+        st, spec = obj.get("status") or {}, obj.get("spec") or {}
+        return [st.get("podIP", "<none>"), spec.get("nodeName", "<none>"), "<none>", "<none>"]
