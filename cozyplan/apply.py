@@ -429,8 +429,10 @@ class Applier:
                 and record is not None
                 and isinstance(exc, ProviderError | CozyplanError)
             ):
-                # the create failed: whatever it left is adopted and replaced next time
-                record.status = "tainted"
+                # the create failed: whatever it left is adopted and (unless the type says a
+                # failed create is safe to finish in place) replaced next time
+                if resource.taint_on_failed_create:
+                    record.status = "tainted"
                 self.store.record(self.state, address, record, sync=False)
             raise
         self.store.record(self.state, address, settled(result, deposed), sync=False)
