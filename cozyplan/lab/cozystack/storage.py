@@ -170,14 +170,7 @@ class Volumes:
         )
         if pv is not None:
             await c.patch_status(pv, {"phase": "Bound"})
-        bound = await c.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-                "spec": {"volumeName": pv_name},
-            }
-        )
+        bound = await c.merge_patch(pvc, {"spec": {"volumeName": pv_name}})
         await c.patch_status(
             bound or pvc,
             {
