@@ -226,6 +226,17 @@ def test_platform_converges_then_a_failing_release_is_named_and_healed(lab: Lab)
     )
     assert cm == "false"
 
+    # a ConfigMap key edited behind cozyplan's back is drift, and apply puts it back
+    patch = '{"data": {"root-host": "other.example.org"}}'
+    lab.kubectl("patch", "configmap", "cozystack", "-n", "cozy-system", "--type=merge", "-p", patch)
+    drift = lab.cli("plan", "--detailed-exitcode", "--var", "telemetry=false", spec="cozy.yaml")
+    assert drift.returncode == 2, drift.stdout
+    assert "root-host" in drift.stdout and "other.example.org" in drift.stdout
+    fixed = lab.cli("apply", "--auto-approve", "--var", "telemetry=false", spec="cozy.yaml")
+    assert fixed.returncode == 0, fixed.stdout[-3000:] + fixed.stderr
+    root = "jsonpath={.data.root-host}"
+    assert lab.kubectl("get", "cm", "cozystack", "-n", "cozy-system", "-o", root) == "example.org"
+
 
 @pytest.mark.slow
 def test_tenants_and_apps_on_the_platform(lab: Lab) -> None:
