@@ -41,7 +41,7 @@ def lab(
 ) -> Iterator[runtime.InProcessLab]:
     monkeypatch.setattr(runtime, "simulator_classes", lambda: [KubeSimulator])
     with runtime.InProcessLab(
-        tmp_path / "lab", time_scale=TIME_SCALE, options={"kube": dict(lab_options)}
+        tmp_path / "lab", time_scale=TIME_SCALE, options={"kubernetes": dict(lab_options)}
     ) as handle:
         yield handle
 
@@ -64,12 +64,18 @@ class Kubectl:
     kubeconfig: Path
 
     def __call__(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "HOME": str(self.kubeconfig.parent),
+            **(env or {}),
         }
         proc = subprocess.run(
             [self.binary, *args],

@@ -3,6 +3,7 @@ loopback), its resource registry (built-ins + established CRDs) and its controll
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
@@ -22,8 +23,9 @@ from cozyplan.lab.framework import LabWorld, loopback_for
 from cozyplan.lab.kube import authz, crd
 from cozyplan.lab.kube.controllers.base import Controller
 from cozyplan.lab.kube.faults import Faults
+from cozyplan.lab.kube.http import Target, User
 from cozyplan.lab.kube.resources import BUILTINS, ResourceType
-from cozyplan.lab.kube.server import Target, User, make_app
+from cozyplan.lab.kube.server import make_app
 from cozyplan.lab.kube.store import SYSTEM_NAMESPACES, Store
 from cozyplan.lab.kube.strategies import Strategy
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 DEFAULT_PORT = 6443
+SAVE_DELAY = 0.05  # real seconds a burst of writes may stay unsaved
 
 
 def _server_cert(
@@ -89,15 +92,32 @@ class KubeCluster:
         self.real_port = 0
         self.faults = Faults(world)
         self.requests: Counter[str] = Counter()
+        self._save_handle: asyncio.TimerHandle | None = None
         self.store = Store(
             record.setdefault("store", {}),
-            world.save,
+            self._save_soon,
             self.registry,
-            int(world.option("kube", "watch_window", 1000) or 1000),
+            int(world.option("kubernetes", "watch_window", 1000) or 1000),
         )
         self._builtins = {f"{rt.group}/{rt.plural}": rt for rt in BUILTINS}
         self.controllers: list[Controller] = []
+        #: (namespace, uid, reason, message) -> the Event that counts its repeats
+        self.event_names: dict[tuple[str, str, str, str], str] = {}
         self._runner: web.AppRunner | None = None
+
+    def _save_soon(self) -> None:
+        """Writes come in bursts (a rollout is dozens): the world is saved once per burst."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.world.save()
+            return
+        if self._save_handle is None:
+            self._save_handle = loop.call_later(SAVE_DELAY, self._flush)
+
+    def _flush(self) -> None:
+        self._save_handle = None
+        self.world.save()
 
     @property
     def name(self) -> str:
@@ -185,19 +205,19 @@ class KubeCluster:
                     },
                     "kube-apiserver",
                 )
-                obj = self.store.find(api_rt, "", name)
-                assert obj is not None
-                obj["status"] = {
+                made = self.store.get(api_rt, "", name)
+                made["status"] = {
                     "conditions": [
                         {
                             "type": "Available",
                             "status": "True",
-                            "lastTransitionTime": obj["metadata"]["creationTimestamp"],
+                            "lastTransitionTime": made["metadata"]["creationTimestamp"],
                             "reason": "Local",
                             "message": "Local APIServices are always available",
                         }
                     ]
                 }
+                self.store.update(api_rt, "", name, made, "kube-apiserver", subresource="status")
 
     def ssl_context(self) -> ssl.SSLContext:
         ca_crt = str(self.record["ca_crt"]).encode()
@@ -262,6 +282,9 @@ class KubeCluster:
             self._runner = None
         self.world.unregister_endpoint("kubernetes", self.host, self.port)
         self.world.unregister_endpoint("kubernetes", self.loopback, self.real_port)
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+            self._save_handle = None
         self.world.save()
 
     # -- hooks ---------------------------------------------------------------------------------

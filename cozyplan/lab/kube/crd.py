@@ -5,11 +5,20 @@ and custom objects validated, pruned and defaulted against the structural ``open
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from cozyplan.lab.kube import fieldpath as fp
-from cozyplan.lab.kube.errors import FieldError, invalid, invalid_object, required, unsupported
+from cozyplan.lab.kube.errors import (
+    FieldError,
+    StatusError,
+    bad_request,
+    invalid,
+    invalid_object,
+    required,
+    unsupported,
+)
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.strategies import Column, Strategy
 
@@ -205,31 +214,75 @@ class CustomStrategy(Strategy):
     def cells(self, obj: Obj) -> list[Any]:
         out: list[Any] = [obj["metadata"]["name"]]
         for c in (self.rt.crd_version or {}).get("additionalPrinterColumns") or []:
-            out.append(column_value(obj, str(c.get("jsonPath", ""))))
+            value = jsonpath(obj, str(c.get("jsonPath", "")))
+            if isinstance(value, dict | list):
+                value = json.dumps(value, separators=(",", ":"))
+            out.append(value)
         return out
 
 
-_STEP = re.compile(
-    r'\.?([A-Za-z0-9_-]+)|\[\?\(@\.([A-Za-z0-9_-]+)==["\']([^"\']*)["\']\)\]|\[(\d+)\]'
+_JSONPATH_PART = re.compile(
+    r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]"
+    r"|\[\?\(@\.([A-Za-z0-9_-]+)==[\"']([^\"']*)[\"']\)\]"
 )
 
 
-def column_value(obj: Obj, path: str) -> Any:
-    """A printer column's JSONPath: fields, ``[N]`` and ``[?(@.field=="value")]`` filters
-    (e.g. Flux's ``.status.conditions[?(@.type=="Ready")].status``)."""
-    node: Any = obj
-    for m in _STEP.finditer(path):
-        name, fkey, fval, index = m.groups()
-        if name is not None:
-            node = node.get(name) if isinstance(node, dict) else None
-        elif fkey is not None:
+def jsonpath(obj: Any, path: str) -> Any:
+    """The value at a printer column's simple JSONPath (``.a.b``, ``['x\\.y']``, ``[0]``, and
+    filters as Flux's ``.status.conditions[?(@.type=="Ready")].status``)."""
+    node = obj
+    for m in _JSONPATH_PART.finditer(path):
+        field, quoted, index, fkey, fval = m.groups()
+        if fkey is not None:
             items = node if isinstance(node, list) else []
             node = next(
                 (i for i in items if isinstance(i, dict) and str(i.get(fkey)) == fval), None
             )
-        else:
+        elif index is not None:
             node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
+        else:
+            key = field if field is not None else re.sub(r"\\(.)", r"\1", quoted)
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            return None
     return node
+
+
+def unknown_fields(rt: ResourceType, body: Obj) -> list[str]:
+    """Paths of ``body`` its schema does not declare (``.spec.x``)."""
+    from cozyplan.lab.kube import schema as structural
+
+    schema = _root_schema(rt)
+    return structural.prune(copy.deepcopy(body), schema, root=True) if schema else []
+
+
+def check_fields(rt: ResourceType, body: Obj, directive: str, warnings: list[str]) -> None:
+    """``fieldValidation``: Strict refuses unknown fields, Warn (the default) warns."""
+    unknown = unknown_fields(rt, body)
+    if not unknown or directive == "Ignore":
+        return
+    if directive == "Strict":
+        listed = ", ".join(f'unknown field "{p.lstrip(".")}"' for p in unknown)
+        raise bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict '
+            f"decoding error: {listed}"
+        )
+    warnings += [f'unknown field "{p.lstrip(".")}"' for p in unknown]
+
+
+def check_apply(rt: ResourceType, body: Obj, namespace: str, name: str) -> None:
+    """Server-side apply types the applied configuration: undeclared fields are refused."""
+    unknown = unknown_fields(rt, body)
+    if not unknown:
+        return
+    lines = [f"{p}: field not declared in schema" for p in unknown]
+    text = lines[0] if len(lines) == 1 else "errors:\n" + "\n".join(f"  {line}" for line in lines)
+    raise StatusError(
+        500,
+        "",
+        f"failed to create typed patch object ({namespace}/{name}; {rt.api_version}, "
+        f"Kind={rt.kind}): {text}",
+    )
 
 
 def admit(rt: ResourceType, body: Obj) -> Obj:
@@ -247,6 +300,3 @@ def admit(rt: ResourceType, body: Obj) -> Obj:
         name = (obj.get("metadata") or {}).get("name", "")
         raise invalid_object(rt.group, rt.kind, name, errors)
     return obj
-
-
-_ = re  # reserved for pattern checks in schema.py

@@ -122,6 +122,8 @@ class StatusError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # StatusReasonUnknown is omitted
+            del out["reason"]
         if self.details is not None:
             out["details"] = self.details
         return out

@@ -1,12 +1,14 @@
-"""Latency and fault injection, read live from ``world.option("kube", ...)`` (as the Proxmox
-simulator's: ``cozyplan lab up --set kube.error_rate=0.1``).
+"""Latency and fault injection, read live from ``world.option("kubernetes", ...)`` (as the Proxmox
+simulator's: ``cozyplan lab up --set kubernetes.error_rate=0.1``).
 
 Options (all optional):
 ``latency``: {operation: simulated seconds} overriding ``DEFAULT_LATENCY``;
 ``error_rate``: share of API requests answered 500 (InternalError) or 503 (ServiceUnavailable);
 ``throttle_rate``: share answered 429 TooManyRequests with ``Retry-After``;
 ``drop_rate``: share whose connection is dropped (half before, half after the write was done);
-``watch_window``: how many events the watch window keeps (older resourceVersions get 410).
+``watch_window``: how many events the watch window keeps (older resourceVersions get 410);
+``image_pull_errors`` / ``crashing_images``: image substrings whose pods end in
+ImagePullBackOff / CrashLoopBackOff.
 Watches are never failed by the rates (they are long requests), discovery is.
 """
 
@@ -26,6 +28,7 @@ DEFAULT_LATENCY: dict[str, float] = {
     "gc": 0.2,  # the garbage collector notices a deleted owner
     "bookmark": 10.0,  # interval of watch bookmarks
     "node_ready": 2.0,  # a node turns Ready after the CNI is up
+    "provision": 2.0,  # a dynamically provisioned volume is bound
 }
 
 
@@ -35,7 +38,7 @@ class Faults:
         self.injected: dict[str, int] = {"error": 0, "throttle": 0, "drop": 0}
 
     def option(self, key: str, default: Any = None) -> Any:
-        return self.world.option("kube", key, default)
+        return self.world.option("kubernetes", key, default)
 
     def simulated(self, op: str) -> float:
         overrides: dict[str, float] = self.option("latency", {}) or {}

@@ -61,8 +61,14 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+#: key fields with a schema default: an item that omits them is keyed by the default (as
+#: structured-merge-diff does), so ``{containerPort: 80}`` and its defaulted form are one item
+KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
+
+
 def key_element(item: dict[str, Any], keys: tuple[str, ...]) -> str:
-    return "k:" + _dump({k: item[k] for k in sorted(keys) if k in item})
+    fields = {k: item[k] if k in item else KEY_DEFAULTS.get(k) for k in sorted(keys)}
+    return "k:" + _dump({k: v for k, v in fields.items() if v is not None})
 
 
 def value_element(value: Any) -> str:

@@ -191,7 +191,9 @@ def apply(
     if mine is None:
         mine = Entry(manager, "Apply", api_version, now(), subresource)
         entries.append(mine)
-    mine.fields, mine.time, mine.api_version = cfg_set, now(), api_version
+    elif mine.fields != cfg_set or merged != base or conflicts:
+        mine.time = now()  # an apply that changes nothing keeps its entry as it was
+    mine.fields, mine.api_version = cfg_set, api_version
     _store(merged, entries)
     return merged
 
@@ -206,14 +208,13 @@ def update(
 ) -> None:
     """Record in ``new``'s managedFields that ``manager`` wrote ``new`` over ``old``."""
     sent = (new.get("metadata") or {}).get("managedFields")
-    if sent == [] or (old is None and sent):
-        # a client may reset ownership with an empty list, or create with explicit ownership
-        entries = [] if sent == [] else decode(new)
-        if sent == []:
-            new["metadata"].pop("managedFields", None)
-            return
-    else:
-        entries = decode(old)
+    if sent == [{}]:  # the documented way to strip every managedFields entry
+        new["metadata"].pop("managedFields", None)
+        return
+    kept = ((old or {}).get("metadata") or {}).get("managedFields")
+    # a client may replace the entries (an empty list is ignored, so that clients unaware of
+    # the field never strip it)
+    entries = decode(new) if sent and sent != kept else decode(old)
     before = _members(_strip(old or {}, ()), list_types)
     after = _members(_strip(new, ()), list_types)
     changed = {p for p, v in after.items() if p not in before or before[p] != v}

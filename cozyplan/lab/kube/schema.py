@@ -24,7 +24,14 @@ def _preserve(schema: Obj) -> bool:
     return bool(schema.get("x-kubernetes-preserve-unknown-fields"))
 
 
-def prune(value: Any, schema: Obj, root: bool = False) -> None:
+def prune(value: Any, schema: Obj, root: bool = False, path: str = "") -> list[str]:
+    """Remove the fields the schema does not declare; return their paths (``.spec.x``)."""
+    removed: list[str] = []
+    _prune(value, schema, root, path, removed)
+    return removed
+
+
+def _prune(value: Any, schema: Obj, root: bool, path: str, removed: list[str]) -> None:
     if isinstance(value, dict):
         props: Obj = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
@@ -32,17 +39,19 @@ def prune(value: Any, schema: Obj, root: bool = False) -> None:
         for key in list(value):
             if keep_meta and key in ("apiVersion", "kind", "metadata"):
                 continue
+            here = f"{path}.{key}"
             if key in props:
-                prune(value[key], props[key])
+                _prune(value[key], props[key], False, here, removed)
             elif isinstance(extra, dict):
-                prune(value[key], extra)
+                _prune(value[key], extra, False, here, removed)
             elif extra is True or _preserve(schema):
                 continue
             else:
+                removed.append(here)
                 del value[key]
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for item in value:
-            prune(item, schema["items"])
+        for i, item in enumerate(value):
+            _prune(item, schema["items"], False, f"{path}[{i}]", removed)
 
 
 def default(value: Any, schema: Obj) -> None:
@@ -92,10 +101,6 @@ def _type_ok(value: Any, schema: Obj) -> bool:
     return bool(got == want)
 
 
-def _shown(value: Any) -> Any:
-    return "null" if value is None else value
-
-
 def validate(obj: Obj, schema: Obj) -> list[FieldError]:
     out: list[FieldError] = []
     for key, sub in (schema.get("properties") or {}).items():
@@ -115,7 +120,7 @@ def _validate(value: Any, schema: Obj, path: str, out: list[FieldError]) -> None
             FieldError(
                 "TypeInvalid",
                 path,
-                _shown(value),
+                _type_of(value),
                 f'{path} in body must be of type {_GO_TYPES.get(want, want)}: "{_type_of(value)}"',
                 has_value=True,
             )

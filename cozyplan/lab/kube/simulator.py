@@ -28,7 +28,10 @@ class KubeSimulator(Simulator):
     async def start(self) -> None:
         self.world.subscribe("talos.bootstrapped", self._on_bootstrapped)
         self.world.subscribe("talos.node_up", self._on_node_up)
+        self.world.subscribe("talos.node_down", self._on_node_down)
         self.world.subscribe("kube.cni_ready", self._on_cni_ready)
+        self.world.subscribe("kube.lb_pool", self._on_lb_pool)
+        self.world.subscribe("kube.provisioners", self._on_provisioners)
         for cluster_id, record in list(self.records.items()):
             if record.get("ca_crt"):
                 await self._serve(cluster_id, record)
@@ -58,8 +61,18 @@ class KubeSimulator(Simulator):
             talos_version=str(payload.get("talos_version", "")),
         )
 
+    async def _on_node_down(self, event: str, payload: dict[str, Any]) -> None:
+        self.set_node_up(str(payload["cluster_id"]), str(payload["hostname"]), False)
+
     async def _on_cni_ready(self, event: str, payload: dict[str, Any]) -> None:
         self.set_cni_ready(self._find(payload), bool(payload.get("ready", True)))
+
+    async def _on_lb_pool(self, event: str, payload: dict[str, Any]) -> None:
+        self.set_lb_pool(self._find(payload), list(payload.get("pool") or []))
+
+    async def _on_provisioners(self, event: str, payload: dict[str, Any]) -> None:
+        found = payload.get("provisioners")
+        self.set_provisioners(self._find(payload), None if found is None else list(found))
 
     def _find(self, payload: dict[str, Any]) -> str:
         if payload.get("cluster_id"):
@@ -102,10 +115,21 @@ class KubeSimulator(Simulator):
         """A node joined the cluster (remembered even before its API server exists)."""
         record = self.records.setdefault(cluster_id, {})
         nodes = record.setdefault("nodes", {})
-        info = {"ip": ip, "role": role, "talos_version": talos_version or "v1.10.6"}
+        info = {"ip": ip, "role": role, "talos_version": talos_version or "v1.10.6", "up": True}
         if nodes.get(hostname) == info:
             return
         nodes[hostname] = info
+        self.world.save()
+        cluster = self.clusters.get(cluster_id)
+        if cluster is not None and cluster.controllers:
+            cluster.node_controller().reconcile()
+
+    def set_node_up(self, cluster_id: str, hostname: str, up: bool) -> None:
+        """A node's kubelet posts status (or stopped: the Node turns Ready=Unknown)."""
+        info = self.records.get(cluster_id, {}).get("nodes", {}).get(hostname)
+        if info is None or info.get("up", True) == up:
+            return
+        info["up"] = up
         self.world.save()
         cluster = self.clusters.get(cluster_id)
         if cluster is not None and cluster.controllers:
@@ -120,5 +144,30 @@ class KubeSimulator(Simulator):
         if cluster is not None and cluster.controllers:
             cluster.node_controller().reconcile()
 
+    def set_provisioners(self, cluster_id: str, provisioners: list[str] | None) -> None:
+        """Only these StorageClass provisioners bind claims (None: every one does)."""
+        self._set(cluster_id, "provisioners", provisioners)
+
+    def set_lb_pool(self, cluster_id: str, pool: list[str]) -> None:
+        """Addresses (``a-b`` ranges, CIDRs or IPs) for LoadBalancer Services."""
+        self._set(cluster_id, "lb_pool", pool)
+
+    def _set(self, cluster_id: str, key: str, value: Any) -> None:
+        self.records.setdefault(cluster_id, {})[key] = value
+        self.world.save()
+        cluster = self.clusters.get(cluster_id)
+        if cluster is not None:
+            for c in cluster.controllers:
+                for rt in cluster.registry().values():
+                    if c._wanted(rt):
+                        for obj in cluster.store.items(rt):
+                            c.enqueue(rt, obj)
+
     def status(self) -> dict[str, Any]:
-        return {"clusters": {cid: c.status() for cid, c in sorted(self.clusters.items())}}
+        by_cluster = {cid: c.status() for cid, c in sorted(self.clusters.items())}
+        return {
+            "clusters": len(by_cluster),
+            "objects": sum(c["objects"] for c in by_cluster.values()),
+            "requests_total": sum(c["requests_total"] for c in by_cluster.values()),
+            "by_cluster": by_cluster,
+        }

@@ -45,6 +45,11 @@ def timestamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _type_of(key: str) -> str:
+    group, plural = key.split("/")[:2]
+    return f"{group}/{plural}"
+
+
 def key_of(rt: ResourceType, namespace: str, name: str) -> str:
     return f"{rt.group}/{rt.plural}/{namespace if rt.namespaced else ''}/{name}"
 
@@ -64,6 +69,16 @@ class Watcher:
     namespace: str | None
     initial: int = 0  # synthetic ADDED events for the objects that existed when it began
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
+
+
+_OMIT_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
+
+
+def _omit_empty(meta: Obj) -> None:
+    """Empty metadata lists and maps are absent, as Go's ``omitempty`` serialises them."""
+    for key in _OMIT_EMPTY:
+        if key in meta and meta[key] in (None, [], {}):
+            del meta[key]
 
 
 def _path_segment_name(name: str) -> list[str]:
@@ -92,6 +107,10 @@ class Store:
     ) -> None:
         self.data = data
         self.objects: dict[str, Obj] = data.setdefault("objects", {})
+        #: the same objects by ``group/plural``, so a list reads one kind only
+        self._by_type: dict[str, dict[str, Obj]] = {}
+        for key, obj in self.objects.items():
+            self._by_type.setdefault(_type_of(key), {})[key] = obj
         data.setdefault("rv", 1)
         self._save = save
         self._registry = registry
@@ -122,12 +141,15 @@ class Store:
         return None
 
     def _commit(self, kind: str, rt: ResourceType, key: str, obj: Obj, old: Obj | None) -> Obj:
+        _omit_empty(obj["metadata"])
         self.data["rv"] = self.rv + 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         if kind == "DELETED":
             self.objects.pop(key, None)
+            self._by_type.get(_type_of(key), {}).pop(key, None)
         else:
             self.objects[key] = obj
+            self._by_type.setdefault(_type_of(key), {})[key] = obj
         if len(self.events) == self.events.maxlen:
             self.compacted = self.events[0].rv
         ns = obj["metadata"].get("namespace", "")
@@ -159,7 +181,8 @@ class Store:
         prefix = f"{rt.group}/{rt.plural}/"
         if namespace is not None and rt.namespaced:
             prefix += namespace + "/"
-        return [o for k, o in sorted(self.objects.items()) if k.startswith(prefix)]
+        of_type = self._by_type.get(f"{rt.group}/{rt.plural}", {})
+        return [o for k, o in sorted(of_type.items()) if k.startswith(prefix)]
 
     def watch(self, rt: ResourceType, namespace: str | None, since: int | None) -> Watcher:
         w = Watcher(rt, namespace)
@@ -257,6 +280,8 @@ class Store:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
+        if meta.get("resourceVersion") and not apply_fields:
+            raise bad_request("resourceVersion should not be set on objects to be created")
         for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(f, None)
         meta["uid"] = str(uuid.uuid4())
@@ -342,6 +367,7 @@ class Store:
                 old, new, manager, list_types=strategy.list_types, subresource=subresource
             )
         meta.pop("resourceVersion", None)
+        _omit_empty(meta)
         old_cmp = {k: v for k, v in old.items()}
         old_cmp = copy.deepcopy(old_cmp)
         old_cmp["metadata"].pop("resourceVersion", None)

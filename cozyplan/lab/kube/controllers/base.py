@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import sys
+import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cozyplan.lab.kube.errors import StatusError
 from cozyplan.lab.kube.resources import ResourceType
+from cozyplan.lab.kube.store import timestamp
 
 if TYPE_CHECKING:
     from cozyplan.lab.kube.cluster import KubeCluster
@@ -20,6 +23,8 @@ MANAGER = "kube-controller-manager"
 class Controller:
     #: (group, kind) pairs whose events queue work; empty = every kind
     watches: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: the component its Events name as their source
+    component: ClassVar[str] = "kube-controller-manager"
 
     def __init__(self, cluster: KubeCluster) -> None:
         self.cluster = cluster
@@ -100,6 +105,58 @@ class Controller:
             if rt.group == group and rt.kind == kind:
                 return rt
         raise KeyError(f"{group}/{kind}")
+
+    def event(
+        self,
+        rt: ResourceType,
+        obj: Obj,
+        reason: str,
+        message: str,
+        *,
+        warning: bool = False,
+        component: str = "",
+    ) -> None:
+        """Record an Event about ``obj``, as ``kubectl describe`` lists them (repeats counted)."""
+        meta = obj["metadata"]
+        namespace = meta.get("namespace") or "default"
+        source = component or self.component
+        now = timestamp()
+        events_rt = self.rt("", "Event")
+        key = (namespace, str(meta.get("uid")), reason, message)
+        known = self.cluster.event_names.get(key)
+        existing = self.store.find(events_rt, namespace, known) if known else None
+        if existing is not None:
+            new = copy.deepcopy(existing)
+            new["count"] = int(existing.get("count", 1)) + 1
+            new["lastTimestamp"] = now
+            with contextlib.suppress(StatusError):
+                self.store.update(events_rt, namespace, existing["metadata"]["name"], new, source)
+            return
+        event_name = f"{meta['name']}.{uuid.uuid4().hex[:16]}"
+        body: Obj = {
+            "metadata": {"name": event_name},
+            "involvedObject": {
+                "kind": rt.kind,
+                "namespace": meta.get("namespace", ""),
+                "name": meta["name"],
+                "uid": meta.get("uid"),
+                "apiVersion": rt.api_version,
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": source},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": "Warning" if warning else "Normal",
+            "eventTime": None,
+            "reportingComponent": source,
+            "reportingInstance": "",
+        }
+        with contextlib.suppress(StatusError):
+            self.store.create(events_rt, namespace, body, source)
+            self.cluster.event_names[key] = event_name
 
     def write_status(self, rt: ResourceType, obj: Obj, status: Obj) -> None:
         if obj.get("status") == status:
