@@ -224,14 +224,30 @@ def test_metallb_assigns_pool_addresses(lab: runtime.InProcessLab, env: Any) -> 
                     "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
                 }
             )
-        await metallb.reconcile(set())  # MetalLB not installed: nothing happens
-        await metallb.reconcile(READY)
-        ips = []
-        for name in ("a", "b", "c"):
-            svc = await ctx.client.get("v1", "Service", name, "default")
-            ingress = ((svc or {}).get("status") or {}).get("loadBalancer", {}).get("ingress")
-            ips.append(ingress[0]["ip"] if ingress else "")
-        await ctx.client.close()
-        return ips
 
-    assert run(lab, scenario()) == ["10.0.0.150", "10.0.0.151", ""]  # two addresses in the pool
+        async def ips() -> list[str]:
+            out = []
+            for name in ("a", "b", "c"):
+                svc = await ctx.client.get("v1", "Service", name, "default")
+                ingress = ((svc or {}).get("status") or {}).get("loadBalancer", {}).get("ingress")
+                out.append(ingress[0]["ip"] if ingress else "")
+            return out
+
+        await metallb.reconcile(set())  # MetalLB not installed: nothing is handed out
+        await asyncio.sleep(0.2)
+        before = await ips()
+        await metallb.reconcile(READY)
+
+        async def two_assigned() -> list[str] | None:
+            got = await ips()
+            return got if sum(1 for ip in got if ip) == 2 else None
+
+        after = await until(two_assigned)
+        await asyncio.sleep(0.2)
+        after = await ips()  # the third stays pending: the pool has two addresses
+        await ctx.client.close()
+        return [*before, *after]
+
+    got = run(lab, scenario())
+    assert got[:3] == ["", "", ""]
+    assert sorted(got[3:]) == ["", "10.0.0.150", "10.0.0.151"]
