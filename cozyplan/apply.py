@@ -28,7 +28,7 @@ from cozyplan.provider import ApplyContext
 from cozyplan.providers import ProviderSet
 from cozyplan.retry import RetryPolicy, retrying
 from cozyplan.state.model import Pending, ResourceState, State
-from cozyplan.state.store import LocalStore
+from cozyplan.state.store import StateStore
 from cozyplan.values import contains_unknown
 from cozyplan.walk import NodeStatus, WalkResult, walk
 
@@ -116,7 +116,7 @@ class Applier:
         self,
         plan: Plan,
         state: State,
-        store: LocalStore,
+        store: StateStore,
         resources: ProviderSet,
         variables: Variables,
         *,

@@ -13,7 +13,7 @@ from cozyplan.providers import ProviderSet
 from cozyplan.retry import RetryPolicy
 from cozyplan.spec.config import Config, load_config
 from cozyplan.state.model import State
-from cozyplan.state.store import LocalStore
+from cozyplan.state.settings import state_target
 
 if TYPE_CHECKING:
     from cozyplan.lab.runtime import LabHandle
@@ -32,9 +32,19 @@ class Session:
     state_path: Path
     lab: LabHandle | None = None
     var_overrides: Mapping[str, str] | None = None
+    workspace: str | None = None
+    backend_config: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        self.store = LocalStore(self.state_path)
+        self.target = state_target(
+            self.spec_path,
+            self.state_path,
+            self.workspace,
+            self.backend_config,
+            lab=self.lab is not None,
+        )
+        self.workspace = self.target.workspace
+        self.store = self.target.store()
         self._cfg: Config | None = None
         self._vars: Variables | None = None
         self.state: State | None = None
@@ -72,7 +82,7 @@ class Session:
         self.store.lock(operation)
         try:
             state = self.store.load()
-            if self.store.journal_path.exists():
+            if self.store.replayed or self.store.has_journal():
                 self.store.write(state)  # a previous run died: fold its journal in now
             self.state = state
             self.loaded_serial = state.serial
@@ -83,7 +93,7 @@ class Session:
     def save(self) -> None:
         """Fold this run's journal into a new snapshot, if anything was recorded."""
         if self.state is not None and (
-            self.state.serial != self.loaded_serial or self.store.journal_path.exists()
+            self.state.serial != self.loaded_serial or self.store.has_journal()
         ):
             self.store.write(self.state)
 

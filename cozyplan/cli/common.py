@@ -19,6 +19,8 @@ from cozyplan.lab import DEFAULT_LAB_DIR
 from cozyplan.render.human import Styler
 from cozyplan.render.values import scrub
 from cozyplan.session import Session, default_state_path
+from cozyplan.state.settings import state_target
+from cozyplan.state.store import StateStore
 
 if TYPE_CHECKING:
     from cozyplan.lab.runtime import LabHandle
@@ -57,14 +59,56 @@ def spec_option(f: F) -> F:
     )(f)
 
 
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value:
+            ctx.meta[f"cozyplan.{key}"] = value
+        return value
+
+    return callback
+
+
 def state_option(f: F) -> F:
-    return click.option(
+    """--state, plus the backend and workspace options (kept in the click context, so that
+    every command that reaches a state takes them without repeating them in its signature)."""
+    f = click.option(
         "--state",
         "state_path",
         type=click.Path(path_type=Path),
         default=None,
-        help="State file (default: state/<spec stem>.state.json; with --lab, in the lab dir).",
+        help="Local state file (default: state/<spec stem>.state.json; with --lab, in the lab "
+        "dir).",
     )(f)
+    f = click.option(
+        "--workspace",
+        expose_value=False,
+        callback=_remember("workspace"),
+        help="Workspace (default: the selected one, see 'cozyplan workspace').",
+    )(f)
+    f = click.option(
+        "--backend-config",
+        multiple=True,
+        metavar="KEY=VALUE",
+        expose_value=False,
+        callback=_remember("backend_config"),
+        help="Backend setting, e.g. type=postgres or conn_str=... (see docs/backends.md).",
+    )(f)
+    return f
+
+
+def cli_backend() -> tuple[str | None, tuple[str, ...]]:
+    """The --workspace and --backend-config of the running command."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None, ()
+    return ctx.meta.get("cozyplan.workspace"), tuple(ctx.meta.get("cozyplan.backend_config", ()))
+
+
+def open_store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> StateStore:
+    """The state of the current workspace, for commands that need no session."""
+    workspace, pairs = cli_backend()
+    path = state_path or default_state_path(spec, lab_dir if lab else None)
+    return state_target(spec, path, workspace, pairs, lab=lab).store()
 
 
 def lab_options(f: F) -> F:
@@ -130,7 +174,8 @@ def open_session(
         lab_ctx = contextlib.nullcontext(None)
     with lab_ctx as handle:
         path = state_path or default_state_path(spec, lab_dir if lab else None)
-        yield Session(spec, path, handle, parse_vars(var_pairs))
+        workspace, pairs = cli_backend()
+        yield Session(spec, path, handle, parse_vars(var_pairs), workspace, pairs)
 
 
 def report_error(exc: BaseException, secrets: list[str] | None = None) -> None:

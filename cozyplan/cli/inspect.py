@@ -50,11 +50,9 @@ def show(
         else:
             click.echo(saved["text"], nl=False)
         return
-    from cozyplan.session import Session, default_state_path
+    from cozyplan.cli.common import open_store
 
-    path = state_path or default_state_path(spec, lab_dir if lab else None)
-    session = Session(spec, path)
-    state = session.store.load()
+    state = open_store(spec, state_path, lab, lab_dir).load()
     doc: dict[str, Any] = {
         "format_version": "1.0",
         "lineage": state.lineage,

@@ -10,15 +10,22 @@ from typing import Any, TypeVar
 
 import click
 
-from cozyplan.cli.common import handle_errors, lab_options, open_session, spec_option, state_option
+from cozyplan.cli.common import (
+    handle_errors,
+    lab_options,
+    open_session,
+    open_store,
+    spec_option,
+    state_option,
+)
 from cozyplan.cli.common import styler as make_styler
 from cozyplan.errors import CozyplanError
 from cozyplan.importer import import_instance
 from cozyplan.instances import block_of, expand
 from cozyplan.render.values import mask
-from cozyplan.session import Session, default_state_path
+from cozyplan.session import Session
 from cozyplan.state.model import ResourceState
-from cozyplan.state.store import LocalStore
+from cozyplan.state.store import StateStore
 
 F = TypeVar("F", bound=Any)
 INSTANCE_ADDRESS_RE = re.compile(
@@ -26,8 +33,8 @@ INSTANCE_ADDRESS_RE = re.compile(
 )
 
 
-def _store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> LocalStore:
-    return LocalStore(state_path or default_state_path(spec, lab_dir if lab else None))
+def _store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> StateStore:
+    return open_store(spec, state_path, lab, lab_dir)
 
 
 def _state_opts(f: F) -> F:

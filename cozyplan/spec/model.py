@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 META_KEYS = ("for_each", "count", "depends_on", "lifecycle")
 
@@ -27,6 +27,36 @@ class LifecycleSpec(BaseModel):
     ignore_changes: list[str] = Field(default_factory=list)
 
 
+class BackendSpec(BaseModel):
+    """Where the state lives (see docs/backends.md). Never a credential: connection strings come
+    from the environment or ``--backend-config``."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["local", "postgres"] = "local"
+    schema_name: str | None = Field(
+        None, alias="schema", description="postgres: schema of the default workspace"
+    )
+    encryption: str | None = Field(
+        None, description="whole-state encryption key source: passphrase-env:NAME, "
+        "key-env:NAME or key-file:PATH"
+    )
+    state_key_file: str | None = Field(
+        None, description="file with the key of sensitive values (shared backends)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("conn_str", "password", "dsn", "url"):
+                if key in data:
+                    raise ValueError(
+                        f"{key} must not be in the spec (it is a credential): set "
+                        "COZYPLAN_PG_CONN_STR or pass --backend-config conn_str=..."
+                    )
+        return data
+
+
 class SpecFile(BaseModel):
     """The top level of a spec file."""
 
@@ -35,3 +65,4 @@ class SpecFile(BaseModel):
     variables: dict[str, VariableSpec] = Field(default_factory=dict)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    backend: BackendSpec | None = None
