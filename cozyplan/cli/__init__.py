@@ -12,6 +12,7 @@ gc.set_threshold(100_000, 50, 1000)
 import click
 
 from cozyplan import __version__
+from cozyplan.cli.backendcmds import state_migrate, state_rekey, workspace
 from cozyplan.cli.inspect import graph, schema, show, validate
 from cozyplan.cli.labcmds import lab
 from cozyplan.cli.run import apply, destroy, plan, refresh
@@ -37,5 +38,8 @@ for command in (
     force_unlock,
     schema,
     lab,
+    workspace,
 ):
     main.add_command(command)
+state.add_command(state_migrate)
+state.add_command(state_rekey)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cozyplan.state.envelope import Encryption
 from cozyplan.state.lock import LockInfo
 
 DEFAULT_WORKSPACE = "default"
@@ -35,6 +36,7 @@ class Snapshot:
 
 class StateBackend(Protocol):
     kind: str
+    encryption: Encryption | None
 
     def describe(self) -> str:
         """Where the state is, for messages: ``state/x.state.json``, ``postgres schema s``."""
@@ -67,7 +69,9 @@ class StateBackend(Protocol):
 
     async def durable(self) -> None: ...
 
-    def compact(self, snapshot: Snapshot) -> None: ...
+    def compact(self, snapshot: Snapshot, *, rewrite: bool = False) -> None:
+        """``rewrite``: write everything anew (a new encryption key), leave no old copy."""
+        ...
 
     def destroy(self) -> None:
         """Remove this workspace's state entirely (called with the lock held)."""

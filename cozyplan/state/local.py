@@ -236,13 +236,15 @@ class LocalBackend:
             self._journal.close()
             self._journal = None
 
-    def compact(self, snapshot: Snapshot) -> None:
+    def compact(self, snapshot: Snapshot, *, rewrite: bool = False) -> None:
         """Fold everything into a new snapshot; keep the previous one as the backup."""
         self.close()
         payload = render_snapshot(snapshot)
         if self.encryption is not None:
             payload = self.encryption.seal(payload, SNAPSHOT_CONTEXT) + b"\n"
-        if self.path.exists():
+        if rewrite:
+            write_atomic(self.backup_path, payload)  # no copy under the old key stays behind
+        elif self.path.exists():
             previous = self.path.read_bytes()
             if self.encryption is not None and not is_envelope(previous):
                 # never leave a clear-text copy behind once the state is encrypted

@@ -374,10 +374,12 @@ class PostgresBackend:
         with self._work(durable=True) as conn:
             conn.execute("SELECT txid_current()")
 
-    def compact(self, snapshot: Snapshot) -> None:
+    def compact(self, snapshot: Snapshot, *, rewrite: bool = False) -> None:
         if self._table is None:
             self.read()
         assert self._table is not None
+        if rewrite:
+            self._table = {a: "" for a in self._table}
         self.ensure_schema()
         new = {
             a: json.dumps(r, separators=(",", ":")) for a, r in snapshot.resources.items()

@@ -200,7 +200,11 @@ def state_target(
     lab: bool = False,
 ) -> StateTarget:
     """``state_path``: the local state file of the default workspace. A lab rehearsal always
-    uses the local backend (in the lab dir): it never touches a shared state."""
-    settings = BackendSettings() if lab else BackendSettings.resolve(spec, backend_pairs)
+    uses the local backend (in the lab dir) unless --backend-config says otherwise: it never
+    touches a shared state by accident."""
+    explicit = bool(backend_pairs)
+    settings = (
+        BackendSettings() if lab and not explicit else BackendSettings.resolve(spec, backend_pairs)
+    )
     location = open_location(settings, spec, state_path)
     return StateTarget(settings, location, current_workspace(spec, workspace))

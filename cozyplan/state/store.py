@@ -95,19 +95,15 @@ class StateStore:
         ``sync=False`` only hands the record over; ``await durable()`` later makes it (and every
         record before it) durable at once, shared by all steps waiting at that moment.
         """
+        encoded = None if rs is None else self.encode(rs)  # a value that cannot be sealed
+        self.backend.append(  # leaves the state as it was
+            state.lineage, self._base_serial, state.serial + 1, address, encoded, sync=sync
+        )
         state.serial += 1
         if rs is None:
             state.resources.pop(address, None)
         else:
             state.resources[address] = rs
-        self.backend.append(
-            state.lineage,
-            self._base_serial,
-            state.serial,
-            address,
-            None if rs is None else self.encode(rs),
-            sync=sync,
-        )
 
     async def durable(self) -> None:
         await self.backend.durable()

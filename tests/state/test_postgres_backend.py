@@ -1,0 +1,183 @@
+"""The PostgreSQL backend against a real server: locking, crashes, compaction, workspaces."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from cozyplan.state.crypto import StateCipher
+from cozyplan.state.model import Pending, ResourceState
+from cozyplan.state.postgres import PostgresBackend
+from cozyplan.state.store import StateStore
+from tests.conftest import Project
+from tests.engine.test_crash_and_lock import chain_spec
+from tests.pgserver import wait_until
+
+SCHEMA = "cozyplan_cozyplan"  # the default schema of cozyplan.yaml
+
+
+def query(conninfo: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return list(conn.execute(sql, args).fetchall())
+
+
+def pg_spec(body: str) -> str:
+    return body.replace("version: 1\n", "version: 1\nbackend: {type: postgres}\n", 1)
+
+
+def pg_state(conninfo: str, schema: str = SCHEMA) -> dict[str, Any]:
+    rows = query(conninfo, f'SELECT address, data FROM "{schema}".resources')
+    return {a: json.loads(d) for a, d in rows}
+
+
+def locked(conninfo: str) -> bool:
+    import psycopg
+
+    try:
+        return bool(query(conninfo, f'SELECT 1 FROM "{SCHEMA}".lock'))
+    except psycopg.errors.UndefinedTable:
+        return False
+
+
+def _store(conninfo: str, schema: str = "s1") -> StateStore:
+    return StateStore(PostgresBackend(conninfo, schema), StateCipher(key=Fernet.generate_key()))
+
+
+def test_journal_rows_survive_a_dead_run_and_compaction_rewrites_only_changes(pg: str) -> None:
+    store = _store(pg)
+    store.lock("apply")
+    state = store.load()
+    assert state.serial == 0 and not state.resources
+    for i in range(3):
+        store.record(state, f"null_resource.n{i}", ResourceState("null_resource", "null", {"i": i}))
+    marker = Pending("create", time.time(), {"vmid": 7}, "run-1")
+    store.record(state, "local_file.f", ResourceState("local_file", "local", pending=marker))
+    store.backend.close()  # the run dies: no compaction, no unlock
+
+    again = _store(pg)
+    again.lock("apply")  # the server dropped the dead session's advisory lock
+    loaded = again.load()
+    assert again.replayed == 4 and loaded.serial == 4 and loaded.lineage == state.lineage
+    assert loaded.resources["local_file.f"].pending == marker
+    again.write(loaded)
+    assert query(pg, "SELECT count(*) FROM s1.journal") == [(0,)]
+    xmin = dict(query(pg, "SELECT address, xmin::text FROM s1.resources"))
+
+    loaded.resources["null_resource.n1"].observed = {"i": 100}
+    again.record(loaded, "null_resource.n1", loaded.resources["null_resource.n1"])
+    again.write(loaded)
+    after = dict(query(pg, "SELECT address, xmin::text FROM s1.resources"))
+    assert [a for a in after if after[a] != xmin[a]] == ["null_resource.n1"]
+    assert query(pg, "SELECT lineage, serial FROM s1.meta") == [(state.lineage, 5)]
+    again.unlock()
+    assert query(pg, "SELECT count(*) FROM s1.lock") == [(0,)]
+
+
+def test_second_apply_is_refused_naming_the_holder_and_a_killed_holder_blocks_nobody(
+    project: Project, pg: str
+) -> None:
+    project.write(pg_spec(chain_spec(3, sleep="5")))
+    first = project.spawn("apply", "--auto-approve")
+    wait_until(lambda: locked(pg))
+    (lock_id, pid, operation), *_ = query(pg, f'SELECT id, pid, operation FROM "{SCHEMA}".lock')
+    assert pid == first.pid and operation == "apply"
+    started = time.monotonic()
+    second = project.sh("apply", "--auto-approve")
+    assert time.monotonic() - started < 10
+    assert second.returncode == 1
+    assert f"pid {first.pid}" in second.stderr and lock_id in second.stderr
+    assert "force-unlock" in second.stderr
+
+    first.send_signal(signal.SIGKILL)  # mid-apply: the slow command is running
+    first.wait()
+    third = project.sh("apply", "--auto-approve")  # no force-unlock needed
+    assert third.returncode == 0, third.stderr
+    _assert_converged(project, pg, 3)
+
+
+def _assert_converged(project: Project, pg: str, n: int) -> None:
+    resources = pg_state(pg)
+    assert set(resources) == {f"null_resource.n{i}" for i in range(n)} | {
+        f"local_file.f{i}" for i in range(n)
+    } | {"local_command.slow"}
+    assert all(r["pending"] is None for r in resources.values())
+    for i in range(n):  # every file holds the id in the state: nothing orphaned or doubled
+        rid = resources[f"null_resource.n{i}"]["observed"]["id"]
+        assert (project.dir / f"out/f{i}").read_text() == rid
+    assert query(pg, f'SELECT count(*) FROM "{SCHEMA}".journal') == [(0,)]
+    plan = project.sh("plan", "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+
+
+@pytest.mark.slow
+def test_sigkill_loop_ends_with_state_equal_to_reality(project: Project, pg: str) -> None:
+    n = 30
+    project.write(pg_spec(chain_spec(n)))
+    started = time.monotonic()
+    assert project.sh("apply", "--auto-approve", "--parallelism", "4").returncode == 0
+    full = time.monotonic() - started
+    kills = 0
+    for k, fraction in enumerate((0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)):
+        # a new start value each round: every round replaces the chain, so kills land mid-work
+        project.write(pg_spec(chain_spec(n).replace('"start"', f'"start{k}"')))
+        proc = project.spawn("apply", "--auto-approve", "--parallelism", "4")
+        time.sleep(full * fraction)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 3
+    final = project.sh("apply", "--auto-approve")
+    assert final.returncode == 0, final.stdout + final.stderr
+    _assert_converged(project, pg, n)
+
+
+def test_force_unlock_ends_a_hung_holders_session(project: Project, pg: str) -> None:
+    project.write(pg_spec(chain_spec(2, sleep="30")))
+    hung = project.spawn("apply", "--auto-approve")
+    wait_until(lambda: locked(pg))
+    ((lock_id,),) = query(pg, f'SELECT id FROM "{SCHEMA}".lock')
+    wrong = project.sh("force-unlock", "nope")
+    assert wrong.returncode == 1 and lock_id in wrong.stderr
+    ok = project.sh("force-unlock", lock_id)
+    assert ok.returncode == 0, ok.stderr
+    assert project.sh("plan").returncode == 0  # the lock is free
+    hung.kill()
+    hung.wait()
+
+
+def test_workspaces_keep_separate_states(project: Project, pg: str) -> None:
+    project.write(
+        pg_spec(
+            "version: 1\nvariables:\n  env: {default: dev}\nresources:\n"
+            "  local_file.a: {path: 'out/${var.env}', content: '${var.env}'}\n"
+        )
+    )
+    assert project.sh("apply", "--auto-approve").returncode == 0
+    new = project.sh("workspace", "new", "staging")
+    assert new.returncode == 0, new.stderr
+    assert project.sh("workspace", "show").stdout.strip() == "staging"
+    staged = project.sh("apply", "--auto-approve", "--var", "env=staging")
+    assert staged.returncode == 0, staged.stderr
+    assert pg_state(pg, SCHEMA + "__staging")["local_file.a"]["desired"]["content"] == "staging"
+    assert pg_state(pg)["local_file.a"]["desired"]["content"] == "dev"
+    listed = project.sh("workspace", "list").stdout.split("\n")
+    assert listed[:2] == ["  default", "* staging"]
+    # --workspace picks another one for one command
+    dev = project.sh("plan", "--detailed-exitcode", "--workspace", "default")
+    assert dev.returncode == 0, dev.stdout + dev.stderr
+    assert project.sh("workspace", "delete", "staging").returncode == 1  # the current one
+    assert project.sh("workspace", "select", "default").returncode == 0
+    busy = project.sh("workspace", "delete", "staging")
+    assert busy.returncode == 1 and "still manages 1 resource" in busy.stderr
+    gone = project.sh("workspace", "delete", "staging", "--force")
+    assert gone.returncode == 0, gone.stderr
+    assert project.sh("workspace", "list").stdout.split() == ["*", "default"]
+    assert not query(pg, f"SELECT 1 FROM pg_namespace WHERE nspname = '{SCHEMA}__staging'")
