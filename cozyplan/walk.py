@@ -55,40 +55,48 @@ async def walk(
             if d not in result.status:
                 result.status[d] = NodeStatus.SKIPPED
 
-    while ready or running:
-        while ready and len(running) < limit and not stop.is_set():
-            node = ready.popleft()
-            if node in result.status:  # skipped meanwhile
-                continue
-            task = asyncio.ensure_future(run(node))
-            running[task] = node
-        if not running:
-            break
-        waiters: list[asyncio.Future[Any]] = list(running)
-        stop_wait = None if stop.is_set() else asyncio.ensure_future(stop.wait())
-        if stop_wait is not None:
-            waiters.append(stop_wait)
-        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        if stop_wait is not None:
-            stop_wait.cancel()
-        for finished in done:
-            if finished is stop_wait:
-                continue
-            task = finished  # type: ignore[assignment]
-            node = running.pop(task)
-            exc = task.exception()
-            if exc is not None:
-                result.status[node] = NodeStatus.FAILED
-                result.errors[node] = exc
-                skip_downstream(node)
-                continue
-            result.status[node] = NodeStatus.DONE
-            for child in graph.successors(node):
-                waiting[child] -= 1
-                if waiting[child] == 0 and child not in result.status:
-                    ready.append(child)
-        if stop.is_set() and not running:
-            break
+    try:
+        while ready or running:
+            while ready and len(running) < limit and not stop.is_set():
+                node = ready.popleft()
+                if node in result.status:  # skipped meanwhile
+                    continue
+                task = asyncio.ensure_future(run(node))
+                running[task] = node
+            if not running:
+                break
+            waiters: list[asyncio.Future[Any]] = list(running)
+            stop_wait = None if stop.is_set() else asyncio.ensure_future(stop.wait())
+            if stop_wait is not None:
+                waiters.append(stop_wait)
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if stop_wait is not None:
+                stop_wait.cancel()
+            for finished in done:
+                if finished is stop_wait:
+                    continue
+                task = finished  # type: ignore[assignment]
+                node = running.pop(task)
+                exc = task.exception()
+                if exc is not None:
+                    result.status[node] = NodeStatus.FAILED
+                    result.errors[node] = exc
+                    skip_downstream(node)
+                    continue
+                result.status[node] = NodeStatus.DONE
+                for child in graph.successors(node):
+                    waiting[child] -= 1
+                    if waiting[child] == 0 and child not in result.status:
+                        ready.append(child)
+            if stop.is_set() and not running:
+                break
+    except asyncio.CancelledError:
+        # abandoned (a second Ctrl-C): cancel what runs and collect every outcome, so no task
+        # is left to report "exception was never retrieved" when the loop closes
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        raise
     for node in graph.nodes:
         result.status.setdefault(node, NodeStatus.NOT_STARTED)
     return result

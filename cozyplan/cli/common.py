@@ -190,6 +190,17 @@ def report_error(exc: BaseException, secrets: list[str] | None = None) -> None:
     click.echo(style("Error: ", "red", bold=True) + scrub(str(exc), secrets), err=True)
 
 
+def quiet_broken_pipe() -> None:
+    """The reader went away (``cozyplan graph | head``): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so that the interpreter's final flush cannot fail again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
+
+
 def handle_errors(f: F) -> F:
     """Turn cozyplan's errors into messages and exit codes; never a traceback for users."""
 
@@ -214,6 +225,8 @@ def handle_errors(f: F) -> F:
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            quiet_broken_pipe()
         except Exception as exc:
             if os.environ.get("COZYPLAN_DEBUG"):
                 traceback.print_exc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import click
@@ -55,6 +56,13 @@ class ConsoleProgress:
         )
 
     def failed(self, address: str, action: Action, elapsed: float, error: BaseException) -> None:
+        if isinstance(error, asyncio.CancelledError):  # a second Ctrl-C: not the step's fault
+            self._line(
+                f"{self.style(address, bold=True)}: "
+                + self.style("abandoned", "yellow")
+                + f" after {_secs(elapsed)} (its crash marker lets the next apply adopt it)"
+            )
+            return
         self._line(
             f"{self.style(address, bold=True)}: "
             + self.style("failed", "red")

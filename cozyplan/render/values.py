@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -71,9 +72,30 @@ def remember_secret(value: Any) -> None:
             KNOWN_SECRETS.add(text)
 
 
+@functools.lru_cache(maxsize=4096)
+def renderings(secret: str) -> frozenset[str]:
+    """Every way a message may spell ``secret``: raw, inside a Python repr (either quote),
+    JSON-escaped (ASCII or not), and JSON-escaped twice (a JSON body quoted in a JSON error)."""
+    once = json.dumps(secret)[1:-1]
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        repr(secret + "'")[1:-2],  # the double-quoted repr style, as chosen for "it's"
+        repr(secret + '"')[1:-2],
+        once,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(once)[1:-1],
+    }
+    return frozenset(f for f in forms if len(f) >= 4)
+
+
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove known secret values from free text such as provider error messages."""
-    for secret in sorted({*secrets, *KNOWN_SECRETS}, key=len, reverse=True):
+    """Remove known secret values, in any of their renderings, from free text such as
+    provider error messages and validation messages."""
+    forms: set[str] = set()
+    for secret in {*secrets, *KNOWN_SECRETS}:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, SENSITIVE_TEXT)
+            forms |= renderings(secret)
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, SENSITIVE_TEXT)
     return text

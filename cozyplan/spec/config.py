@@ -178,10 +178,27 @@ def model_errors(
     return []
 
 
+def decode_text(data: bytes, file: str) -> str:
+    """UTF-8 text (a leading byte-order mark allowed), or an error at the first bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(
+            [
+                Diagnostic(
+                    f"not UTF-8 text (byte 0x{data[exc.start]:02x}): save the spec as UTF-8",
+                    Position(file, line, col),
+                )
+            ]
+        ) from None
+
+
 def load_config(path: Path) -> Config:
     file = str(path)
     try:
-        text = path.read_text()
+        text = decode_text(path.read_bytes(), file)
     except FileNotFoundError:
         raise SpecError([Diagnostic(f"spec file not found: {file}")]) from None
     except OSError as exc:

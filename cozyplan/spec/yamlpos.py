@@ -13,6 +13,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
@@ -20,6 +21,15 @@ from ruamel.yaml.tag import Tag
 from cozyplan.errors import Diagnostic, Position, SpecError
 
 YamlPath = tuple[str | int, ...]
+
+#: deepest nesting of mappings and sequences a spec may have (a real one nests ~10 deep); deeper
+#: documents are refused before any recursive step sees them (the C composer crashes the process
+#: at ~50,000 levels, Python recursion fails at ~300)
+MAX_DEPTH = 100
+#: aliases may expand a document to at most this many times its own size (nodes + characters),
+#: and at least _ALIAS_FLOOR, so a few hundred bytes cannot become gigabytes ("billion laughs")
+ALIAS_RATIO = 10
+_ALIAS_FLOOR = 1_000_000
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 
@@ -43,16 +53,36 @@ class Document:
 
 
 class _Converter:
-    def __init__(self, file: str, scalars: SafeConstructor) -> None:
+    def __init__(self, file: str, scalars: SafeConstructor, size: int) -> None:
         self.file = file
         self.positions: dict[YamlPath, Position] = {(): Position(file, 1, 1)}
         self.scalars = scalars
         self.active: set[int] = set()
+        #: collection nodes converted once; converting one again is an alias expansion
+        self.done: set[int] = set()
+        self.expanding = 0  # > 0 while converting a node reached again through an alias
+        self.expanded = 0  # nodes + characters produced by alias expansions so far
+        self.budget = max(ALIAS_RATIO * size, _ALIAS_FLOOR)
 
     def pos(self, node: Node) -> Position:
         return Position(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
+    def _count(self, node: Node) -> None:
+        self.expanded += 1 + (len(node.value) if isinstance(node, ScalarNode) else 0)
+        if self.expanded > self.budget:
+            raise SpecError(
+                [
+                    Diagnostic(
+                        f"YAML aliases expand this document to more than {ALIAS_RATIO} times "
+                        "its size (an alias bomb?): repeat less through anchors",
+                        self.pos(node),
+                    )
+                ]
+            )
+
     def convert(self, node: Node, path: YamlPath) -> Any:
+        if self.expanding:
+            self._count(node)
         if isinstance(node, ScalarNode):
             tag = node.ctag.trval
             if tag == _STR:  # the common case, without the constructor's machinery
@@ -65,6 +95,11 @@ class _Converter:
             return str(value)  # timestamps, binary: keep the text
         if id(node) in self.active:
             raise SpecError([Diagnostic("recursive YAML alias", self.pos(node))])
+        if len(path) >= MAX_DEPTH:  # reached through aliases (the text itself was checked)
+            raise SpecError([_too_deep(self.pos(node))])
+        again = id(node) in self.done
+        self.done.add(id(node))
+        self.expanding += again
         self.active.add(id(node))
         try:
             if isinstance(node, SequenceNode):
@@ -78,6 +113,7 @@ class _Converter:
                 return self.mapping(node, path)
         finally:
             self.active.discard(id(node))
+            self.expanding -= again
         raise SpecError([Diagnostic(f"unsupported YAML node {node.tag}", self.pos(node))])
 
     def mapping(self, node: MappingNode, path: YamlPath) -> dict[str | int, Any]:
@@ -171,7 +207,35 @@ def _yaml() -> YAML:
     return yaml
 
 
+def _too_deep(pos: Position) -> Diagnostic:
+    return Diagnostic(f"YAML nesting deeper than {MAX_DEPTH} levels", pos)
+
+
+def _check_depth(yaml: YAML, text: str, file: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH, from the parser's events.
+
+    The event parser keeps its own stack (no recursion), unlike the composer; a syntax error is
+    left for ``compose`` to report with its position.
+    """
+    if text.count("[") + text.count("{") + text.count("-") + text.count(":") < MAX_DEPTH:
+        return  # too few indicators to nest that deep
+    depth = 0
+    try:
+        for event in yaml.parse(text):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise SpecError([_too_deep(Position(file, mark.line + 1, mark.column + 1))])
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except MarkedYAMLError:
+        return
+
+
 def load_yaml(text: str, file: str) -> Document:
+    yaml = _yaml()
+    _check_depth(yaml, text, file)
     yaml = _yaml()
     try:
         node = yaml.compose(text)
@@ -184,7 +248,7 @@ def load_yaml(text: str, file: str) -> Document:
         raise SpecError([Diagnostic(f"YAML error: {exc}", Position(file, 1, 1))]) from None
     if node is None:
         return Document(file=file, data=None, text=text)
-    conv = _Converter(file, yaml.constructor)
+    conv = _Converter(file, yaml.constructor, len(text))
     try:
         data = conv.convert(node, ())
     except MarkedYAMLError as exc:

@@ -19,8 +19,9 @@ MARK = "$cozyplan-encrypted"
 
 
 class StateCipher:
-    """Seals and opens values. The key is loaded (or created) on first use only, so a state
-    whose sensitive fields are all empty needs no key."""
+    """Seals and opens values. The key is loaded on first use only, so a state whose sensitive
+    fields are all empty needs no key. A key file is created only to seal a value: opening a
+    value when the key file is gone is an error (a new key could never open it)."""
 
     def __init__(
         self,
@@ -45,7 +46,7 @@ class StateCipher:
             return cls(key=env.encode())
         return cls(key_file=state_path.with_name(state_path.name + ".key"))
 
-    def _cipher(self) -> Any:
+    def _cipher(self, *, create: bool) -> Any:
         if self._fernet is None:
             from cryptography.fernet import Fernet  # only runs that hold secrets pay for it
 
@@ -54,7 +55,7 @@ class StateCipher:
                     self._missing_hint
                     or "a sensitive value must be encrypted but no state key is configured"
                 )
-            key = self._key if self._key is not None else self._load_or_create()
+            key = self._key if self._key is not None else self._load_or_create(create)
             try:
                 self._fernet = Fernet(key)
             except ValueError:
@@ -64,9 +65,17 @@ class StateCipher:
                 ) from None
         return self._fernet
 
-    def _load_or_create(self) -> bytes:
+    def _load_or_create(self, create: bool) -> bytes:
         assert self._key_file is not None
         key_file = self._key_file
+        if not key_file.exists() and not create:
+            raise StateError(
+                f"the state holds encrypted values but its key file {key_file} is missing. "
+                f"Restore that file from a backup (or set COZYPLAN_STATE_KEY to the key); "
+                f"without the key the encrypted values are lost: then remove the resources "
+                f"that hold them ('cozyplan state rm ADDR') and bring them back with "
+                f"'cozyplan import ADDR ID'."
+            )
         if not key_file.exists():
             from cryptography.fernet import Fernet
 
@@ -91,7 +100,7 @@ class StateCipher:
         plain = json.dumps(value, sort_keys=True)
         sealed = self._tokens.get(plain)
         if sealed is None:
-            token = self._cipher().encrypt(plain.encode())
+            token = self._cipher(create=True).encrypt(plain.encode())
             sealed = self._tokens[plain] = base64.urlsafe_b64encode(token).decode()
         return {MARK: sealed}
 
@@ -100,7 +109,7 @@ class StateCipher:
 
         try:
             token = base64.urlsafe_b64decode(sealed[MARK])
-            value = json.loads(self._cipher().decrypt(token))
+            value = json.loads(self._cipher(create=False).decrypt(token))
             self._tokens.setdefault(json.dumps(value, sort_keys=True), sealed[MARK])
             return value
         except (InvalidToken, ValueError) as exc:

@@ -24,7 +24,14 @@ from typing import Any
 
 from cozyplan.errors import StateError
 from cozyplan.state.backend import DEFAULT_WORKSPACE, Snapshot
-from cozyplan.state.envelope import Encryption, is_envelope, open_maybe
+from cozyplan.state.envelope import Encryption, EncryptionError, is_envelope, open_maybe
+from cozyplan.state.files import (
+    JournalEntry,
+    JournalHeader,
+    ResourceFile,
+    SealedJournalEntry,
+    check,
+)
 from cozyplan.state.lock import LockInfo, StateLock, force_unlock
 from cozyplan.state.model import FORMAT_VERSION, State
 
@@ -121,21 +128,51 @@ class LocalBackend:
     def read(self) -> Snapshot | None:
         snapshot: Snapshot | None = None
         if self.path.exists():
-            data = open_maybe(
-                self.path.read_bytes(), self.encryption, SNAPSHOT_CONTEXT, f"the state {self.path}"
-            )
-            try:
-                raw = json.loads(data)
-            except json.JSONDecodeError as exc:
-                raise StateError(
-                    f"{self.path} is not valid JSON ({exc}); the previous version is in "
-                    f"{self.backup_path}"
-                ) from None
-            head = State.from_json({**raw, "resources": {}})  # version check and upgrade
-            snapshot = Snapshot(head.lineage, head.serial, raw.get("resources", {}))
+            snapshot = self._read_snapshot()
         if self.journal_path.exists():
             snapshot = self._replay(snapshot)
         return snapshot
+
+    def _read_snapshot(self) -> Snapshot:
+        data = open_maybe(
+            self.path.read_bytes(), self.encryption, SNAPSHOT_CONTEXT, f"the state {self.path}"
+        )
+        try:
+            raw = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self._malformed(self.path, f"not valid JSON ({exc})") from None
+        try:
+            if not isinstance(raw, dict) or not isinstance(raw.get("resources"), dict):
+                State.from_json(raw)  # names what is wrong
+                raise StateError("resources: expected an object")
+            head = State.from_json({**raw, "resources": {}})  # version check and upgrade
+            for address, resource in raw["resources"].items():
+                check(ResourceFile, resource, f"resources.{address}")
+        except StateError as exc:
+            raise self._malformed(self.path, str(exc)) from None
+        return Snapshot(head.lineage, head.serial, raw["resources"])
+
+    def _malformed(self, path: Path, problem: str) -> StateError:
+        """The problem, and how to recover from it (naming only files that exist)."""
+        if path == self.journal_path:
+            how = (
+                f"It records the changes of a run that did not finish. To continue from the last "
+                f"snapshot, move it aside (e.g. mv {path} {path}.bad); objects that run created "
+                f"are then unknown to the state: bring them back with 'cozyplan import ADDR ID'."
+            )
+        elif self.backup_path.exists():
+            how = (
+                f"The previous snapshot is in {self.backup_path}: check it and copy it over "
+                f"{path} to restore it (changes recorded after it are then unknown to the state: "
+                f"bring them back with 'cozyplan import ADDR ID')."
+            )
+        else:
+            how = (
+                f"There is no backup ({self.backup_path} does not exist): restore {path} from "
+                f"your own copy, or move it aside and bring existing objects back with "
+                f"'cozyplan import ADDR ID'."
+            )
+        return StateError(f"{path} is malformed: {problem}\n{how}")
 
     def _replay(self, snapshot: Snapshot | None) -> Snapshot:
         lines = self.journal_path.read_bytes().split(b"\n")
@@ -145,27 +182,36 @@ class LocalBackend:
                 continue
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 if i >= len(lines) - 2:
                     break  # a torn last write: the change it described never completed
-                raise StateError(f"{self.journal_path}: line {i + 1} is corrupt") from None
-            if "lineage" in entry and "address" not in entry and "sealed" not in entry:
-                if snapshot is not None and entry["lineage"] != snapshot.lineage:
-                    raise StateError(f"{self.journal_path} belongs to another state lineage")
-                out.lineage = entry["lineage"]
-                continue
-            if entry["serial"] <= out.serial:
-                continue  # already folded into the snapshot
-            if "sealed" in entry:
-                where = f"{self.journal_path} line {i + 1}"
-                entry = json.loads(
-                    open_maybe(
-                        entry["sealed"].encode(),
-                        self.encryption,
-                        journal_context(out.lineage, entry["serial"]),
-                        where,
+                raise self._malformed(self.journal_path, f"line {i + 1} is not JSON") from None
+            try:
+                if isinstance(entry, dict) and "lineage" in entry and "address" not in entry:
+                    check(JournalHeader, entry)
+                    if snapshot is not None and entry["lineage"] != snapshot.lineage:
+                        raise StateError("it belongs to another state lineage")
+                    out.lineage = entry["lineage"]
+                    continue
+                if isinstance(entry, dict) and "sealed" in entry:
+                    check(SealedJournalEntry, entry)
+                    if entry["serial"] <= out.serial:
+                        continue
+                    entry = json.loads(
+                        open_maybe(
+                            entry["sealed"].encode(),
+                            self.encryption,
+                            journal_context(out.lineage, entry["serial"]),
+                            f"{self.journal_path} line {i + 1}",
+                        )
                     )
-                )
+                check(JournalEntry, entry)
+                if entry["serial"] <= out.serial:
+                    continue  # already folded into the snapshot
+            except EncryptionError:
+                raise  # a key problem, not a damaged file
+            except StateError as exc:
+                raise self._malformed(self.journal_path, f"line {i + 1}: {exc}") from None
             out.serial = entry["serial"]
             out.journal_records += 1
             if entry["resource"] is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from cozyplan import __version__
 from cozyplan.errors import StateError
+from cozyplan.state.files import ResourceFile, StateFile, check
 
 FORMAT_VERSION = 1
 
@@ -79,7 +80,9 @@ class ResourceState:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ResourceState:
+    def from_json(cls, data: Any, where: str = "") -> ResourceState:
+        """Build from the stored form; a malformed one raises StateError naming the field."""
+        check(ResourceFile, data, where)
         return cls(
             type=data["type"],
             provider=data["provider"],
@@ -109,23 +112,46 @@ class State:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> State:
+    def from_json(cls, data: Any) -> State:
+        """Build from the stored form; a malformed one raises StateError naming the field."""
+        if not isinstance(data, dict):
+            raise StateError(f"expected a JSON object, found {_json_kind(data)}")
         version = data.get("version")
         if version != FORMAT_VERSION:
             data = upgrade(data)
+        check(StateFile, data)
         return cls(
             lineage=str(data["lineage"]),
             serial=int(data["serial"]),
-            resources={a: ResourceState.from_json(r) for a, r in data["resources"].items()},
+            resources={
+                a: ResourceState.from_json(r, f"resources.{a}")
+                for a, r in data["resources"].items()
+            },
         )
 
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """Upgrade older state formats, one version at a time (none older than 1 exists yet)."""
     version = data.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or not 1 <= version <= FORMAT_VERSION
+    ):
         raise StateError(
             f"state format version {version!r} is not supported by cozyplan {__version__} "
             f"(supports up to {FORMAT_VERSION})"
         )
     return data
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
