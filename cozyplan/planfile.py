@@ -20,9 +20,11 @@ from cozyplan.errors import CozyplanError
 from cozyplan.planner import Plan, PlanOptions
 from cozyplan.render.human import Styler, render_plan
 from cozyplan.render.jsonout import plan_document
+from cozyplan.state.envelope import Encryption, is_envelope, open_maybe
 from cozyplan.state.store import write_atomic
 
 KIND = "cozyplan-plan"
+CONTEXT = "cozyplan-plan"
 
 
 class StalePlan(CozyplanError):
@@ -39,13 +41,24 @@ def values_digest(plan: Plan, salt: str) -> str:
     return h.hexdigest()
 
 
-def save_plan(path: Path, plan: Plan, spec: Path, state_path: Path, lab: bool) -> None:
+def save_plan(
+    path: Path,
+    plan: Plan,
+    spec: Path,
+    state_path: Path,
+    lab: bool,
+    *,
+    workspace: str = "default",
+    encryption: Encryption | None = None,
+) -> None:
+    """With whole-state encryption configured, the plan file is sealed with the same key."""
     salt = secrets.token_hex(16)
     data = {
         "kind": KIND,
         "cozyplan_version": __version__,
         "spec": str(spec),
         "state": str(state_path),
+        "workspace": workspace,
         "lab": lab,
         "options": asdict(plan.options),
         "lineage": plan.lineage,
@@ -57,14 +70,21 @@ def save_plan(path: Path, plan: Plan, spec: Path, state_path: Path, lab: bool) -
         "document": plan_document(plan),
         "text": render_plan(plan, Styler(False)),
     }
-    write_atomic(path, json.dumps(data, indent=1).encode(), mode=0o600)
+    payload = json.dumps(data, indent=1).encode()
+    if encryption is not None:
+        payload = encryption.seal(payload, CONTEXT)
+    write_atomic(path, payload, mode=0o600)
 
 
-def load_plan(path: Path) -> dict[str, Any]:
+def load_plan(path: Path, encryption: Encryption | None = None) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = json.loads(path.read_text())
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise CozyplanError(f"plan file not found: {path}") from None
+    if is_envelope(raw):
+        raw = open_maybe(raw, encryption, CONTEXT, f"the plan file {path}")
+    try:
+        data: dict[str, Any] = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise CozyplanError(f"{path} is not a cozyplan plan file") from None
     if data.get("kind") != KIND:

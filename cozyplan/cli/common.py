@@ -19,7 +19,8 @@ from cozyplan.lab import DEFAULT_LAB_DIR
 from cozyplan.render.human import Styler
 from cozyplan.render.values import scrub
 from cozyplan.session import Session, default_state_path
-from cozyplan.state.settings import state_target
+from cozyplan.state.envelope import Encryption, configured
+from cozyplan.state.settings import BackendSettings, state_target
 from cozyplan.state.store import StateStore
 
 if TYPE_CHECKING:
@@ -102,6 +103,20 @@ def cli_backend() -> tuple[str | None, tuple[str, ...]]:
     if ctx is None:
         return None, ()
     return ctx.meta.get("cozyplan.workspace"), tuple(ctx.meta.get("cozyplan.backend_config", ()))
+
+
+def remember_workspace(workspace: str | None) -> None:
+    """A saved plan's workspace, unless --workspace names one."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and workspace and "cozyplan.workspace" not in ctx.meta:
+        ctx.meta["cozyplan.workspace"] = workspace
+
+
+def plan_encryption(spec: Path) -> Encryption | None:
+    """The whole-state encryption that seals saved plans (as the state's)."""
+    _, pairs = cli_backend()
+    settings = BackendSettings.resolve(spec, pairs)
+    return configured(settings.options.get("encryption"), "the backend's encryption")
 
 
 def open_store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> StateStore:

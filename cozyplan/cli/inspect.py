@@ -44,7 +44,9 @@ def show(
 ) -> None:
     """Show a saved plan, or the state (sensitive values masked)."""
     if planfile is not None:
-        saved = load_plan(planfile)
+        from cozyplan.cli.common import plan_encryption
+
+        saved = load_plan(planfile, plan_encryption(spec))
         if as_json:
             click.echo(json.dumps(saved["document"], indent=2))
         else:

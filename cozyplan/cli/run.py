@@ -15,6 +15,8 @@ import click
 from cozyplan.apply import Applier, ApplyReport
 from cozyplan.cli.common import (
     Exit,
+    plan_encryption,
+    remember_workspace,
     handle_errors,
     open_session,
     report_error,
@@ -179,7 +181,15 @@ def _plan_and_maybe_apply(
                         scrub(render_markdown(plan, str(session.spec_path)), secrets)
                     )
                 if out is not None:
-                    save_plan(out, plan, session.spec_path, session.state_path, lab)
+                    save_plan(
+                        out,
+                        plan,
+                        session.spec_path,
+                        session.state_path,
+                        lab,
+                        workspace=session.target.workspace,
+                        encryption=session.store.backend.encryption,
+                    )
                     click.echo(
                         f"\nSaved the plan to {out}. Apply it with 'cozyplan apply {out}'.",
                         err=as_json,
@@ -320,8 +330,9 @@ def apply(
     """Make the real systems match the spec (or apply a saved plan)."""
     saved = None
     if planfile is not None:
-        saved = load_plan(planfile)
+        saved = load_plan(planfile, plan_encryption(spec))
         spec = Path(saved["spec"])
+        remember_workspace(saved.get("workspace"))
         state_path = Path(saved["state"]) if state_path is None else state_path
         lab = lab or bool(saved.get("lab"))
         options = options_of(saved)

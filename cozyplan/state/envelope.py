@@ -114,6 +114,11 @@ class Encryption:
         self._keys: dict[bytes, bytes] = {}
         self._salt: bytes | None = None
 
+    def check(self) -> None:
+        """Read the key (or passphrase) now: a missing one fails before anything is changed."""
+        if self._secret is None:
+            self._secret = self.source.secret()
+
     def _key(self, kdf: dict[str, Any] | None) -> bytes:
         if self._secret is None:
             self._secret = self.source.secret()

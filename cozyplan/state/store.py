@@ -31,6 +31,8 @@ class StateStore:
 
     # -- locking ------------------------------------------------------------------------------
     def lock(self, operation: str) -> LockInfo:
+        if self.backend.encryption is not None:
+            self.backend.encryption.check()
         return self.backend.lock(operation)
 
     def unlock(self) -> None:
