@@ -192,9 +192,11 @@ def _carry_sensitive_key(
         return  # the same key reaches every backend
     src_key = source.location.sensitive_key_file(source.workspace)
     if src_key is None:
-        src_key = Path(source.settings.options["state_key_file"]).expanduser() if (
-            "state_key_file" in source.settings.options
-        ) else None
+        src_key = (
+            Path(source.settings.options["state_key_file"]).expanduser()
+            if ("state_key_file" in source.settings.options)
+            else None
+        )
     if src_key is None or not Path(src_key).exists():
         return
     if isinstance(dest, LocalLocation):

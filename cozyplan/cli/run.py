@@ -15,10 +15,10 @@ import click
 from cozyplan.apply import Applier, ApplyReport
 from cozyplan.cli.common import (
     Exit,
-    plan_encryption,
-    remember_workspace,
     handle_errors,
     open_session,
+    plan_encryption,
+    remember_workspace,
     report_error,
     session_options,
     styler,

@@ -37,8 +37,9 @@ class BackendSpec(BaseModel):
         None, alias="schema", description="postgres: schema of the default workspace"
     )
     encryption: str | None = Field(
-        None, description="whole-state encryption key source: passphrase-env:NAME, "
-        "key-env:NAME or key-file:PATH"
+        None,
+        description="whole-state encryption key source: passphrase-env:NAME, "
+        "key-env:NAME or key-file:PATH",
     )
     state_key_file: str | None = Field(
         None, description="file with the key of sensitive values (shared backends)"

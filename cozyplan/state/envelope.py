@@ -125,7 +125,8 @@ class Encryption:
         if self.source.kind != "passphrase-env":
             if kdf is not None:
                 raise EncryptionError(
-                    f"this data was encrypted with a passphrase, but the key source is {self.source}"
+                    "this data was encrypted with a passphrase, but the key source is "
+                    f"{self.source}"
                 )
             return self._secret
         if kdf is None:

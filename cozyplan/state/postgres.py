@@ -172,7 +172,9 @@ class PostgresBackend:
                 f"that run ends or dies; if it hangs, '{hint}' ends its database session."
             )
         self.ensure_schema()
-        info = LockInfo(str(uuid.uuid4()), os.getpid(), socket.gethostname(), time.time(), operation)
+        info = LockInfo(
+            str(uuid.uuid4()), os.getpid(), socket.gethostname(), time.time(), operation
+        )
         with self._mutex:
             self.conn.execute(
                 self._sql(
@@ -264,7 +266,9 @@ class PostgresBackend:
             conn = self.conn
             if not self._schema_exists(conn):
                 return False
-            return bool(conn.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {s}.meta)")).fetchone()[0])
+            return bool(
+                conn.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {s}.meta)")).fetchone()[0]
+            )
 
     def has_journal(self) -> bool:
         with self._mutex:
@@ -283,7 +287,9 @@ class PostgresBackend:
                 return None
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                meta = conn.execute(self._sql("SELECT lineage, serial, format FROM {s}.meta")).fetchone()
+                meta = conn.execute(
+                    self._sql("SELECT lineage, serial, format FROM {s}.meta")
+                ).fetchone()
                 rows = conn.execute(self._sql("SELECT address, data FROM {s}.resources")).fetchall()
                 journal = conn.execute(
                     self._sql("SELECT serial, address, data FROM {s}.journal ORDER BY serial")
@@ -381,9 +387,7 @@ class PostgresBackend:
         if rewrite:
             self._table = {a: "" for a in self._table}
         self.ensure_schema()
-        new = {
-            a: json.dumps(r, separators=(",", ":")) for a, r in snapshot.resources.items()
-        }
+        new = {a: json.dumps(r, separators=(",", ":")) for a, r in snapshot.resources.items()}
         changed = [
             (a, self._seal(p, resource_context(snapshot.lineage, a)))
             for a, p in new.items()

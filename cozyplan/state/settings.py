@@ -42,7 +42,10 @@ class BackendSettings:
 
     @classmethod
     def resolve(
-        cls, spec: Path | None, cli_pairs: tuple[str, ...] = (), env: Mapping[str, str] | None = None
+        cls,
+        spec: Path | None,
+        cli_pairs: tuple[str, ...] = (),
+        env: Mapping[str, str] | None = None,
     ) -> BackendSettings:
         env = os.environ if env is None else env
         block = spec_backend(spec) if spec is not None else None
@@ -126,9 +129,7 @@ def open_location(settings: BackendSettings, spec: Path, state_path: Path) -> Lo
     return LocalLocation(state_path, encryption=encryption)
 
 
-def sensitive_cipher(
-    location: Location, settings: BackendSettings, workspace: str
-) -> StateCipher:
+def sensitive_cipher(location: Location, settings: BackendSettings, workspace: str) -> StateCipher:
     env_key = os.environ.get("COZYPLAN_STATE_KEY")
     if env_key:
         return StateCipher(key=env_key.encode())

@@ -45,7 +45,7 @@ def test_passphrase_encrypts_snapshot_journal_and_plans(
     for clear in ("null_resource.alpha", "visible-trigger", "out/f", "lineage"):
         assert clear not in raw
     assert json.loads(raw)["kdf"]["name"] == "argon2id"
-    backup = (project.dir / (STATE + ".backup"))
+    backup = project.dir / (STATE + ".backup")
     assert not backup.exists() or "null_resource" not in backup.read_text()
     assert project.sh("plan", "--detailed-exitcode").returncode == 0
     assert "null_resource.alpha" in project.sh("state", "list").stdout
@@ -76,7 +76,9 @@ def test_passphrase_encrypts_snapshot_journal_and_plans(
     assert applied.returncode == 0, applied.stderr
 
 
-def test_encrypted_journal_survives_sigkill(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_encrypted_journal_survives_sigkill(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COZYPLAN_STATE_ENCRYPTION", "key-env:STATE_KEY")
     monkeypatch.setenv("STATE_KEY", _key())
     project.write(chain_spec(20))

@@ -19,6 +19,8 @@ resources:
   local_file.s: {path: out/s, sensitive_content: top-secret}
 """
 
+pytestmark = pytest.mark.postgres
+
 
 def _resources_bytes(path: Path) -> tuple[str, int, list[str]]:
     doc = json.loads(path.read_text())

@@ -20,6 +20,8 @@ from tests.pgserver import wait_until
 
 SCHEMA = "cozyplan_cozyplan"  # the default schema of cozyplan.yaml
 
+pytestmark = pytest.mark.postgres
+
 
 def query(conninfo: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     import psycopg
