@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.pgserver import admin_conninfo, create_database
+from bench.pgserver import admin_conninfo, create_database
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from bench.pgserver import wait_until
 from cozyplan.state.crypto import StateCipher
 from cozyplan.state.model import Pending, ResourceState
 from cozyplan.state.postgres import PostgresBackend
 from cozyplan.state.store import StateStore
 from tests.conftest import Project
 from tests.engine.test_crash_and_lock import chain_spec
-from tests.pgserver import wait_until
 
 SCHEMA = "cozyplan_cozyplan"  # the default schema of cozyplan.yaml
 

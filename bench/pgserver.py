@@ -1,6 +1,7 @@
-"""A real PostgreSQL server for tests: the one CI started (``COZYPLAN_TEST_PG``, a connection
-string with rights to create databases), else a throwaway cluster in a temp dir, on a Unix
-socket and loopback TCP, run as the ``postgres`` user when we are root (initdb refuses root)."""
+"""A real PostgreSQL server for tests and the backend bench: the one CI started
+(``COZYPLAN_TEST_PG``, a connection string with rights to create databases), else a throwaway
+cluster in a temp dir, on a Unix socket and loopback TCP, run as the ``postgres`` user when we
+are root (initdb refuses root)."""
 
 from __future__ import annotations
 
