@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,3 +184,57 @@ def test_workspaces_keep_separate_states(project: Project, pg: str) -> None:
     assert gone.returncode == 0, gone.stderr
     assert project.sh("workspace", "list").stdout.split() == ["*", "default"]
     assert not query(pg, f"SELECT 1 FROM pg_namespace WHERE nspname = '{SCHEMA}__staging'")
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "specs/examples/proxmox.yaml"
+
+
+@pytest.mark.slow
+def test_sigkill_mid_create_then_the_next_run_adopts_it(
+    project: Project, pg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the lab's Proxmox, running in the background as a real one does (its clone tasks
+    go on when cozyplan dies): the kill lands while VM creates are in flight (their crash
+    markers are committed journal rows); the next run adopts the VMs instead of failing on
+    them or making others."""
+    monkeypatch.setenv("COZYPLAN_STATE_KEY", Fernet.generate_key().decode())
+    (project.dir / "pve.yaml").write_text(EXAMPLE.read_text())
+    up = project.sh("lab", "up", "--time-scale", "0.2")
+    assert up.returncode == 0, up.stderr
+    try:
+        _kill_mid_create_and_rerun(project, pg)
+    finally:
+        project.sh("lab", "down")
+
+
+def _kill_mid_create_and_rerun(project: Project, pg: str) -> None:
+    args = ("-f", "pve.yaml", "--lab", "--backend-config", "type=postgres")
+    schema = "cozyplan_pve"
+    proc = project.spawn("apply", "--auto-approve", "--quiet", *args)
+    in_flight = (
+        f'SELECT address FROM "{schema}".journal j WHERE address LIKE %s AND data LIKE %s '
+        f'AND serial = (SELECT max(serial) FROM "{schema}".journal WHERE address = j.address)'
+    )
+    markers = ("proxmox_vm.%", '%"pending":{"operation"%')
+
+    def creating() -> bool:
+        try:
+            return bool(query(pg, in_flight, *markers))
+        except Exception:
+            return False
+
+    wait_until(creating, timeout=60)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert query(pg, in_flight, *markers)  # the kill left creates in flight
+
+    again = project.sh("apply", "--auto-approve", "--quiet", *args)  # no force-unlock
+    assert again.returncode == 0, again.stdout + again.stderr
+    world = json.loads((project.dir / ".lab/world.json").read_text())
+    names = sorted(vm["config"].get("name", "") for vm in world["proxmox"]["vms"].values())
+    expected = ["cozy-cp1", "cozy-cp2", "cozy-cp3", "cozy-worker1"]
+    assert [n for n in names if n.startswith("cozy-")] == expected  # one VM each
+    resources = pg_state(pg, schema)
+    assert all(r["pending"] is None for r in resources.values())
+    plan = project.sh("plan", "--detailed-exitcode", *args)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
