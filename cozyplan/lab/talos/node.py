@@ -109,6 +109,8 @@ class SimNode:
         self.sim.world.register_endpoint("talos", self.ip, API_PORT, self.loopback, self.port)
         self.record["boots"] = int(self.record.get("boots", 0)) + 1
         self._save()
+        if cfg is not None:
+            self.sim.node_up(self, cfg)
 
     async def _boot_later(self) -> None:
         """A worker waits for a control plane of its cluster before apid can serve."""

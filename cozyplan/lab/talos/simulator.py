@@ -112,6 +112,17 @@ class TalosSimulator(Simulator):
         }
         asyncio.get_running_loop().create_task(self.world.publish("talos.bootstrapped", payload))
 
+    def node_up(self, node: SimNode, cfg: NodeConfig) -> None:
+        # a configured node runs its kubelet: a lab Kubernetes API lists it as a Node
+        payload = {
+            "cluster_id": cfg.cluster_id,
+            "node": node.ip,
+            "hostname": node.hostname,
+            "machine_type": cfg.machine_type,
+            "talos_version": node.talos_version,
+        }
+        asyncio.get_running_loop().create_task(self.world.publish("talos.node_up", payload))
+
     def status(self) -> dict[str, Any]:
         nodes = {ip: node.status() for ip, node in sorted(self.nodes.items())}
         return {

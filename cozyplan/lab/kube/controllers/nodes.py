@@ -1,0 +1,149 @@
+"""Nodes of the cluster: one Node per lab Talos node that joined it, NotReady (network plugin
+not initialised, ``node.kubernetes.io/not-ready`` taint) until a CNI is reported installed."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from cozyplan.lab.kube.controllers.base import Controller, Obj
+from cozyplan.lab.kube.discovery import KUBE_VERSION
+from cozyplan.lab.kube.resources import ResourceType
+from cozyplan.lab.kube.store import timestamp
+
+NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+_NOT_READY_MESSAGE = (
+    "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+    "message:Network plugin returns error: cni plugin not initialized"
+)
+
+
+class NodeController(Controller):
+    watches = (("", "Node"),)
+
+    @property
+    def members(self) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = self.cluster.record.setdefault("nodes", {})
+        return found
+
+    def start(self) -> None:
+        super().start()
+        self.reconcile()
+
+    def reconcile(self) -> None:
+        node_rt = self.rt("", "Node")
+        for name, info in sorted(self.members.items()):
+            if self.store.find(node_rt, "", name) is None:
+                self.store.create(node_rt, "", self._node(name, info), "kubelet")
+            obj = self.store.find(node_rt, "", name)
+            if obj is not None:
+                self.enqueue(node_rt, obj)
+
+    def _node(self, name: str, info: dict[str, Any]) -> Obj:
+        labels = {
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "beta.kubernetes.io/os": "linux",
+            "beta.kubernetes.io/arch": "amd64",
+        }
+        if info.get("role") in ("controlplane", "init"):
+            labels["node-role.kubernetes.io/control-plane"] = ""
+        return {
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"taints": [{**NOT_READY_TAINT, "timeAdded": timestamp()}]},
+        }
+
+    async def sync(self, rt: ResourceType, obj: Obj | None, namespace: str, name: str) -> None:
+        info = self.members.get(name)
+        if obj is None or info is None:
+            return
+        ready = bool(self.cluster.record.get("cni_ready"))
+        cur = next(
+            (
+                c
+                for c in (obj.get("status") or {}).get("conditions", [])
+                if c.get("type") == "Ready"
+            ),
+            None,
+        )
+        if cur is not None and (cur.get("status") == "True") == ready:
+            return
+        if ready and cur is not None:
+            await self.cluster.world.sleep(self.cluster.faults.simulated("node_ready"))
+            obj = self.store.find(rt, "", name) or obj
+        self._write(rt, obj, info, ready)
+
+    def _write(self, rt: ResourceType, obj: Obj, info: dict[str, Any], ready: bool) -> None:
+        now = timestamp()
+        new = copy.deepcopy(obj)
+        taints = [
+            t
+            for t in (new.get("spec") or {}).get("taints") or []
+            if t.get("key") != NOT_READY_TAINT["key"]
+        ]
+        if not ready:
+            taints.append({**NOT_READY_TAINT, "timeAdded": now})
+        new.setdefault("spec", {})["taints"] = taints
+        if not taints:
+            new["spec"].pop("taints")
+        name = obj["metadata"]["name"]
+        self.store.update(rt, "", name, new, "kubelet")
+        fresh = self.store.get(rt, "", name)
+        pressure = [
+            {
+                "type": t,
+                "status": "False",
+                "lastHeartbeatTime": now,
+                "lastTransitionTime": now,
+                "reason": f"KubeletHasSufficient{r}",
+                "message": f"kubelet has sufficient {m}",
+            }
+            for t, r, m in (
+                ("MemoryPressure", "Memory", "memory available"),
+                ("DiskPressure", "Disk", "disk space available"),
+                ("PIDPressure", "PID", "PID available"),
+            )
+        ]
+        ready_cond = {
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+            "reason": "KubeletReady" if ready else "KubeletNotReady",
+            "message": "kubelet is posting ready status" if ready else _NOT_READY_MESSAGE,
+        }
+        status = {
+            "conditions": [*pressure, ready_cond],
+            "addresses": [
+                {"type": "InternalIP", "address": info.get("ip", "")},
+                {"type": "Hostname", "address": name},
+            ],
+            "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "50Gi"},
+            "allocatable": {
+                "cpu": "4",
+                "memory": "7800Mi",
+                "pods": "110",
+                "ephemeral-storage": "48Gi",
+            },
+            "nodeInfo": {
+                "kubeletVersion": KUBE_VERSION,
+                "kubeProxyVersion": KUBE_VERSION,
+                "osImage": f"Talos ({info.get('talos_version', 'v1.10.6')})",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+                "containerRuntimeVersion": "containerd://2.0.5",
+                "kernelVersion": "6.12.40-talos",
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": "",
+            },
+        }
+        self.write_status(rt, fresh, status)
+        self.event(
+            rt,
+            self.store.get(rt, "", name),
+            "NodeReady" if ready else "NodeNotReady",
+            f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
+            component="kubelet",
+        )
