@@ -32,10 +32,17 @@ class BackendSpec(BaseModel):
     from the environment or ``--backend-config``."""
 
     model_config = ConfigDict(extra="forbid")
-    type: Literal["local", "postgres"] = "local"
+    type: Literal["local", "postgres", "kubernetes"] = "local"
     schema_name: str | None = Field(
         None, alias="schema", description="postgres: schema of the default workspace"
     )
+    namespace: str | None = Field(None, description="kubernetes: namespace of the Secrets")
+    secret_prefix: str | None = Field(
+        None, description="kubernetes: name prefix of the Secrets (default cozyplan-<stem>)"
+    )
+    config_path: str | None = Field(None, description="kubernetes: kubeconfig file")
+    context: str | None = Field(None, description="kubernetes: kubeconfig context")
+    lease_seconds: int | None = Field(None, ge=1, description="kubernetes: lock lease duration")
     encryption: str | None = Field(
         None,
         description="whole-state encryption key source: passphrase-env:NAME, "

@@ -27,10 +27,20 @@ from cozyplan.state.envelope import configured
 from cozyplan.state.local import WORKSPACE_RE, LocalLocation
 from cozyplan.state.store import StateStore
 
-BACKENDS = ("local", "postgres")
+BACKENDS = ("local", "postgres", "kubernetes")
 BACKEND_KEYS = {
     "local": {"type", "encryption", "state_key_file"},
     "postgres": {"type", "conn_str", "schema", "encryption", "state_key_file"},
+    "kubernetes": {
+        "type",
+        "namespace",
+        "secret_prefix",
+        "config_path",
+        "context",
+        "lease_seconds",
+        "encryption",
+        "state_key_file",
+    },
 }
 _BACKEND_LINE = re.compile(r"^backend\s*:", re.MULTILINE)
 
@@ -124,6 +134,24 @@ def open_location(settings: BackendSettings, spec: Path, state_path: Path) -> Lo
         return PostgresLocation(
             settings.options.get("conn_str", ""),
             settings.options.get("schema") or default_schema(spec),
+            encryption=encryption,
+        )
+    if settings.type == "kubernetes":
+        from cozyplan.state.kubernetes import KubernetesLocation
+
+        opts = settings.options
+        try:
+            lease = int(opts.get("lease_seconds", 30))
+        except ValueError:
+            raise StateError(
+                f"lease_seconds must be a number, not {opts['lease_seconds']!r}"
+            ) from None
+        return KubernetesLocation(
+            opts.get("namespace") or "cozyplan",
+            opts.get("secret_prefix") or default_schema(spec).replace("_", "-"),
+            config_path=opts.get("config_path"),
+            context=opts.get("context"),
+            lease_seconds=lease,
             encryption=encryption,
         )
     return LocalLocation(state_path, encryption=encryption)
