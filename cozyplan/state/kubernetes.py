@@ -54,7 +54,9 @@ def _client(config_path: str | None, context: str | None) -> Any:
     except ImportError:  # pragma: no cover - a dependency of cozyplan
         raise StateError("the kubernetes backend needs the kubernetes client") from None
     try:
-        return config.new_client_from_config(config_file=config_path or None, context=context)
+        return config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=config_path or None, context=context
+        )
     except Exception as exc:  # the client raises ConfigException, OSError, TypeError...
         where = config_path or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise StateError(f"cannot load the kubeconfig {where}: {exc}") from None
@@ -146,7 +148,7 @@ class KubernetesBackend:
             str(uuid.uuid4()), os.getpid(), socket.gethostname(), time.time(), operation
         )
         now = _now()
-        lease = client.V1Lease(
+        lease: Any = client.V1Lease(
             metadata=client.V1ObjectMeta(
                 name=f"{self.name}-lock",
                 labels=self._labels("lock"),
@@ -206,7 +208,7 @@ class KubernetesBackend:
         interval = max(self.lease_seconds / 3, 0.2)
         while not self._stop.wait(interval):
             try:
-                lease = self.coord.read_namespaced_lease(f"{self.name}-lock", self.namespace)
+                lease: Any = self.coord.read_namespaced_lease(f"{self.name}-lock", self.namespace)
                 if self._info is None or lease.spec.holder_identity != self._info.id:
                     self._lost = "another run took the lock over"
                     return
@@ -232,7 +234,7 @@ class KubernetesBackend:
             self._renewer = None
         if self._info is not None and self._lost is None:
             with contextlib.suppress(Exception):
-                lease = self.coord.read_namespaced_lease(f"{self.name}-lock", self.namespace)
+                lease: Any = self.coord.read_namespaced_lease(f"{self.name}-lock", self.namespace)
                 if lease.spec.holder_identity == self._info.id:
                     self.coord.delete_namespaced_lease(f"{self.name}-lock", self.namespace)
         self._info = None
@@ -241,7 +243,7 @@ class KubernetesBackend:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            lease = self.coord.read_namespaced_lease(f"{self.name}-lock", self.namespace)
+            lease: Any = self.coord.read_namespaced_lease(f"{self.name}-lock", self.namespace)
         except ApiException as exc:
             if exc.status == 404:
                 raise StateError(f"no lock is held on {self.describe()}") from None
@@ -443,7 +445,8 @@ def _expired(lease: Any) -> bool:
     renewed = lease.spec.renew_time or lease.spec.acquire_time
     if renewed is None:
         return True
-    return _now() > renewed + dt.timedelta(seconds=lease.spec.lease_duration_seconds or 0)
+    expiry: dt.datetime = renewed + dt.timedelta(seconds=lease.spec.lease_duration_seconds or 0)
+    return _now() > expiry
 
 
 def _lease_holder(lease: Any) -> LockInfo | None:

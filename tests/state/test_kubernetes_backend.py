@@ -83,7 +83,7 @@ def test_chunked_snapshot_and_journal_round_trip(kubeconfig: Path) -> None:
 def test_lease_refuses_a_second_run_and_expires_when_the_holder_dies(
     project: Project, kubeconfig: Path
 ) -> None:
-    project.write(kube_spec(chain_spec(3, sleep="20")))
+    project.write(kube_spec(chain_spec(3, sleep="10")))
     first = project.spawn("apply", "--auto-approve")
     coord = client.CoordinationV1Api(_api(kubeconfig))
 
