@@ -33,6 +33,8 @@ class TemporaryError(ProviderError):
     ``delay`` is a hint in seconds for the first retry; the engine adds backoff and jitter.
     ``exhausted=True``: the provider already retried this itself (e.g. per HTTP call) and gave
     up, so the engine must not retry it again: nested retries multiply into hours.
+    ``expected=True``: a wait that is part of the plan (a node rebooting), shown as progress
+    rather than as an error.
     """
 
     def __init__(
@@ -42,10 +44,12 @@ class TemporaryError(ProviderError):
         delay: float | None = None,
         detail: str | None = None,
         exhausted: bool = False,
+        expected: bool = False,
     ):
         super().__init__(message, detail=detail)
         self.delay = delay
         self.exhausted = exhausted
+        self.expected = expected
 
 
 class PermanentError(ProviderError):

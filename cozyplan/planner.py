@@ -366,6 +366,7 @@ class Planner:
         if opts.targets:
             self._apply_targets(plan, graph)
         self._check_prevent_destroy(plan)
+        plan.warnings.extend(self.resources.warnings())
         return plan
 
     def _plan_instances(

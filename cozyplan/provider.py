@@ -144,6 +144,11 @@ class Provider(Generic[ConfigT]):
     async def close(self) -> None:
         """Release connections. Called once after the run."""
 
+    def config_warnings(self) -> list[str]:
+        """Settings that work but weaken something (e.g. TLS not verified), shown once with
+        the plan."""
+        return []
+
 
 @dataclass
 class PlanResult:

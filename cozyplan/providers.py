@@ -111,6 +111,14 @@ class ProviderSet:
         self._resources[type_name] = res
         return res
 
+    def warnings(self) -> list[str]:
+        """Each configured provider's ``config_warnings``, once per run."""
+        return [
+            f"provider {name}: {w}"
+            for name, provider in sorted(self._providers.items())
+            for w in provider.config_warnings()
+        ]
+
     async def close(self) -> None:
         for provider in self._providers.values():
             try:

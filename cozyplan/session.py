@@ -34,6 +34,7 @@ class Session:
     var_overrides: Mapping[str, str] | None = None
     workspace: str | None = None
     backend_config: tuple[str, ...] = ()
+    rehearsal: bool = False  # --lab: the lab is attached later
 
     def __post_init__(self) -> None:
         self.target = state_target(
@@ -41,7 +42,7 @@ class Session:
             self.state_path,
             self.workspace,
             self.backend_config,
-            lab=self.lab is not None,
+            lab=self.rehearsal or self.lab is not None,
         )
         self.workspace = self.target.workspace
         self.store = self.target.store()

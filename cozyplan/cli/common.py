@@ -19,6 +19,7 @@ from cozyplan.lab import DEFAULT_LAB_DIR
 from cozyplan.render.human import Styler
 from cozyplan.render.values import scrub
 from cozyplan.session import Session, default_state_path
+from cozyplan.state.crypto import StateCipher
 from cozyplan.state.envelope import Encryption, configured
 from cozyplan.state.settings import BackendSettings, state_target
 from cozyplan.state.store import StateStore
@@ -119,6 +120,19 @@ def plan_encryption(spec: Path) -> Encryption | None:
     return configured(settings.options.get("encryption"), "the backend's encryption")
 
 
+def saved_cipher(saved: dict[str, Any]) -> StateCipher:
+    """The key of sensitive values of the state a saved plan was made against."""
+    workspace, pairs = cli_backend()
+    target = state_target(
+        Path(saved["spec"]),
+        Path(saved["state"]),
+        workspace or saved.get("workspace"),
+        pairs,
+        lab=bool(saved.get("lab")),
+    )
+    return target.store().cipher
+
+
 def open_store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> StateStore:
     """The state of the current workspace, for commands that need no session."""
     workspace, pairs = cli_backend()
@@ -180,6 +194,10 @@ def open_session(
     time_scale: float | None,
     var_pairs: tuple[str, ...] = (),
 ) -> Iterator[Session]:
+    path = state_path or default_state_path(spec, lab_dir if lab else None)
+    workspace, pairs = cli_backend()
+    session = Session(spec, path, None, parse_vars(var_pairs), workspace, pairs, rehearsal=lab)
+    session.variables  # noqa: B018 - a bad spec or variable fails before a lab or state dir is made
     lab_ctx: contextlib.AbstractContextManager[LabHandle | None]
     if lab:
         from cozyplan.lab.runtime import lab_session  # the lab loads only when asked for
@@ -188,9 +206,8 @@ def open_session(
     else:
         lab_ctx = contextlib.nullcontext(None)
     with lab_ctx as handle:
-        path = state_path or default_state_path(spec, lab_dir if lab else None)
-        workspace, pairs = cli_backend()
-        yield Session(spec, path, handle, parse_vars(var_pairs), workspace, pairs)
+        session.lab = handle
+        yield session
 
 
 def report_error(exc: BaseException, secrets: list[str] | None = None) -> None:

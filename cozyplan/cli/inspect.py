@@ -8,8 +8,17 @@ from typing import Any
 
 import click
 
-from cozyplan.cli.common import Exit, handle_errors, open_session, spec_option, state_option
+from cozyplan.cli.common import (
+    Exit,
+    handle_errors,
+    open_session,
+    parse_vars,
+    spec_option,
+    state_option,
+    var_option,
+)
 from cozyplan.cli.common import styler as make_styler
+from cozyplan.errors import Diagnostic, SpecError
 from cozyplan.instances import expand, instance_graph, resolve_variables
 from cozyplan.jsonschema import spec_json_schema
 from cozyplan.planfile import load_plan
@@ -19,10 +28,17 @@ from cozyplan.spec.config import load_config
 
 @click.command()
 @spec_option
+@var_option
 @handle_errors
-def validate(spec: Path) -> None:
-    """Check the spec: fields, types, references, cycles. Talks to nothing."""
-    load_config(spec)
+def validate(spec: Path, var_pairs: tuple[str, ...]) -> None:
+    """Check the spec: fields, types, references, cycles. Talks to nothing.
+
+    With --var, also check that each NAME is a declared variable.
+    """
+    cfg = load_config(spec)
+    unknown = [n for n in parse_vars(var_pairs) if n not in cfg.variables]
+    if unknown:
+        raise SpecError([Diagnostic(f"--var {n}: no such variable in {spec}") for n in unknown])
     click.echo(make_styler()("Success!", "green", bold=True) + f" {spec} is valid.")
 
 
@@ -33,6 +49,7 @@ def validate(spec: Path) -> None:
 @click.option("--lab", is_flag=True, help="Show the lab's state for this spec.")
 @click.option("--lab-dir", type=click.Path(path_type=Path), default=Path(".lab"))
 @click.option("--json", "as_json", is_flag=True)
+@var_option
 @handle_errors
 def show(
     planfile: Path | None,
@@ -41,6 +58,7 @@ def show(
     lab: bool,
     lab_dir: Path,
     as_json: bool,
+    var_pairs: tuple[str, ...],
 ) -> None:
     """Show a saved plan, or the state (sensitive values masked)."""
     if planfile is not None:
@@ -54,7 +72,13 @@ def show(
         return
     from cozyplan.cli.common import open_store
 
-    state = open_store(spec, state_path, lab, lab_dir).load()
+    store = open_store(spec, state_path, lab, lab_dir)
+    if not store.exists() and not as_json:
+        from cozyplan.cli.statecmds import no_state_message
+
+        click.echo(no_state_message(store.describe()), err=True)
+        return
+    state = store.load()
     doc: dict[str, Any] = {
         "format_version": "1.0",
         "lineage": state.lineage,
@@ -89,7 +113,7 @@ def show(
 
 @click.command()
 @spec_option
-@click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE")
+@var_option
 @handle_errors
 def graph(spec: Path, var_pairs: tuple[str, ...]) -> None:
     """Print the resource graph in Graphviz DOT."""

@@ -44,6 +44,37 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict[str, dict[str, object]]:
     return out
 
 
+def endpoint_lines(endpoints: list[dict[str, Any]]) -> list[str]:
+    """``service  spec-address -> loopback-address``; an address that is its own target (the
+    simulator's listening socket itself) says nothing and is left out."""
+    return [
+        f"  {ep['service']:<10} {ep['host']}:{ep['port']} -> {ep['real_host']}:{ep['real_port']}"
+        for ep in endpoints
+        if (ep["host"], ep["port"]) != (ep["real_host"], ep["real_port"])
+    ]
+
+
+def _scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def status_lines(label: str, value: Any, indent: str) -> list[str]:
+    """A simulator's status, all of it (counters, faults, requests, per-node state) as
+    indented text: scalars on one line, nested maps and lists below their key."""
+    if _scalar(value):
+        return [f"{indent}{label} {value}"]
+    items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+    if not items:
+        return [f"{indent}{label} none"]
+    flat = [(k, v) for k, v in items if _scalar(v)]
+    nested = [(k, v) for k, v in items if not _scalar(v)]
+    head = ", ".join(f"{k}={v}" if isinstance(value, dict) else str(v) for k, v in flat)
+    lines = [f"{indent}{label} {head}".rstrip()]
+    for key, sub in nested:
+        lines.extend(status_lines(f"{key}:", sub, indent + "    "))
+    return lines
+
+
 @lab.command("up")
 @_dir
 @click.option(
@@ -68,11 +99,8 @@ def up(lab_dir: Path, time_scale: float, sets: tuple[str, ...]) -> None:
     info = start_background(lab_dir, time_scale=time_scale, options=_parse_sets(sets))
     status = LabClient(info).status()
     click.echo(f"Lab running in {lab_dir} (pid {info['pid']}, time scale {time_scale}).")
-    for ep in status.get("endpoints", []):
-        click.echo(
-            f"  {ep['service']:<10} {ep['host']}:{ep['port']} -> "
-            f"{ep['real_host']}:{ep['real_port']}"
-        )
+    for line in endpoint_lines(status.get("endpoints", [])):
+        click.echo(line)
     click.echo("Use --lab with plan/apply/refresh/destroy to rehearse against it.")
 
 
@@ -93,14 +121,11 @@ def status(lab_dir: Path, as_json: bool) -> None:
         click.echo(json.dumps({"pid": info["pid"], **st}, indent=2))
         return
     click.echo(f"Lab running in {lab_dir} (pid {info['pid']}, time scale {st['time_scale']}).")
-    for ep in st.get("endpoints", []):
-        click.echo(
-            f"  {ep['service']:<10} {ep['host']}:{ep['port']} -> "
-            f"{ep['real_host']}:{ep['real_port']}"
-        )
+    for line in endpoint_lines(st.get("endpoints", [])):
+        click.echo(line)
     for name, sim in st.get("simulators", {}).items():
-        summary = ", ".join(f"{k}={v}" for k, v in sim.items() if not isinstance(v, dict | list))
-        click.echo(f"  [{name}] {summary}")
+        for line in status_lines(f"[{name}]", sim, "  "):
+            click.echo(line)
 
 
 @lab.command("down")

@@ -71,6 +71,12 @@ class ConsoleProgress:
 
     def retrying(self, address: str, attempt: int, error: BaseException, wait: float) -> None:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if getattr(error, "expected", False):  # a planned wait (a reboot), not a fault
+            self._line(
+                f"{self.style(address, bold=True)}: {first} "
+                f"(check {attempt}, next in {_secs(wait)})"
+            )
+            return
         self._line(
             f"{self.style(address, bold=True)}: temporary error (attempt {attempt}), "
             f"retrying in {_secs(wait)}: {first}"

@@ -20,13 +20,21 @@ from cozyplan.cli.common import (
     plan_encryption,
     remember_workspace,
     report_error,
+    saved_cipher,
     session_options,
     styler,
 )
 from cozyplan.cli.progress import ConsoleProgress
 from cozyplan.errors import CozyplanError
 from cozyplan.plan import count_actions
-from cozyplan.planfile import check_fresh, load_plan, options_of, save_plan
+from cozyplan.planfile import (
+    PlanContext,
+    check_fresh,
+    load_plan,
+    options_of,
+    save_plan,
+    saved_context,
+)
 from cozyplan.planner import Plan, Planner, PlanOptions
 from cozyplan.render.human import render_plan
 from cozyplan.render.jsonout import plan_document
@@ -157,7 +165,7 @@ def _plan_and_maybe_apply(
     detailed: bool = False,
     saved: dict[str, Any] | None = None,
     quiet: bool = False,
-    lab: bool = False,
+    context: PlanContext | None = None,
 ) -> int:
     operation = "apply" if do_apply else "plan"
     with session.locked(operation):
@@ -181,15 +189,12 @@ def _plan_and_maybe_apply(
                         scrub(render_markdown(plan, str(session.spec_path)), secrets)
                     )
                 if out is not None:
-                    save_plan(
-                        out,
-                        plan,
-                        session.spec_path,
-                        session.state_path,
-                        lab,
-                        workspace=session.target.workspace,
-                        encryption=session.store.backend.encryption,
-                    )
+                    assert context is not None
+                    context.sensitive = frozenset(session.variables.sensitive)
+                    context.workspace = session.target.workspace
+                    context.cipher = session.store.cipher
+                    context.encryption = session.store.backend.encryption
+                    save_plan(out, plan, context)
                     click.echo(
                         f"\nSaved the plan to {out}. Apply it with 'cozyplan apply {out}'.",
                         err=as_json,
@@ -284,6 +289,13 @@ def plan(
     mode = "destroy" if destroy else "refresh-only" if refresh_only else "normal"
     options = _options(mode, refresh, targets, replace, parallelism)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
+        context = PlanContext(
+            spec=spec,
+            state=session.state_path,
+            lab_dir=lab_dir if lab else None,
+            time_scale=time_scale,
+            variables=session.var_overrides or {},
+        )
         code = _plan_and_maybe_apply(
             session,
             options,
@@ -293,7 +305,7 @@ def plan(
             as_json=as_json,
             markdown=markdown,
             detailed=detailed_exitcode,
-            lab=lab,
+            context=context,
         )
     raise Exit(code)
 
@@ -331,10 +343,24 @@ def apply(
     saved = None
     if planfile is not None:
         saved = load_plan(planfile, plan_encryption(spec))
-        spec = Path(saved["spec"])
         remember_workspace(saved.get("workspace"))
-        state_path = Path(saved["state"]) if state_path is None else state_path
-        lab = lab or bool(saved.get("lab"))
+        made = saved_context(saved, saved_cipher(saved))
+        if var_pairs:
+            raise CozyplanError(
+                "a saved plan applies with the --var values it was made with: drop --var "
+                "(or make a new plan with the new values)"
+            )
+        var_pairs = tuple(f"{k}={v}" for k, v in made.variables.items())
+        if made.lab_dir is not None:
+            explicit = click.get_current_context().get_parameter_source("lab_dir")
+            if explicit is click.core.ParameterSource.COMMANDLINE and lab_dir != made.lab_dir:
+                raise CozyplanError(
+                    f"the saved plan was made against the lab in {made.lab_dir}, not {lab_dir}"
+                )
+            lab, lab_dir = True, made.lab_dir
+            time_scale = time_scale if time_scale is not None else made.time_scale
+        spec = made.spec
+        state_path = made.state if state_path is None else state_path
         options = options_of(saved)
         if parallelism != 10:
             options = dataclasses.replace(options, parallelism=parallelism)
@@ -349,7 +375,6 @@ def apply(
             auto_approve=auto_approve,
             saved=saved,
             quiet=quiet,
-            lab=lab,
         )
     raise Exit(code)
 
@@ -374,9 +399,7 @@ def destroy(
     """Destroy everything cozyplan manages for this spec."""
     options = _options("destroy", True, targets, (), parallelism)
     with open_session(spec, state_path, lab, lab_dir, time_scale, var_pairs) as session:
-        code = _plan_and_maybe_apply(
-            session, options, do_apply=True, auto_approve=auto_approve, lab=lab
-        )
+        code = _plan_and_maybe_apply(session, options, do_apply=True, auto_approve=auto_approve)
     raise Exit(code)
 
 
@@ -418,5 +441,5 @@ def refresh(
         if as_json:
             click.echo(scrub(json.dumps(plan_document(result), indent=2), secrets))
         else:
-            click.echo(scrub(render_plan(result, styler()), secrets), nl=False)
+            click.echo(scrub(render_plan(result, styler(), recorded=True), secrets), nl=False)
     raise Exit(2 if detailed_exitcode and result.drift else 0)

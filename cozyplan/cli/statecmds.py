@@ -15,6 +15,7 @@ from cozyplan.cli.common import (
     lab_options,
     open_session,
     open_store,
+    parse_vars,
     spec_option,
     state_option,
 )
@@ -33,6 +34,14 @@ INSTANCE_ADDRESS_RE = re.compile(
 )
 
 
+def no_state_message(where: Path | str) -> str:
+    return (
+        f"No state at {where}: nothing has been applied with this spec yet "
+        "(another spec: -f SPEC; the lab's state: --lab; any file: --state PATH; "
+        "another workspace: --workspace NAME)."
+    )
+
+
 def _store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> StateStore:
     return open_store(spec, state_path, lab, lab_dir)
 
@@ -42,6 +51,16 @@ def _state_opts(f: F) -> F:
     f = state_option(f)
     f = click.option("--lab", is_flag=True)(f)
     f = click.option("--lab-dir", type=click.Path(path_type=Path), default=Path(".lab"))(f)
+    # accepted so that the flags of plan/apply work here too (a malformed NAME=VALUE is still
+    # refused); no state command evaluates the spec, so the values are not used
+    f = click.option(
+        "--var",
+        multiple=True,
+        metavar="NAME=VALUE",
+        expose_value=False,
+        callback=lambda _ctx, _param, pairs: parse_vars(pairs),
+        help="Accepted for symmetry with plan/apply; state commands evaluate nothing.",
+    )(f)
     return f
 
 
@@ -55,7 +74,11 @@ def state() -> None:
 @handle_errors
 def state_list(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> None:
     """List the addresses in the state."""
-    st = _store(spec, state_path, lab, lab_dir).load()
+    store = _store(spec, state_path, lab, lab_dir)
+    if not store.exists():
+        click.echo(no_state_message(store.describe()), err=True)
+        return
+    st = store.load()
     for addr in sorted(st.resources):
         click.echo(addr)
 

@@ -2,8 +2,10 @@
 
 Both expose the same small API (``LabHandle``): ``provider_settings()``, ``resolve()``,
 ``status()``, ``close()``. The background process answers it on a loopback control port
-(one JSON request line, one JSON response line). A lab directory is owned by one runtime at a
-time (an flock on ``lab.lock``, released by the kernel if the process dies).
+(one JSON request line, one JSON response line), only to a request that carries the random token
+written with the port into ``lab.json`` (mode 0600): the settings it hands out include the lab's
+Proxmox API token, so other local users must not read them. A lab directory is owned by one
+runtime at a time (an flock on ``lab.lock``, released by the kernel if the process dies).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -210,6 +213,7 @@ class LabClient:
         self.time_scale = float(info.get("time_scale", 1.0))
 
     def request(self, payload: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+        payload = {**payload, "token": self.info.get("token", "")}
         with socket.create_connection(("127.0.0.1", int(self.info["control_port"])), timeout) as s:
             s.sendall(json.dumps(payload).encode() + b"\n")
             data = b""
@@ -243,18 +247,39 @@ class LabClient:
         pass
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` whole and readable by its owner only (0600 from the start)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
 async def _serve(runtime: LabRuntime, directory: Path) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    token = secrets.token_urlsafe(32)
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await reader.readline()
-            request = json.loads(line or b"{}")
-            if request.get("op") == "shutdown":
-                reply: dict[str, Any] = {"ok": True}
+            try:
+                request = json.loads(line or b"{}")
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                request = None
+            given = request.get("token") if isinstance(request, dict) else None
+            if not isinstance(given, str) or not secrets.compare_digest(given, token):
+                reply: dict[str, Any] = {
+                    "error": f"not authorised: the lab's control port needs the token in "
+                    f"{directory / INFO_FILE}"
+                }
+            elif request.get("op") == "shutdown":
+                reply = {"ok": True}
                 stop.set()
             else:
                 try:
@@ -272,12 +297,11 @@ async def _serve(runtime: LabRuntime, directory: Path) -> None:
     info = {
         "pid": os.getpid(),
         "control_port": port,
+        "token": token,
         "time_scale": runtime.world.time_scale,
         "started": time.time(),
     }
-    tmp = directory / (INFO_FILE + ".tmp")
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, directory / INFO_FILE)
+    _write_private(directory / INFO_FILE, json.dumps(info).encode())
     try:
         await stop.wait()
     finally:

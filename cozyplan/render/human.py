@@ -11,7 +11,7 @@ import click
 from cozyplan.diff import Change, ChangeOp
 from cozyplan.plan import Action, Reason, ResourceChange
 from cozyplan.planner import Drift, Plan
-from cozyplan.render.values import SENSITIVE_TEXT, fmt, is_sensitive
+from cozyplan.render.values import SENSITIVE_TEXT, fmt, is_sensitive, pem_summary, summarise_pem
 
 _COLOURS = {
     Action.CREATE: "green",
@@ -47,7 +47,11 @@ class Styler:
 def _value(change_value: Any, sensitive: bool) -> str:
     if sensitive and change_value is not None:
         return SENSITIVE_TEXT
-    return fmt(change_value)
+    if isinstance(change_value, str):
+        summary = pem_summary(change_value)
+        if summary is not None:
+            return summary  # a certificate is told apart by its fingerprint, not its base64
+    return fmt(summarise_pem(change_value))
 
 
 def _multiline_diff(before: str, after: str, indent: str) -> list[str]:
@@ -72,6 +76,8 @@ def change_lines(change: Change, style: Styler, indent: str = "      ") -> list[
         and isinstance(b, str)
         and isinstance(a, str)
         and ("\n" in b or "\n" in a)
+        and pem_summary(b) is None
+        and pem_summary(a) is None
     ):
         return [f"{head}:{note}", *_multiline_diff(b, a, indent + "    ")]
     return [f"{head}: {_value(b, change.sensitive)} -> {_value(a, change.sensitive)}{note}"]
@@ -130,16 +136,25 @@ def drift_block(d: Drift, style: Styler) -> list[str]:
 
 
 def render_drift(drift: Iterable[Drift], style: Styler) -> list[str]:
+    """Real drift, then (apart: cozyplan made them) what an interrupted run created."""
     items = list(drift)
-    if not items:
-        return []
-    lines = [style("Objects have changed outside of cozyplan:", bold=True), ""]
-    for d in items:
-        lines.extend(drift_block(d, style))
+    outside = [d for d in items if not d.adopted]
+    adopted = [d for d in items if d.adopted]
+    lines: list[str] = []
+    if outside:
+        lines += [style("Objects have changed outside of cozyplan:", bold=True), ""]
+        for d in outside:
+            lines.extend(drift_block(d, style))
+    if adopted:
+        lines += [style("Objects an interrupted run of cozyplan created:", bold=True), ""]
+        for d in adopted:
+            lines.extend(drift_block(d, style))
     return lines
 
 
-def render_plan(plan: Plan, style: Styler) -> str:
+def render_plan(plan: Plan, style: Styler, *, recorded: bool = False) -> str:
+    """The plan as text. ``recorded``: a refresh that already wrote the drift into the state
+    (``cozyplan refresh``), not a proposal (``plan --refresh-only``)."""
     lines: list[str] = []
     mode = plan.options.mode
     lines.extend(render_drift(plan.drift, style))
@@ -148,6 +163,12 @@ def render_plan(plan: Plan, style: Styler) -> str:
             lines.append(
                 style("No changes.", "green", bold=True)
                 + " The real systems match the state; nothing has drifted."
+            )
+        elif recorded:
+            lines.append(
+                f"Refresh found drift in {len(plan.drift)} resource(s) and recorded it in the "
+                "state; 'cozyplan apply' brings them back to the spec (or change the spec to "
+                "match)."
             )
         else:
             lines.append(
@@ -162,7 +183,7 @@ def render_plan(plan: Plan, style: Styler) -> str:
         for w in plan.warnings:
             lines.append(style(f"Warning: {w}", "yellow"))
         return "\n".join(lines) + "\n"
-    if plan.drift:
+    if any(not d.adopted for d in plan.drift):
         lines.append("Unless the spec is changed to match, cozyplan will undo these changes.")
         lines.append("")
     lines.append("cozyplan will perform the following actions:")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -32,6 +36,41 @@ def mask(
         return {k: mask(v, (*path, k), sensitive_paths) for k, v in value.items()}
     if isinstance(value, list):
         return [mask(v, (*path, i), sensitive_paths) for i, v in enumerate(value)]
+    return value
+
+
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL)
+
+
+def pem_summary(text: str) -> str | None:
+    """``(PEM CERTIFICATE sha256:1a2b3c4d5e6f7a8b)`` for a PEM document, else None.
+
+    The fingerprint is the SHA-256 of the DER bytes, as ``openssl x509 -fingerprint -sha256``
+    shows it (first 16 hex digits): enough to tell two certificates apart in a plan.
+    """
+    if "-----BEGIN " not in text:
+        return None
+    blocks = _PEM.findall(text)
+    if not blocks:
+        return None
+    digest = hashlib.sha256()
+    for _kind, body in blocks:
+        try:
+            digest.update(base64.b64decode("".join(body.split()), validate=True))
+        except (ValueError, binascii.Error):
+            digest.update(body.encode())
+    kind = blocks[0][0] + (f" +{len(blocks) - 1} more" if len(blocks) > 1 else "")
+    return f"(PEM {kind} sha256:{digest.hexdigest()[:16]})"
+
+
+def summarise_pem(value: Any) -> Any:
+    """``value`` with every PEM string replaced by its summary (for human output)."""
+    if isinstance(value, str):
+        return pem_summary(value) or value
+    if isinstance(value, dict):
+        return {k: summarise_pem(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [summarise_pem(v) for v in value]
     return value
 
 

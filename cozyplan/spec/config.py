@@ -195,19 +195,38 @@ def decode_text(data: bytes, file: str) -> str:
         ) from None
 
 
+def _other_specs(missing: Path) -> str:
+    """``; specs here: specs/cozystack.yaml (use -f PATH)``, from the missing file's directory
+    and its ``specs/`` folder."""
+    base = missing.parent
+    found = [p for d in (base, base / "specs") for p in sorted(d.glob("*.y*ml")) if p.is_file()]
+    if not found:
+        return ""
+    names = ", ".join(str(p) for p in found[:5]) + (", ..." if len(found) > 5 else "")
+    return f"; specs here: {names} (use -f PATH)"
+
+
 def load_config(path: Path) -> Config:
     file = str(path)
     try:
         text = decode_text(path.read_bytes(), file)
     except FileNotFoundError:
-        raise SpecError([Diagnostic(f"spec file not found: {file}")]) from None
+        raise SpecError([Diagnostic(f"spec file not found: {file}{_other_specs(path)}")]) from None
     except OSError as exc:
         raise SpecError([Diagnostic(f"cannot read spec file {file}: {exc.strerror}")]) from None
     doc = load_yaml(text, file)
     diags = _Collector(doc)
     data = doc.data
     if data is None:
-        data = {}
+        raise SpecError(
+            [
+                Diagnostic(
+                    "the spec is empty: declare at least 'version: 1' and 'resources:' "
+                    "(see docs/spec.md)",
+                    Position(file, 1, 1),
+                )
+            ]
+        )
     if not isinstance(data, dict):
         raise SpecError(
             [
@@ -320,13 +339,33 @@ def _check_providers(cfg: Config, diags: _Collector) -> None:
         _check_refs(cfg, None, refs_in(body), path, diags, allow_resources=False)
 
 
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` for the closest candidate, or nothing."""
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _all_types() -> list[str]:
+    return [t for p in registry.available() for t in registry.resource_types_of(p)]
+
+
+def _misspelt(cfg: Config, address: str) -> bool:
+    """A reference to TYPE.NAME where a block NAME has an unknown type: that block's error
+    (with its "did you mean") is the one to fix; repeating it at every reference is noise."""
+    name = address.split("[", 1)[0].split(".", 1)[-1]
+    return any(
+        b.name == name and registry.resource_class(b.type) is None for b in cfg.resources.values()
+    )
+
+
 def _check_block(cfg: Config, block: ResourceBlock, diags: _Collector) -> None:
     path = block.path
     cls = registry.resource_class(block.type)
     if cls is None:
         if registry.provider_class(block.provider) is None:
-            close = difflib.get_close_matches(block.provider, registry.available(), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(block.type, _all_types()) or did_you_mean(
+                block.provider, registry.available()
+            )
             diags.add(
                 f"unknown resource type {block.type!r}: no provider {block.provider!r} is "
                 f"installed{hint} (installed: {', '.join(registry.available())})",
@@ -336,7 +375,8 @@ def _check_block(cfg: Config, block: ResourceBlock, diags: _Collector) -> None:
         else:
             types = ", ".join(registry.resource_types_of(block.provider))
             diags.add(
-                f"unknown resource type {block.type!r} (provider {block.provider!r} has: {types})",
+                f"unknown resource type {block.type!r}{did_you_mean(block.type, _all_types())} "
+                f"(provider {block.provider!r} has: {types})",
                 path,
                 address=block.address,
             )
@@ -400,9 +440,10 @@ def _check_block(cfg: Config, block: ResourceBlock, diags: _Collector) -> None:
     _check_refs(cfg, block, meta_refs, path, diags, allow_resources=False)
     _check_refs(cfg, block, block.refs, path, diags, allow_resources=True)
     for i, dep in enumerate(block.depends_on):
-        if _block_of(dep) not in cfg.resources:
+        if _block_of(dep) not in cfg.resources and not _misspelt(cfg, dep):
             diags.add(
-                f"depends_on names unknown resource {dep!r}",
+                f"depends_on names unknown resource {dep!r}"
+                f"{did_you_mean(_block_of(dep), cfg.resources)}",
                 (*path, "depends_on", i),
                 address=block.address,
                 field_path=f"depends_on[{i}]",
@@ -426,8 +467,9 @@ def _check_refs(
             name = str(ref.parts[1])
             if name not in cfg.variables:
                 known = ", ".join(sorted(cfg.variables)) or "none"
+                hint = did_you_mean(name, cfg.variables)
                 diags.add(
-                    f"reference to undeclared variable {ref.text!r} (declared: {known})",
+                    f"reference to undeclared variable {ref.text!r}{hint} (declared: {known})",
                     where,
                     address=address,
                     field_path=fp,
@@ -461,8 +503,11 @@ def _check_refs(
                 continue
             target = cfg.resources.get(ref.resource_address())
             if target is None:
+                if _misspelt(cfg, ref.resource_address()):
+                    continue
                 diags.add(
-                    f"reference to undeclared resource {ref.resource_address()!r}",
+                    f"reference to undeclared resource {ref.resource_address()!r}"
+                    f"{did_you_mean(ref.resource_address(), cfg.resources)}",
                     where,
                     address=address,
                     field_path=fp,
@@ -521,8 +566,9 @@ def _check_refs(
                 )
             elif tcls is not None and attrs[0] not in tcls.model.model_fields:
                 fields = ", ".join(sorted(tcls.model.model_fields))
+                hint = did_you_mean(str(attrs[0]), tcls.model.model_fields)
                 diags.add(
-                    f"{ref.text!r}: {target.type} has no attribute {attrs[0]!r} "
+                    f"{ref.text!r}: {target.type} has no attribute {attrs[0]!r}{hint} "
                     f"(attributes: {fields})",
                     where,
                     address=address,

@@ -107,15 +107,21 @@ class StateCipher:
     def open(self, sealed: dict[str, str]) -> Any:
         from cryptography.fernet import InvalidToken
 
+        raw = sealed[MARK]
+        if not isinstance(raw, str):
+            raise StateError(
+                f"an encrypted value in the state is damaged: {MARK} must be a token string"
+            )
         try:
-            token = base64.urlsafe_b64decode(sealed[MARK])
+            token = base64.urlsafe_b64decode(raw)
             value = json.loads(self._cipher(create=False).decrypt(token))
-            self._tokens.setdefault(json.dumps(value, sort_keys=True), sealed[MARK])
+            self._tokens.setdefault(json.dumps(value, sort_keys=True), raw)
             return value
         except (InvalidToken, ValueError) as exc:
             where = self._key_file or "COZYPLAN_STATE_KEY"
             raise StateError(
-                f"cannot decrypt a sensitive value in the state: wrong key (from {where})"
+                f"cannot decrypt a sensitive value in the state: wrong key (from {where}), "
+                "or a damaged value"
             ) from exc
 
 

@@ -7,9 +7,11 @@ checked form of what ``State.to_json`` / ``LocalStore.record`` write.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from cozyplan.errors import StateError
 
 
 class _Strict(BaseModel):
@@ -30,7 +32,8 @@ class ResourceFile(_Strict):
     desired: dict[str, Any] | None = None
     observed: dict[str, Any] | None = None
     dependencies: list[StrictStr] | None = None
-    sensitive_paths: list[list[StrictStr | StrictInt]] | None = None
+    #: each path names a field (never the whole object: an empty path is not written)
+    sensitive_paths: list[Annotated[list[StrictStr | StrictInt], Field(min_length=1)]] | None = None
     pending: PendingFile | None = None
     deposed: list[dict[str, Any]] | None = None
 
@@ -64,8 +67,6 @@ class SealedJournalEntry(_Strict):
 
 def check(model: type[BaseModel], data: Any, where: str = "") -> None:
     """Validate ``data`` against ``model``; raise StateError naming each bad field."""
-    from cozyplan.errors import StateError
-
     try:
         model.model_validate(data)
     except ValidationError as exc:

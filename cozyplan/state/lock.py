@@ -88,7 +88,7 @@ class StateLock:
 def read_lock_info(path: Path) -> LockInfo | None:
     try:
         data = json.loads(path.read_text() or "null")
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     if not isinstance(data, dict):
         return None

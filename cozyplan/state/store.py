@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cozyplan.errors import StateError
 from cozyplan.state.backend import Snapshot, StateBackend
 from cozyplan.state.crypto import StateCipher, open_paths, seal_paths
 from cozyplan.state.local import LocalBackend, write_atomic
@@ -79,7 +80,10 @@ class StateStore:
             state = State()
         else:
             state = State(snapshot.lineage, snapshot.serial)
-            state.resources = {a: self.decode(r) for a, r in snapshot.resources.items()}
+            try:
+                state.resources = {a: self.decode(r) for a, r in snapshot.resources.items()}
+            except StateError as exc:
+                raise StateError(f"{self.backend.describe()}: {exc}") from None
         self.replayed = snapshot.journal_records if snapshot is not None else 0
         self._base_serial = state.serial
         return state

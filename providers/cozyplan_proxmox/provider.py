@@ -27,6 +27,15 @@ class ProxmoxProvider(Provider[ProxmoxConfig]):
         self.vmids = VmidAllocator(self._next_id)
         self.clones = CloneLimiter(config.clone_concurrency)
 
+    def config_warnings(self) -> list[str]:
+        if self.config.verify_tls or self.config.ca_file:
+            return []
+        return [
+            "verify_tls is false: the API's TLS certificate is not checked, so anyone on the "
+            "path can read the API token; set ca_file to the cluster's CA (e.g. "
+            "/etc/pve/pve-root-ca.pem) instead"
+        ]
+
     async def _fetch_vms(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self.client.call("GET", "cluster/resources", type="vm")
         return found

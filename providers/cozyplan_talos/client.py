@@ -70,6 +70,15 @@ def translate(exc: BaseException, what: str, node: str) -> Exception:
         return PermanentError(f"{msg} ({_status_name(exc.status)})")
     if isinstance(exc, ssl.SSLError):
         return TemporaryError(f"{what} on {node}: TLS handshake failed: {exc.reason or exc}")
+    if isinstance(exc, ConnectionRefusedError):
+        # nothing listens on :50000 yet: the node is (re)booting, as expected after a start,
+        # an install or a config apply
+        return TemporaryError(
+            f"waiting for {node} to reboot",
+            delay=5,
+            expected=True,
+            detail=f"{what}: nothing listens on its Talos API ({exc}): rebooting, or powered off",
+        )
     if isinstance(exc, OSError | asyncio.TimeoutError | StreamTerminatedError | EOFError):
         reason = str(exc) or type(exc).__name__
         return TemporaryError(

@@ -148,16 +148,21 @@ def test_state_key_is_created_only_when_a_secret_is_stored(project: Project) -> 
     assert "not a valid key" in broken.stderr and "Traceback" not in broken.stderr
 
 
-def test_saved_plan_refuses_when_a_variable_changed(project: Project) -> None:
+def test_saved_plan_refuses_when_a_variable_changed(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project.write(
         "version: 1\nvariables:\n  msg: {default: aaa, env: MSG_FOR_TEST}\n"
         "resources:\n  local_file.a: {path: out/a, content: '${var.msg}'}\n"
     )
-    assert project.run("plan", "--var", "msg=bbb", "--out", "p.plan").exit_code == 0
-    wrong = project.run("apply", "p.plan")  # without the --var: other values than reviewed
+    monkeypatch.setenv("MSG_FOR_TEST", "bbb")
+    assert project.run("plan", "--out", "p.plan").exit_code == 0
+    monkeypatch.setenv("MSG_FOR_TEST", "ccc")
+    wrong = project.run("apply", "p.plan")  # other values than reviewed
     assert wrong.exit_code == 1
     assert "the values it would write changed" in wrong.output
     assert not (project.dir / "out/a").exists()
-    right = project.run("apply", "p.plan", "--var", "msg=bbb")
+    monkeypatch.setenv("MSG_FOR_TEST", "bbb")
+    right = project.run("apply", "p.plan")
     assert right.exit_code == 0, right.output
     assert (project.dir / "out/a").read_text() == "bbb"

@@ -114,3 +114,38 @@ def test_malformed_journal_line(project: Project, line: bytes, expected: str) ->
     assert "Internal error" not in result.stderr
     assert f"{STATE}.journal is malformed: {expected}" in result.stderr
     assert "move it aside" in result.stderr
+
+
+def test_empty_sensitive_path_is_refused(project: Project) -> None:
+    """Found by the fuzz test: a sensitive path [] masked a whole object into a string."""
+    state = applied(project, SECRET_SPEC)
+    data = json.loads(state.read_text())
+    data["resources"]["local_file.x"]["sensitive_paths"] = [[]]
+    state.write_text(json.dumps(data))
+    result = project.sh("show")
+    assert result.returncode == 1
+    assert "resources.local_file.x.sensitive_paths.0: List should have at least 1 item" in (
+        result.stderr
+    )
+
+
+def test_damaged_encrypted_value_is_named(project: Project) -> None:
+    """Found by the fuzz test: a sealed value that is not a token string gave a TypeError."""
+    state = applied(project, SECRET_SPEC)
+    data = json.loads(state.read_text())
+    data["resources"]["local_file.x"]["observed"]["sensitive_content"] = {
+        "$cozyplan-encrypted": None
+    }
+    state.write_text(json.dumps(data))
+    result = project.sh("state", "list")
+    assert result.returncode == 1
+    assert "Internal error" not in result.stderr
+    assert f"{STATE}: an encrypted value in the state is damaged" in result.stderr
+
+
+def test_binary_lock_file_is_no_lock(project: Project) -> None:
+    (project.dir / "state").mkdir()
+    (project.dir / f"{STATE}.lock").write_bytes(b"\xff\xfe")
+    result = project.sh("force-unlock", "abc")
+    assert result.returncode == 1
+    assert "no lock is held" in result.stderr and "Internal error" not in result.stderr

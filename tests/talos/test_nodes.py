@@ -148,7 +148,7 @@ def test_powered_off_node_is_temporary(
         )
         fut.result(10)
         res = TalosNode(provider)
-        with pytest.raises(TemporaryError, match="unreachable"):
+        with pytest.raises(TemporaryError, match=r"(?s)to reboot.*or powered off"):
             await res.create(res.parse(_node_attrs("10.0.0.241", cfg)), actx)
 
     asyncio.run(run())
