@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 META_KEYS = ("for_each", "count", "depends_on", "lifecycle")
 
@@ -52,17 +52,19 @@ class BackendSpec(BaseModel):
         None, description="file with the key of sensitive values (shared backends)"
     )
 
-    @model_validator(mode="before")
+    # credentials are named so that the error points at them (file:line:col), and refused
+    conn_str: None = Field(None, description="never here: COZYPLAN_PG_CONN_STR")
+    password: None = Field(None, description="never here")
+    dsn: None = Field(None, description="never here")
+    url: None = Field(None, description="never here")
+
+    @field_validator("conn_str", "password", "dsn", "url", mode="before")
     @classmethod
-    def _no_credentials(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in ("conn_str", "password", "dsn", "url"):
-                if key in data:
-                    raise ValueError(
-                        f"{key} must not be in the spec (it is a credential): set "
-                        "COZYPLAN_PG_CONN_STR or pass --backend-config conn_str=..."
-                    )
-        return data
+    def _no_credentials(cls, value: Any, info: ValidationInfo) -> None:
+        raise ValueError(
+            f"{info.field_name} must not be in the spec (it is a credential): set "
+            "COZYPLAN_PG_CONN_STR or pass --backend-config conn_str=..."
+        )
 
 
 class SpecFile(BaseModel):
