@@ -146,3 +146,25 @@ def test_migrate_local_postgres_kubernetes_local(
     assert (back["lineage"], back["serial"]) == (original["lineage"], original["serial"])
     dump = lambda doc: json.dumps(doc["resources"], separators=(",", ":"))  # noqa: E731
     assert dump(back) == dump(original)
+
+
+def test_workspaces_and_whole_state_encryption_on_kubernetes(
+    project: Project, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    monkeypatch.setenv("STATE_KEY", base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.setenv("COZYPLAN_STATE_ENCRYPTION", "key-env:STATE_KEY")
+    project.write(kube_spec("version: 1\nresources:\n  null_resource.alpha: {triggers: {k: v}}\n"))
+    assert project.sh("apply", "--auto-approve").returncode == 0
+    assert project.sh("workspace", "new", "staging").returncode == 0
+    staged = project.sh("apply", "--auto-approve")
+    assert staged.returncode == 0, staged.stderr
+    secrets = _secrets(kubeconfig)
+    assert {"cozyplan-cozyplan-snapshot", "cozyplan-cozyplan--staging-snapshot"} <= set(secrets)
+    blob = base64.b64decode(secrets["cozyplan-cozyplan--staging-snapshot"].data["chunk"])
+    assert blob.startswith(b'{"cozyplan-encrypted"')
+    assert project.sh("workspace", "list").stdout == "  default\n* staging\n"
+    monkeypatch.setenv("STATE_KEY", base64.b64encode(os.urandom(32)).decode())
+    wrong = project.sh("plan")
+    assert wrong.returncode == 1 and "wrong key from key-env:STATE_KEY" in wrong.stderr
