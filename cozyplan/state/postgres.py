@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from cozyplan.errors import LockedError, StateError
 from cozyplan.state.backend import DEFAULT_WORKSPACE, Snapshot
@@ -64,6 +65,23 @@ def _psycopg() -> Any:
             "the postgres backend needs psycopg 3: pip install 'cozyplan[postgres]'"
         ) from None
     return psycopg
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _db_errors(method: F) -> F:
+    """A database error is a StateError naming the server (never a traceback, no password)."""
+
+    @functools.wraps(method)
+    def wrapper(self: PostgresBackend, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except _psycopg().Error as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StateError(f"{self.describe()}: {first}") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def describe_conninfo(conn_str: str) -> str:
@@ -130,16 +148,12 @@ class PostgresBackend:
     @contextlib.contextmanager
     def _work(self, durable: bool = False) -> Iterator[Any]:
         """One transaction (pipelined: one round trip for its statements)."""
-        psycopg = _psycopg()
         with self._mutex:
             conn = self.conn
-            try:
-                with conn.pipeline(), conn.transaction():
-                    if durable:
-                        conn.execute("SET LOCAL synchronous_commit = on")
-                    yield conn
-            except psycopg.OperationalError as exc:
-                raise StateError(f"{self.describe()}: {str(exc).strip()}") from None
+            with conn.pipeline(), conn.transaction():
+                if durable:
+                    conn.execute("SET LOCAL synchronous_commit = on")
+                yield conn
 
     def _schema_exists(self, conn: Any) -> bool:
         row = conn.execute(
@@ -147,6 +161,7 @@ class PostgresBackend:
         ).fetchone()
         return bool(row[0])
 
+    @_db_errors
     def ensure_schema(self) -> None:
         with self._mutex:
             for stmt in DDL:
@@ -156,6 +171,7 @@ class PostgresBackend:
         return LOCK_NAMESPACE + self.schema
 
     # -- locking ------------------------------------------------------------------------------
+    @_db_errors
     def lock(self, operation: str) -> LockInfo:
         with self._mutex:
             conn = self.conn
@@ -197,6 +213,7 @@ class PostgresBackend:
                 return holder
             time.sleep(0.05)
 
+    @_db_errors
     def read_lock(self) -> LockInfo | None:
         with self._mutex:
             conn = self.conn
@@ -227,6 +244,7 @@ class PostgresBackend:
             self._lock_info = None
             self.close()
 
+    @_db_errors
     def force_unlock(self, lock_id: str) -> LockInfo:
         with self._mutex:
             conn = self.conn
@@ -261,6 +279,7 @@ class PostgresBackend:
             return plain
         return self.encryption.seal(plain.encode(), context).decode()
 
+    @_db_errors
     def exists(self) -> bool:
         with self._mutex:
             conn = self.conn
@@ -270,6 +289,7 @@ class PostgresBackend:
                 conn.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {s}.meta)")).fetchone()[0]
             )
 
+    @_db_errors
     def has_journal(self) -> bool:
         with self._mutex:
             conn = self.conn
@@ -279,6 +299,7 @@ class PostgresBackend:
                 conn.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {s}.journal)")).fetchone()[0]
             )
 
+    @_db_errors
     def read(self) -> Snapshot | None:
         with self._mutex:
             conn = self.conn
@@ -375,11 +396,13 @@ class PostgresBackend:
         finally:
             self._inflight = None
 
+    @_db_errors
     def _flush(self) -> None:
         # a transaction with an xid commits with a WAL flush, which covers every earlier commit
         with self._work(durable=True) as conn:
             conn.execute("SELECT txid_current()")
 
+    @_db_errors
     def compact(self, snapshot: Snapshot, *, rewrite: bool = False) -> None:
         if self._table is None:
             self.read()
@@ -420,6 +443,7 @@ class PostgresBackend:
         self._table = new
         self._meta_written = True
 
+    @_db_errors
     def destroy(self) -> None:
         with self._mutex:
             self.conn.execute(self._sql("DROP SCHEMA IF EXISTS {s} CASCADE"))

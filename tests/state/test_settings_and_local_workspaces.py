@@ -68,3 +68,17 @@ def test_local_workspaces(project: Project) -> None:
     assert project.sh("workspace", "delete", "default").returncode == 1
     assert project.sh("workspace", "delete", "prod", "--force").returncode == 0
     assert not ws_state.parent.exists()
+
+
+def test_unreachable_postgres_is_named_without_its_password(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("psycopg")
+    monkeypatch.setenv(
+        "COZYPLAN_PG_CONN_STR", "host=127.0.0.1 port=1 user=ci dbname=states password=hunter2"
+    )
+    project.write(_spec("backend: {type: postgres}\n"))
+    result = project.sh("plan")
+    assert result.returncode == 1
+    assert "cannot connect to postgres 127.0.0.1:1/states" in result.stderr
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
