@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from cozyplan.errors import LockedError, StateError
 from cozyplan.state.backend import DEFAULT_WORKSPACE, Snapshot
-from cozyplan.state.envelope import Encryption, open_maybe
+from cozyplan.state.envelope import Encryption, is_envelope, open_maybe
 from cozyplan.state.local import journal_context
 from cozyplan.state.lock import LockInfo
 from cozyplan.state.model import FORMAT_VERSION
@@ -326,8 +326,11 @@ class PostgresBackend:
             )
         where = f"the state in {self.describe()}"
         table = {a: self._open(d, resource_context(lineage, a), where) for a, d in rows}
-        self._table = table
         snap = Snapshot(lineage, serial, {a: json.loads(d) for a, d in table.items()})
+        # a row stored in clear while encryption is on (or sealed while it is off) is
+        # rewritten at the next compaction even if it did not change
+        want_sealed = self.encryption is not None
+        self._table = {a: table[a] if is_envelope(d) == want_sealed else "" for a, d in rows}
         for jserial, address, data in journal:
             if jserial <= snap.serial:
                 continue

@@ -238,3 +238,29 @@ def _kill_mid_create_and_rerun(project: Project, pg: str) -> None:
     assert all(r["pending"] is None for r in resources.values())
     plan = project.sh("plan", "--detailed-exitcode", *args)
     assert plan.returncode == 0, plan.stdout + plan.stderr
+
+
+def test_turning_encryption_on_seals_every_row_and_rekey_rotates(
+    project: Project, pg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import os
+
+    spec = pg_spec("version: 1\nresources:\n  null_resource.a: {triggers: {k: one}}\n"
+                   "  null_resource.b: {triggers: {k: two}}\n")  # fmt: skip
+    project.write(spec)
+    assert project.sh("apply", "--auto-approve").returncode == 0
+    for name in ("K1", "K2"):
+        monkeypatch.setenv(name, base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.setenv("COZYPLAN_STATE_ENCRYPTION", "key-env:K1")
+    project.write(spec.replace("k: one", "k: uno"))  # only null_resource.a changes
+    assert project.sh("apply", "--auto-approve").returncode == 0
+    rows = query(pg, f'SELECT address, data FROM "{SCHEMA}".resources')
+    assert len(rows) == 2 and all(d.startswith('{"cozyplan-encrypted"') for _, d in rows)
+    assert not any("uno" in d or "two" in d for _, d in rows)
+    rekeyed = project.sh("state", "rekey", "--to", "key-env:K2")
+    assert rekeyed.returncode == 0, rekeyed.stderr
+    old = project.sh("plan")
+    assert old.returncode == 1 and "wrong key from key-env:K1" in old.stderr
+    monkeypatch.setenv("COZYPLAN_STATE_ENCRYPTION", "key-env:K2")
+    assert project.sh("plan", "--detailed-exitcode").returncode == 0
