@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client
 from ruamel.yaml import YAML
 
@@ -47,6 +48,8 @@ def _cluster(**spec: Any) -> dict[str, Any]:
     }
 
 
+# CRDs take a visible while to be established: the first GET lands before
+@pytest.mark.parametrize("lab_options", [{"latency": {"crd_names": 30, "crd_established": 30}}])
 def test_crd_established_then_served_validated_pruned(
     api: client.ApiClient, kubectl: Kubectl
 ) -> None:

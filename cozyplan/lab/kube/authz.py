@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from cozyplan.lab.kube.errors import StatusError
 
 if TYPE_CHECKING:
-    from cozyplan.lab.kube.server import Target, User
+    from cozyplan.lab.kube.http import Target, User
     from cozyplan.lab.kube.store import Store
 
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}

@@ -23,8 +23,9 @@ from cozyplan.lab.framework import LabWorld, loopback_for
 from cozyplan.lab.kube import authz, crd
 from cozyplan.lab.kube.controllers.base import Controller
 from cozyplan.lab.kube.faults import Faults
+from cozyplan.lab.kube.http import Target, User
 from cozyplan.lab.kube.resources import BUILTINS, ResourceType
-from cozyplan.lab.kube.server import Target, User, make_app
+from cozyplan.lab.kube.server import make_app
 from cozyplan.lab.kube.store import SYSTEM_NAMESPACES, Store
 from cozyplan.lab.kube.strategies import Strategy
 
@@ -100,6 +101,8 @@ class KubeCluster:
         )
         self._builtins = {f"{rt.group}/{rt.plural}": rt for rt in BUILTINS}
         self.controllers: list[Controller] = []
+        #: (namespace, uid, reason, message) -> the Event that counts its repeats
+        self.event_names: dict[tuple[str, str, str, str], str] = {}
         self._runner: web.AppRunner | None = None
 
     def _save_soon(self) -> None:
@@ -202,19 +205,19 @@ class KubeCluster:
                     },
                     "kube-apiserver",
                 )
-                obj = self.store.find(api_rt, "", name)
-                assert obj is not None
-                obj["status"] = {
+                made = self.store.get(api_rt, "", name)
+                made["status"] = {
                     "conditions": [
                         {
                             "type": "Available",
                             "status": "True",
-                            "lastTransitionTime": obj["metadata"]["creationTimestamp"],
+                            "lastTransitionTime": made["metadata"]["creationTimestamp"],
                             "reason": "Local",
                             "message": "Local APIServices are always available",
                         }
                     ]
                 }
+                self.store.update(api_rt, "", name, made, "kube-apiserver", subresource="status")
 
     def ssl_context(self) -> ssl.SSLContext:
         ca_crt = str(self.record["ca_crt"]).encode()

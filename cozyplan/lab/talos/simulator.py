@@ -66,6 +66,11 @@ class TalosSimulator(Simulator):
         known = self.nodes.get(ip)
         if known is None:
             return
+        cfg = known.config
+        if cfg is not None:  # its kubelet stops posting status
+            await self.world.publish(
+                "talos.node_down", {"cluster_id": cfg.cluster_id, "hostname": known.hostname}
+            )
         await known.stop()
         if event == "vm.deleted":
             self.nodes.pop(ip, None)

@@ -122,23 +122,19 @@ class Controller:
         source = component or self.component
         now = timestamp()
         events_rt = self.rt("", "Event")
-        for existing in self.store.items(events_rt, namespace):
-            involved = existing.get("involvedObject") or {}
-            if (involved.get("uid"), existing.get("reason"), existing.get("message")) == (
-                meta.get("uid"),
-                reason,
-                message,
-            ):
-                new = copy.deepcopy(existing)
-                new["count"] = int(existing.get("count", 1)) + 1
-                new["lastTimestamp"] = now
-                with contextlib.suppress(StatusError):
-                    self.store.update(
-                        events_rt, namespace, existing["metadata"]["name"], new, source
-                    )
-                return
-        body = {
-            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}"},
+        key = (namespace, str(meta.get("uid")), reason, message)
+        known = self.cluster.event_names.get(key)
+        existing = self.store.find(events_rt, namespace, known) if known else None
+        if existing is not None:
+            new = copy.deepcopy(existing)
+            new["count"] = int(existing.get("count", 1)) + 1
+            new["lastTimestamp"] = now
+            with contextlib.suppress(StatusError):
+                self.store.update(events_rt, namespace, existing["metadata"]["name"], new, source)
+            return
+        event_name = f"{meta['name']}.{uuid.uuid4().hex[:16]}"
+        body: Obj = {
+            "metadata": {"name": event_name},
             "involvedObject": {
                 "kind": rt.kind,
                 "namespace": meta.get("namespace", ""),
@@ -160,6 +156,7 @@ class Controller:
         }
         with contextlib.suppress(StatusError):
             self.store.create(events_rt, namespace, body, source)
+            self.cluster.event_names[key] = event_name
 
     def write_status(self, rt: ResourceType, obj: Obj, status: Obj) -> None:
         if obj.get("status") == status:
