@@ -30,7 +30,7 @@ from cozyplan.render.values import scrub
 from cozyplan.retry import RetryPolicy, retrying
 from cozyplan.runlog import RunRecorder
 from cozyplan.state.model import Pending, ResourceState, State
-from cozyplan.state.store import LocalStore
+from cozyplan.state.store import StateStore
 from cozyplan.values import contains_unknown
 from cozyplan.walk import NodeStatus, WalkResult, walk
 
@@ -118,7 +118,7 @@ class Applier:
         self,
         plan: Plan,
         state: State,
-        store: LocalStore,
+        store: StateStore,
         resources: ProviderSet,
         variables: Variables,
         *,

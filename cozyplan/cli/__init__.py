@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "force-unlock": ("cozyplan.cli.statecmds", "force_unlock"),
     "schema": ("cozyplan.cli.inspect", "schema"),
     "lab": ("cozyplan.cli.labcmds", "lab"),
+    "workspace": ("cozyplan.cli.backendcmds", "workspace"),
 }
 
 

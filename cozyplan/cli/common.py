@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from cozyplan.lab.runtime import LabHandle
     from cozyplan.render.human import Styler
     from cozyplan.session import Session
+    from cozyplan.state.crypto import StateCipher
+    from cozyplan.state.envelope import Encryption
+    from cozyplan.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,14 +61,91 @@ def spec_option(f: F) -> F:
     )(f)
 
 
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value:
+            ctx.meta[f"cozyplan.{key}"] = value
+        return value
+
+    return callback
+
+
 def state_option(f: F) -> F:
-    return click.option(
+    """--state, plus the backend and workspace options (kept in the click context, so that
+    every command that reaches a state takes them without repeating them in its signature)."""
+    f = click.option(
         "--state",
         "state_path",
         type=click.Path(path_type=Path),
         default=None,
-        help="State file (default: state/<spec stem>.state.json; with --lab, in the lab dir).",
+        help="Local state file (default: state/<spec stem>.state.json; with --lab, in the lab "
+        "dir).",
     )(f)
+    f = click.option(
+        "--workspace",
+        expose_value=False,
+        callback=_remember("workspace"),
+        help="Workspace (default: the selected one, see 'cozyplan workspace').",
+    )(f)
+    f = click.option(
+        "--backend-config",
+        multiple=True,
+        metavar="KEY=VALUE",
+        expose_value=False,
+        callback=_remember("backend_config"),
+        help="Backend setting, e.g. type=postgres or conn_str=... (see docs/backends.md).",
+    )(f)
+    return f
+
+
+def cli_backend() -> tuple[str | None, tuple[str, ...]]:
+    """The --workspace and --backend-config of the running command."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None, ()
+    return ctx.meta.get("cozyplan.workspace"), tuple(ctx.meta.get("cozyplan.backend_config", ()))
+
+
+def remember_workspace(workspace: str | None) -> None:
+    """A saved plan's workspace, unless --workspace names one."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and workspace and "cozyplan.workspace" not in ctx.meta:
+        ctx.meta["cozyplan.workspace"] = workspace
+
+
+def plan_encryption(spec: Path) -> Encryption | None:
+    """The whole-state encryption that seals saved plans (as the state's)."""
+    from cozyplan.state.envelope import configured
+    from cozyplan.state.settings import BackendSettings
+
+    _, pairs = cli_backend()
+    settings = BackendSettings.resolve(spec, pairs)
+    return configured(settings.options.get("encryption"), "the backend's encryption")
+
+
+def saved_cipher(saved: dict[str, Any]) -> StateCipher:
+    """The key of sensitive values of the state a saved plan was made against."""
+    from cozyplan.state.settings import state_target
+
+    workspace, pairs = cli_backend()
+    target = state_target(
+        Path(saved["spec"]),
+        Path(saved["state"]),
+        workspace or saved.get("workspace"),
+        pairs,
+        lab=bool(saved.get("lab")),
+    )
+    return target.store().cipher
+
+
+def open_store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> StateStore:
+    """The state of the current workspace, for commands that need no session."""
+    from cozyplan.session import default_state_path
+    from cozyplan.state.settings import state_target
+
+    workspace, pairs = cli_backend()
+    path = state_path or default_state_path(spec, lab_dir if lab else None)
+    return state_target(spec, path, workspace, pairs, lab=lab).store()
 
 
 def lab_options(f: F) -> F:
@@ -125,7 +205,8 @@ def open_session(
     from cozyplan.session import Session, default_state_path
 
     path = state_path or default_state_path(spec, lab_dir if lab else None)
-    session = Session(spec, path, None, parse_vars(var_pairs))
+    workspace, pairs = cli_backend()
+    session = Session(spec, path, None, parse_vars(var_pairs), workspace, pairs, rehearsal=lab)
     session.variables  # noqa: B018 - a bad spec or variable fails before a lab or state dir is made
     lab_ctx: contextlib.AbstractContextManager[LabHandle | None]
     if lab:

@@ -71,28 +71,28 @@ def show(
 ) -> None:
     """Show a saved plan, or the state (sensitive values masked)."""
     if planfile is not None:
+        from cozyplan.cli.common import plan_encryption
         from cozyplan.planfile import load_plan
 
-        saved = load_plan(planfile)
+        saved = load_plan(planfile, plan_encryption(spec))
         if as_json:
             click.echo(json.dumps(saved["document"], indent=2))
         else:
             click.echo(saved["text"], nl=False)
         return
-    from cozyplan.session import Session, default_state_path
+    from cozyplan.cli.common import open_store
 
-    path = state_path or default_state_path(spec, lab_dir if lab else None)
-    session = Session(spec, path)
-    if not session.store.exists() and not as_json and report_path is None:
+    store = open_store(spec, state_path, lab, lab_dir)
+    if not store.exists() and not as_json and report_path is None:
         from cozyplan.cli.statecmds import no_state_message
 
-        click.echo(no_state_message(path), err=True)
+        click.echo(no_state_message(store.describe()), err=True)
         return
-    state = session.store.load()
+    state = store.load()
     if report_path is not None:
         from cozyplan.cli.report import write_report
 
-        write_report(report_path, state.last_run, str(spec), path)
+        write_report(report_path, state.last_run, str(spec), store.describe())
         return
     doc: dict[str, Any] = {
         "format_version": "1.0",

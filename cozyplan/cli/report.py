@@ -13,7 +13,9 @@ from cozyplan.runlog import RunRecord
 from cozyplan.session import Session
 
 
-def write_report(path: Path, last_run: dict[str, Any] | None, title: str, state: Path) -> None:
+def write_report(
+    path: Path, last_run: dict[str, Any] | None, title: str, state: Path | str
+) -> None:
     if last_run is None:
         raise CozyplanError(f"no apply is recorded in {state} yet: nothing to draw")
     try:

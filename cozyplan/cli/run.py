@@ -18,7 +18,10 @@ from cozyplan.cli.common import (
     Exit,
     handle_errors,
     open_session,
+    plan_encryption,
+    remember_workspace,
     report_error,
+    saved_cipher,
     session_options,
     styler,
 )
@@ -203,6 +206,9 @@ def _plan_and_maybe_apply(
                 if out is not None:
                     assert context is not None
                     context.sensitive = frozenset(session.variables.sensitive)
+                    context.workspace = session.target.workspace
+                    context.cipher = session.store.cipher
+                    context.encryption = session.store.backend.encryption
                     save_plan(out, plan, context)
                     click.echo(
                         f"\nSaved the plan to {out}. Apply it with 'cozyplan apply {out}'.",
@@ -379,8 +385,9 @@ def apply(
     began = time.time()
     saved = None
     if planfile is not None:
-        saved = load_plan(planfile)
-        made = saved_context(saved)
+        saved = load_plan(planfile, plan_encryption(spec))
+        remember_workspace(saved.get("workspace"))
+        made = saved_context(saved, saved_cipher(saved))
         if var_pairs:
             raise CozyplanError(
                 "a saved plan applies with the --var values it was made with: drop --var "

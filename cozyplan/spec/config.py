@@ -247,7 +247,11 @@ def load_config(path: Path) -> Config:
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             loc = tuple(err["loc"])
-            msg = "unknown top-level key" if err["type"] == "extra_forbidden" else err["msg"]
+            msg = (
+                "unknown top-level key"
+                if err["type"] == "extra_forbidden"
+                else err["msg"].removeprefix("Value error, ")
+            )
             diags.add(msg, loc, field_path=_loc_str(loc))
         raise SpecError(diags.items) from None
 

@@ -60,6 +60,13 @@ class JournalEntry(_Strict):
     resource: ResourceFile | None
 
 
+class SealedJournalEntry(_Strict):
+    """A journal line of a state with whole-state encryption (see ``envelope``)."""
+
+    serial: StrictInt = Field(ge=1)
+    sealed: StrictStr = Field(min_length=1)
+
+
 def check(model: type[BaseModel], data: Any, where: str = "") -> None:
     """Validate ``data`` against ``model``; raise StateError naming each bad field."""
     try:
