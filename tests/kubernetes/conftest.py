@@ -12,7 +12,8 @@ from k8s_lab import TALOS, Cluster
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("k8s")
     labdir = root / ".lab"
-    c = Cluster(root, labdir, root / "kubeconfig")
+    # a lab run writes the files the spec names under the lab directory
+    c = Cluster(root, labdir, labdir / "files" / str((root / "kubeconfig").resolve()).lstrip("/"))
     c.up()
     try:
         c.write(TALOS, "talos.yaml")
