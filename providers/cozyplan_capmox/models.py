@@ -120,9 +120,6 @@ class WorkersModel(SpecModel):
     bootstrap_secret: str | None = Field(
         None, description="an existing bootstrap data Secret (default: one from bootstrap_data)"
     )
-    bootstrap_data: Annotated[str, Sensitive()] = Field(
-        "", description="the workers' bootstrap data, e.g. a Talos worker machine config"
-    )
 
 
 class ClusterModel(SpecModel):
@@ -137,10 +134,13 @@ class ClusterModel(SpecModel):
     dns_servers: list[str] = Field(min_length=1)
     credentials: str = Field(description="namespace/name of the capmox_credentials Secret")
     workers: WorkersModel
+    bootstrap_data: Annotated[str, Sensitive()] = Field(
+        "", description="the workers' bootstrap data, e.g. a Talos worker machine config"
+    )
     token_acl: list[AclEntry] | None = Field(
         None, description="the token's ACL (${proxmox_api_token.X.acl}) for plan warnings"
     )
-    timeout: float = Field(900.0, gt=0)
+    timeout: float = Field(1800.0, gt=0, description="seconds to wait for the machines")
     ready: bool = True
     machines: Annotated[list[str], Computed(stable=False)] = []
     addresses: Annotated[list[str], Computed(stable=False)] = []

@@ -63,6 +63,9 @@ class KubernetesProvider(Provider[KubernetesConfig]):
             path = Path(cfg.kubeconfig_path or "~/.kube/config").expanduser()
             if not path.is_absolute():
                 path = self.ctx.base_dir / path
+            if cfg.kubeconfig_path and self.ctx.output_path(path).exists():
+                # a rehearsal: the kubeconfig talos_kubeconfig wrote under the lab directory
+                path = self.ctx.output_path(path)
             source = str(path)
             try:
                 text = path.read_text()

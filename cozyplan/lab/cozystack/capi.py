@@ -106,6 +106,13 @@ def capmox_deployment(namespace: str, version: str) -> Obj:
     }
 
 
+def capi_condition(kind: str, status: str, reason: str = "", message: str = "") -> Obj:
+    """A Cluster API condition: ``reason``/``message`` omitted when empty (``omitempty``; the
+    CRDs require at least one character when present)."""
+    out = condition(kind, status, reason, message)
+    return {k: v for k, v in out.items() if v != "" or k in ("type", "status")}
+
+
 def available(dep: Obj | None) -> bool:
     for cond in ((dep or {}).get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Available" and cond.get("status") == "True":
@@ -221,8 +228,8 @@ class Operator:
             {
                 "installedVersion": version,
                 "conditions": [
-                    condition("ProviderInstalled", "True", "Installed", ""),
-                    condition("Ready", "True", "Ready", ""),
+                    capi_condition("ProviderInstalled", "True", "Installed"),
+                    capi_condition("Ready", "True", "Ready"),
                 ],
             },
         )
@@ -242,8 +249,8 @@ class Operator:
             {
                 "installedVersion": spec.get("version"),
                 "conditions": [
-                    condition("ProviderInstalled", "True", "Installed", ""),
-                    condition("Ready", "True", "Ready", ""),
+                    capi_condition("ProviderInstalled", "True", "Installed"),
+                    capi_condition("Ready", "True", "Ready"),
                 ],
             },
         )
@@ -295,7 +302,7 @@ class Core:
                 },
             )
         infra_ready = bool((infra.get("status") or {}).get("ready"))
-        ready = condition(
+        ready = capi_condition(
             "Ready",
             "True" if infra_ready else "False",
             "" if infra_ready else "WaitingForInfrastructure",

@@ -32,15 +32,17 @@ from cozyplan.lab.cozystack.capi import (
     INFRA,
     OPERATOR,
     available,
+    capi_condition,
     owner_of,
     set_status,
 )
-from cozyplan.lab.cozystack.context import ClusterContext, Obj, condition
+from cozyplan.lab.cozystack.context import ClusterContext, Obj
 from cozyplan.lab.cozystack.pve import Pve, PveError
 
 FINALIZER = "proxmoxmachine.infrastructure.cluster.x-k8s.io"
 CLUSTER_FINALIZER = "proxmoxcluster.infrastructure.cluster.x-k8s.io"
 VM_PROVISIONED = "VMProvisioned"
+MAX_STEPS = 8
 
 
 def _b64(data: Obj, key: str) -> str | None:
@@ -66,7 +68,7 @@ def _addresses(ranges: list[str]) -> Iterator[ipaddress.IPv4Address]:
 
 
 def _cond(kind: str, status: str, reason: str = "", message: str = "") -> Obj:
-    return condition(kind, status, reason, message)
+    return capi_condition(kind, status, reason, message)
 
 
 class Capmox:
@@ -101,14 +103,24 @@ class Capmox:
         }
         machines = await c.list(INFRA, "ProxmoxMachine")
         for pm in machines:
-            try:
-                await self._machine(pm, by_key, machines)
-            except PveError as exc:
-                await set_status(
-                    self.ctx,
-                    pm,
-                    {"conditions": [_cond(VM_PROVISIONED, "False", "TaskFailure", str(exc))]},
-                )
+            # steps that need no waiting follow each other at once, as upstream's requeues do
+            for _ in range(MAX_STEPS):
+                version = pm["metadata"].get("resourceVersion")
+                try:
+                    await self._machine(pm, by_key, machines)
+                except PveError as exc:
+                    await set_status(
+                        self.ctx,
+                        pm,
+                        {"conditions": [_cond(VM_PROVISIONED, "False", "TaskFailure", str(exc))]},
+                    )
+                    break
+                meta = pm["metadata"]
+                fresh = await c.get(INFRA, "ProxmoxMachine", meta["name"], meta["namespace"])
+                if fresh is None or fresh["metadata"].get("resourceVersion") == version:
+                    break
+                pm.clear()
+                pm.update(fresh)
 
     # -- Proxmox access --------------------------------------------------------------------
     async def _client(self, pc: Obj) -> Pve:

@@ -98,7 +98,7 @@ class ProxmoxClusterResource(Resource[CapmoxProvider, ClusterModel]):
     async def create(self, planned: ClusterModel, ctx: ApplyContext) -> ClusterModel:
         api = await self.provider.api()
         if not planned.workers.bootstrap_secret:
-            await kube.apply(api, objects.bootstrap_secret(planned, planned.workers.bootstrap_data))
+            await kube.apply(api, objects.bootstrap_secret(planned, planned.bootstrap_data))
         for obj in objects.cluster_objects(planned):
             await kube.apply(api, obj)
         await self.provider.wait(
