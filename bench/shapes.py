@@ -86,7 +86,8 @@ def journal_yaml(n: int, sleep: float) -> str:
 
 def cozystack_yaml(n: int, sleep: float) -> str:
     # the kubeconfig goes into the work dir, not the repository's state/
-    return MAIN_SPEC.read_text().replace("../state/cozy-new.kubeconfig", "kubeconfig")
+    text = MAIN_SPEC.read_text().replace("../state/cozy-new.kubeconfig", "kubeconfig")
+    return text.replace("../state/test-tenant.kubeconfig", "test-tenant.kubeconfig")
 
 
 VM_HEADER = """version: 1

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from cozyplan.provider import Computed, RequiresReplace, Sensitive, SpecModel
 
@@ -37,6 +44,43 @@ def base_url(value: str) -> str:
     return value.rstrip("/")
 
 
+#: the field each runbook key stands for (its "missing" error would only repeat the fix)
+_REPLACES = {"token_id": "token", "token_secret": "secret"}
+
+
+def reject_runbook_keys(title: str, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+    """Validate ``data`` without the runbook's keys, and report each of those keys at its own
+    position together with every other error of the block (``validate`` lists all in one run)."""
+    found = [k for k in RUNBOOK_KEYS if isinstance(data, dict) and k in data]
+    if not found:
+        return handler(data)
+    errors = [
+        InitErrorDetails(
+            type=PydanticCustomError(
+                "runbook_key", "{msg}", {"msg": f"unknown key {k!r}: {RUNBOOK_KEYS[k]}"}
+            ),
+            loc=(k,),
+            input=data[k],
+        )
+        for k in found
+    ]
+    replaced = {_REPLACES[k] for k in found}
+    try:
+        handler({k: v for k, v in data.items() if k not in found})
+    except ValidationError as exc:
+        for err in exc.errors():
+            if err["type"] == "missing" and err["loc"] and err["loc"][0] in replaced:
+                continue
+            errors.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(err["type"], "{msg}", {"msg": err["msg"]}),
+                    loc=err["loc"],
+                    input=err["input"],
+                )
+            )
+    raise ValidationError.from_exception_data(title, errors)
+
+
 def _token_id(value: str) -> str:
     if "!" not in value or "@" not in value.split("!", 1)[0]:
         raise ValueError(f"must be user@realm!tokenid, got {value!r}")
@@ -59,14 +103,10 @@ class CredentialsModel(SpecModel):
     )
     root_ca: Annotated[str | None, Computed()] = None
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _runbook_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, why in RUNBOOK_KEYS.items():
-                if key in data:
-                    raise ValueError(f"unknown key {key!r}: {why}")
-        return data
+    def _runbook_keys(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        return reject_runbook_keys(cls.__name__, data, handler)
 
     @field_validator("url")
     @classmethod

@@ -57,7 +57,43 @@ def validate_spec(spec: SpecView) -> Problems:
     for block in spec.of_type("cozystack_tenant"):
         for _, body in spec.instances(block):
             problems.extend(_tenant(block, body))
+    if platforms:
+        problems.extend(_talos_images(spec, platforms))
     return _unique(problems)
+
+
+#: the Talos release each CozyStack version builds its image from
+#: (cozystack packages/core/installer/images/talos)
+TALOS_OF = {"v0.37.2": "v1.10.6"}
+#: a Talos release named in an image URL (Image Factory or GitHub release downloads)
+_TALOS_URL = re.compile(r"(?:factory\.talos\.dev|siderolabs/talos)\S*?/(v\d+\.\d+)\.\d+")
+
+
+def _talos_images(spec: SpecView, platforms: list[SpecBlock]) -> Problems:
+    """A Talos image other than the minor CozyStack's version builds (v1.10 for v0.37.2)."""
+    out: Problems = []
+    version = spec.static(platforms[0].body.get("version", DEFAULT_VERSION))
+    if not isinstance(version, str) or is_unknown(version):
+        return out
+    wanted = TALOS_OF.get(version)
+    if wanted is None:
+        return out
+    minor = ".".join(wanted.split(".")[:2])
+    for block in spec.of_type("proxmox_image"):
+        url = spec.static(block.body.get("url"))
+        m = _TALOS_URL.search(url) if isinstance(url, str) and not is_unknown(url) else None
+        if m is not None and m.group(1) != minor:
+            out.append(
+                SpecProblem(
+                    block.address,
+                    ("url",),
+                    f"Talos {m.group(1)} image, but CozyStack {version} runs on Talos {wanted} "
+                    "(with the drbd, zfs and lldpd extensions its LINSTOR and networking need): "
+                    "use ${talos_image_schematic.NAME.image_url} (its Image Factory image) "
+                    f"or CozyStack's own nocloud image of Talos {wanted}",
+                )
+            )
+    return out
 
 
 def _unique(problems: Problems) -> Problems:

@@ -61,6 +61,9 @@ _FILENAME_RE = {
 }
 
 
+_PACKED = (".xz", ".gz", ".zst", ".bz2", ".lzo")
+
+
 class ImageModel(SpecModel):
     node: Annotated[str, R] = "pve"
     storage: Annotated[str, R] = "local"
@@ -89,7 +92,14 @@ class ImageModel(SpecModel):
             )
         pattern, message = _FILENAME_RE[self.content]
         if self.filename and not pattern.search(self.filename):
-            raise ValueError(f"filename: {message} (content {self.content})")
+            fix = ""
+            if self.content == "import" and self.filename.endswith(_PACKED):
+                fix = (
+                    ": Proxmox VE stores an import download as fetched (it decompresses only "
+                    "iso, and never xz), so a compressed image cannot be imported; download the "
+                    "uncompressed .raw or .qcow2 (the Talos Image Factory serves both)"
+                )
+            raise ValueError(f"filename: {message} (content {self.content}){fix}")
         if (self.checksum is None) != (self.checksum_algorithm is None):
             raise ValueError("checksum and checksum_algorithm go together")
         volid = f"{self.storage}:{CONTENT_DIRS[self.content]}/{self.filename}"

@@ -37,7 +37,10 @@ def _copy(project: Project, *edits: tuple[str, str]) -> Path:
             'etcd advertised subnet is not valid: "10.0.0/33"',
         ),
         (
-            ("control_planes: [10.0.0.201, 10.0.0.202", "control_planes: [../../x, 10.0.0.202"),
+            (
+                "cp_addresses: {default: [10.0.0.201, 10.0.0.202",
+                "cp_addresses: {default: [../../x, 10.0.0.202",
+            ),
             "'../../x' is not an IP address or DNS host name",
         ),
         (
