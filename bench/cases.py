@@ -10,13 +10,36 @@ DEFAULT_SIZES: dict[str, tuple[int, ...]] = {
     "chain": (1000,),
     "fanout": (1, 1000, 10000),  # N=1: the fixed cost of one invocation
     "sleep": (100,),
+    "journal": (1000,),
+    "startup": (1,),
+    "cozystack": (1,),  # N is ignored: the main spec as it is
+    "vm": (100, 300, 1000),  # the series shows whether the lab stays linear
+    "vm-bg": (100, 1000),  # beside the in-process lab: at 100 its start-up shows, at 1000 not
 }
-QUICK_SIZES: dict[str, tuple[int, ...]] = {"chain": (10,), "fanout": (20,), "sleep": (5,)}
+QUICK_SIZES: dict[str, tuple[int, ...]] = {
+    "chain": (10,),
+    "fanout": (20,),
+    "sleep": (5,),
+    "journal": (10,),
+    "startup": (1,),
+    "cozystack": (1,),
+    "vm": (3,),
+    "vm-bg": (3,),
+}
 DEFAULT_SLEEP_S = 1.0
 QUICK_SLEEP_S = 0.2
 # Terraform is measured only up to these N (its chain is quadratic: 1,000 takes minutes);
 # --terraform-large lifts the limit.
-TERRAFORM_MAX_N: dict[str, int] = {"chain": 1000, "fanout": 1000, "sleep": 1000}
+TERRAFORM_MAX_N: dict[str, int] = {
+    "chain": 1000,
+    "fanout": 1000,
+    "sleep": 1000,
+    "journal": 0,  # its Terraform counterpart is the chain's (the same HCL): measured once
+    "startup": 1,
+    "cozystack": 0,
+    "vm": 0,
+    "vm-bg": 0,
+}
 DEFAULT_PARALLELISM = 10
 
 
@@ -72,6 +95,8 @@ def build_cases(
         for n in ns:
             for par in parallelisms(shape, n, quick):
                 cases.append(Case(shape, n, "cozyplan", par))
+                if SHAPES[shape].terraform is None:
+                    continue  # the lab shapes have no Terraform counterpart
                 if terraform and (terraform_large or n <= TERRAFORM_MAX_N[shape]):
                     cases.append(Case(shape, n, "terraform", par))
     return cases

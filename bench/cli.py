@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(compare(results)))
     checks = check_targets(results)
     if checks:
-        print("\nTargets (cozyplan, issue 2):\n" + targets_text(checks))
+        print("\nTargets (cozyplan, issues 2 and 13):\n" + targets_text(checks))
     failed = [r for r in results if not r.ok]
     for r in failed:
         print(f"\nFAILED {r.tool} {r.shape} N={r.n} {r.step}:\n{r.error}", file=sys.stderr)

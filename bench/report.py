@@ -13,7 +13,8 @@ RESULT_FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Target:
-    """A figure the engine issue asks for (issue 2, "Done when"): cozyplan's wall time."""
+    """A figure an issue asks for (issue 2 "Done when", issue 13 "Targets"): cozyplan's wall
+    time of one step, at most ``limit_s``."""
 
     name: str
     shape: str
@@ -22,6 +23,16 @@ class Target:
     limit_s: float
     parallelism: int | None = None
     sleep_s: float | None = None
+
+
+@dataclass(frozen=True)
+class RatioTarget:
+    """A ratio of two measured walls (``tool/shape/n/step`` each), at most ``limit``."""
+
+    name: str
+    numerator: tuple[str, str, int, str]
+    denominator: tuple[str, str, int, str]
+    limit: float
 
 
 TARGETS = (
@@ -36,6 +47,45 @@ TARGETS = (
         1.1,
         parallelism=100,
         sleep_s=1.0,
+    ),
+    # issue 13
+    Target("cozyplan --version <= 0.1 s", "startup", 1, "version", 0.1),
+    Target("validate of a one-resource spec <= 0.2 s", "startup", 1, "validate", 0.2),
+    Target("no-op plan --lab of the main spec <= 0.6 s", "cozystack", 1, "plan", 0.6),
+    Target("1000 proxmox_vm apply on the lab (scale 0.01) <= 35 s", "vm", 1000, "apply", 35.0),
+    Target("1000 proxmox_vm no-op plan on the lab <= 1.5 s", "vm", 1000, "plan", 1.5),
+)
+
+RATIO_TARGETS = (
+    RatioTarget(
+        "in-process lab within 1.2x of a background lab (100 VMs apply)",
+        ("cozyplan", "vm", 100, "apply"),
+        ("cozyplan", "vm-bg", 100, "apply"),
+        1.2,
+    ),
+    RatioTarget(
+        "in-process lab within 1.2x of a background lab (1000 VMs apply)",
+        ("cozyplan", "vm", 1000, "apply"),
+        ("cozyplan", "vm-bg", 1000, "apply"),
+        1.2,
+    ),
+    RatioTarget(
+        "lab apply linear: 1000 VMs <= 1.25 x 10 x 100 VMs",
+        ("cozyplan", "vm", 1000, "apply"),
+        ("cozyplan", "vm", 100, "apply"),
+        12.5,
+    ),
+    RatioTarget(
+        "durable-journal chain-1000 apply within 2x of the chain-1000 apply",
+        ("cozyplan", "journal", 1000, "apply"),
+        ("cozyplan", "chain", 1000, "apply"),
+        2.0,
+    ),
+    RatioTarget(
+        "durable-journal chain-1000 apply >= 50x faster than Terraform (ratio <= 0.02)",
+        ("cozyplan", "journal", 1000, "apply"),
+        ("terraform", "chain", 1000, "apply"),
+        0.02,
     ),
 )
 
@@ -96,6 +146,21 @@ def check_targets(results: list[StepResult]) -> list[dict[str, Any]]:
                     "met": r.ok and r.wall_s <= t.limit_s,
                 }
             )
+    walls = {(r.tool, r.shape, r.n, r.step): r for r in results}
+    for rt in RATIO_TARGETS:
+        num, den = walls.get(rt.numerator), walls.get(rt.denominator)
+        if num is None or den is None:
+            continue
+        ok = num.ok and den.ok and den.wall_s > 0
+        ratio = round(num.wall_s / den.wall_s, 4) if ok else None
+        out.append(
+            {
+                "target": rt.name,
+                "limit": rt.limit,
+                "measured": ratio,
+                "met": ratio is not None and ratio <= rt.limit,
+            }
+        )
     return out
 
 
@@ -165,9 +230,13 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def targets_text(checks: list[dict[str, Any]]) -> str:
+    def figure(c: dict[str, Any]) -> str:
+        if "measured_s" in c:
+            return f"{c['measured_s']:.2f} s"
+        return "-" if c["measured"] is None else f"ratio {c['measured']:.3f}"
+
     return "\n".join(
-        f"  [{'met' if c['met'] else 'MISSED'}] {c['target']}: {c['measured_s']:.2f} s"
-        for c in checks
+        f"  [{'MET' if c['met'] else 'MISSED'}] {c['target']}: {figure(c)}" for c in checks
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from bench.cases import Case
 from bench.measure import Measurement
 from bench.shapes import SHAPES
-from bench.tools import EXPECTED_EXIT, Tool, run_step
+from bench.tools import EXPECTED_EXIT, REPEATED_STEPS, Tool, run_step
 
 LOG_TAIL = 1500
 
@@ -77,11 +77,30 @@ def run_case(
     shape = SHAPES[case.shape]
     tool.prepare(workdir, shape, case.n, opts.sleep_s)
     results: list[StepResult] = []
-    for step in (*tool.setup_steps(), *shape.steps):
-        times = opts.repeat if step == "plan" else 1
+    try:
+        _run_steps(case, tool, opts, workdir, report, results, (*tool.setup_steps(), *shape.steps))
+    finally:
+        # e.g. stop a background lab, also after a failed step (measured, not compared)
+        _run_steps(case, tool, opts, workdir, report, results, shape.teardown)
+    return results
+
+
+def _run_steps(
+    case: Case,
+    tool: Tool,
+    opts: Options,
+    workdir: Path,
+    report: Callable[[StepResult], None],
+    results: list[StepResult],
+    steps: tuple[str, ...],
+) -> None:
+    shape = SHAPES[case.shape]
+    for step in steps:
+        times = opts.repeat if step in REPEATED_STEPS else 1
         load = round(os.getloadavg()[0], 2)
         runs = [
-            run_step(tool, step, workdir, case.parallelism, opts.timeout_s) for _ in range(times)
+            run_step(tool, step, workdir, case.parallelism, shape, opts.timeout_s)
+            for _ in range(times)
         ]
         walls = sorted(r.wall_s for r in runs)
         m = min(runs, key=lambda r: abs(r.wall_s - median(walls)))
@@ -109,7 +128,6 @@ def run_case(
         report(result)
         if not result.ok:
             break  # a plan after a failed apply measures nothing
-    return results
 
 
 def run_all(

@@ -3,6 +3,13 @@
 - ``chain``: N resources, each referencing the id of the previous one (a path of length N).
 - ``fanout``: N independent resources (no edges at all).
 - ``sleep``: N independent commands running ``sleep S`` (measures the walker's parallelism).
+- ``journal``: the chain with ``journal_resource`` (``bench/journal_provider.py``): every
+  step journalled durably before and after, as real providers' creates are.
+- ``startup``: ``--version`` and ``validate`` of a one-resource spec (the fixed cost).
+- ``cozystack``: the main spec (``specs/cozystack.yaml``) applied on the in-process lab, then a
+  no-op ``plan --lab`` (cozyplan only).
+- ``vm`` / ``vm-bg``: N ``proxmox_vm`` cloned from one template on the lab at time scale
+  0.01, in-process / in a background lab (``lab up``); cozyplan only.
 
 cozyplan uses ``null_resource`` / ``local_command``; Terraform uses the built-in
 ``terraform_data`` (no provider download) and a ``local-exec`` provisioner.
@@ -12,6 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MAIN_SPEC = REPO / "specs" / "cozystack.yaml"
+#: lab time scale of the ``vm`` shapes (the issue's 1000-VM figure is at 0.01)
+VM_TIME_SCALE = 0.01
 
 SPEC_HEADER = "version: 1\nresources:\n"
 
@@ -67,6 +80,41 @@ def sleep_hcl(n: int, sleep: float) -> str:
     )
 
 
+def journal_yaml(n: int, sleep: float) -> str:
+    return chain_yaml(n, sleep).replace("null_resource.", "journal_resource.")
+
+
+def cozystack_yaml(n: int, sleep: float) -> str:
+    # the kubeconfig goes into the work dir, not the repository's state/
+    return MAIN_SPEC.read_text().replace("../state/cozy-new.kubeconfig", "kubeconfig")
+
+
+VM_HEADER = """version: 1
+providers:
+  proxmox:
+    endpoint: "https://10.0.0.1:8006"
+    token_id: "root@pam!cozyplan"
+    token_secret: "00000000-0000-0000-0000-000000000000"
+resources:
+  proxmox_vm_template.base:
+    node: pve
+    vmid: 9000
+    name: base
+    disks:
+      - {slot: scsi0, storage: local-lvm, size: 2G}
+"""
+
+
+def vm_yaml(n: int, sleep: float) -> str:
+    lines = [VM_HEADER]
+    for i in range(n):
+        lines.append(
+            f"  proxmox_vm.v{i}:\n    node: pve\n    vmid: {1000 + i}\n    name: v{i}\n"
+            '    clone: "${proxmox_vm_template.base.vmid}"\n    cores: 1\n    memory: 512\n'
+        )
+    return "".join(lines)
+
+
 Render = Callable[[int, float], str]
 
 
@@ -76,7 +124,9 @@ class Shape:
     description: str
     steps: tuple[str, ...]  # run in this order in one work dir: "apply", then "plan" (no-op)
     cozyplan: Render
-    terraform: Render
+    terraform: Render | None  # None: cozyplan only (the lab has no Terraform counterpart)
+    lab: str | None = None  # "in-process" (--lab) or "background" (lab up / lab down)
+    teardown: tuple[str, ...] = ()  # run even when a step failed
 
 
 SHAPES: dict[str, Shape] = {
@@ -91,5 +141,44 @@ SHAPES: dict[str, Shape] = {
         ),
         Shape("fanout", "N independent resources", ("apply", "plan"), fanout_yaml, fanout_hcl),
         Shape("sleep", "N independent `sleep S` commands", ("apply",), sleep_yaml, sleep_hcl),
+        Shape(
+            "journal",
+            "the chain, every step journalled durably before and after",
+            ("apply", "plan"),
+            journal_yaml,
+            chain_hcl,
+        ),
+        Shape(
+            "startup",
+            "`--version` and `validate` of a one-resource spec",
+            ("version", "validate"),
+            fanout_yaml,
+            fanout_hcl,
+        ),
+        Shape(
+            "cozystack",
+            "the main spec on the in-process lab",
+            ("apply", "plan"),
+            cozystack_yaml,
+            None,
+            lab="in-process",
+        ),
+        Shape(
+            "vm",
+            "N proxmox_vm on the in-process lab",
+            ("apply", "plan"),
+            vm_yaml,
+            None,
+            "in-process",
+        ),
+        Shape(
+            "vm-bg",
+            "N proxmox_vm on a background lab",
+            ("lab-up", "apply", "plan"),
+            vm_yaml,
+            None,
+            lab="background",
+            teardown=("lab-down",),
+        ),
     )
 }

@@ -15,11 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from bench.journal_provider import install_entry_point
 from bench.measure import Measurement, run_measured
-from bench.shapes import Shape
+from bench.shapes import REPO, VM_TIME_SCALE, Shape
 
 # exit codes of a successful step ("plan" runs with detailed exit codes: 0 = no changes)
-EXPECTED_EXIT = {"init": 0, "apply": 0, "plan": 0}
+EXPECTED_EXIT = {
+    "init": 0,
+    "apply": 0,
+    "plan": 0,
+    "version": 0,
+    "validate": 0,
+    "lab-up": 0,
+    "lab-down": 0,
+}
+#: steps whose figure is the fixed cost of a command: repeated like the no-op plan
+REPEATED_STEPS = ("plan", "version", "validate")
 
 
 class Tool(Protocol):
@@ -32,7 +43,7 @@ class Tool(Protocol):
 
     def setup_steps(self) -> tuple[str, ...]: ...
 
-    def command(self, step: str, workdir: Path, parallelism: int) -> list[str]: ...
+    def command(self, step: str, workdir: Path, parallelism: int, shape: Shape) -> list[str]: ...
 
     def state_file(self, workdir: Path) -> Path: ...
 
@@ -67,12 +78,27 @@ class Cozyplan:
 
     def prepare(self, workdir: Path, shape: Shape, n: int, sleep: float) -> None:
         (workdir / "spec.yaml").write_text(shape.cozyplan(n, sleep))
+        install_entry_point(workdir / "entry-points")  # journal_resource, for the bench only
 
     def setup_steps(self) -> tuple[str, ...]:
         return ()
 
-    def command(self, step: str, workdir: Path, parallelism: int) -> list[str]:
-        common = ["-f", str(workdir / "spec.yaml"), "--state", str(self.state_file(workdir))]
+    def command(self, step: str, workdir: Path, parallelism: int, shape: Shape) -> list[str]:
+        spec = ["-f", str(workdir / "spec.yaml")]
+        common = [*spec, "--state", str(self.state_file(workdir))]
+        lab_dir = ["--lab-dir", str(workdir / "lab")]
+        if shape.lab == "in-process":
+            common += ["--lab", *lab_dir, "--time-scale", str(VM_TIME_SCALE)]
+        elif shape.lab == "background":
+            common += ["--lab", *lab_dir]
+        if step == "version":
+            return [*self.argv, "--version"]
+        if step == "validate":
+            return [*self.argv, "validate", *spec]
+        if step == "lab-up":
+            return [*self.argv, "lab", "up", *lab_dir, "--time-scale", str(VM_TIME_SCALE)]
+        if step == "lab-down":
+            return [*self.argv, "lab", "down", *lab_dir]
         if step == "apply":
             return [
                 *self.argv,
@@ -98,7 +124,8 @@ class Cozyplan:
         return workdir / "state.json"
 
     def env(self, workdir: Path) -> dict[str, str]:
-        return _base_env()
+        path = [str(REPO), str(workdir / "entry-points"), os.environ.get("PYTHONPATH", "")]
+        return {**_base_env(), "PYTHONPATH": os.pathsep.join(p for p in path if p)}
 
 
 @dataclass
@@ -114,16 +141,21 @@ class Terraform:
         return _first_line([self.binary, "version"])
 
     def prepare(self, workdir: Path, shape: Shape, n: int, sleep: float) -> None:
+        assert shape.terraform is not None, f"{shape.name} has no Terraform counterpart"
         (workdir / "main.tf").write_text(shape.terraform(n, sleep))
         (workdir / "terraformrc").write_text("")
 
     def setup_steps(self) -> tuple[str, ...]:
         return ("init",)
 
-    def command(self, step: str, workdir: Path, parallelism: int) -> list[str]:
+    def command(self, step: str, workdir: Path, parallelism: int, shape: Shape) -> list[str]:
         flags = ["-input=false", "-no-color"]
         if step == "init":
             return [self.binary, "init", *flags]
+        if step == "version":
+            return [self.binary, "version"]
+        if step == "validate":
+            return [self.binary, "validate", "-no-color"]
         if step == "apply":
             return [self.binary, "apply", *flags, "-auto-approve", f"-parallelism={parallelism}"]
         if step == "plan":
@@ -148,9 +180,11 @@ class Terraform:
         }
 
 
-def run_step(tool: Tool, step: str, workdir: Path, parallelism: int, timeout: float) -> Measurement:
+def run_step(
+    tool: Tool, step: str, workdir: Path, parallelism: int, shape: Shape, timeout: float
+) -> Measurement:
     return run_measured(
-        tool.command(step, workdir, parallelism),
+        tool.command(step, workdir, parallelism, shape),
         workdir,
         tool.env(workdir),
         workdir / "log.txt",

@@ -1,3 +1,3 @@
-from cozyplan.cli import main
+from cozyplan.cli import run
 
-main()
+run()

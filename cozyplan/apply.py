@@ -26,9 +26,11 @@ from cozyplan.planner import (
 from cozyplan.progress import NullProgress, ProgressSink
 from cozyplan.provider import ApplyContext
 from cozyplan.providers import ProviderSet
+from cozyplan.render.values import scrub
 from cozyplan.retry import RetryPolicy, retrying
+from cozyplan.runlog import RunRecorder
 from cozyplan.state.model import Pending, ResourceState, State
-from cozyplan.state.store import LocalStore
+from cozyplan.state.store import StateStore
 from cozyplan.values import contains_unknown
 from cozyplan.walk import NodeStatus, WalkResult, walk
 
@@ -116,7 +118,7 @@ class Applier:
         self,
         plan: Plan,
         state: State,
-        store: LocalStore,
+        store: StateStore,
         resources: ProviderSet,
         variables: Variables,
         *,
@@ -139,6 +141,8 @@ class Applier:
         self.changes: dict[str, ResourceChange] = {c.address: c for c in plan.changes}
         self.applied: dict[str, Action] = {}
         self._checks: set[str] = set()
+        operation = "destroy" if plan.options.mode == "destroy" else "apply"
+        self.recorder = RunRecorder(self.run_id, operation, parallelism)
 
     # -- refreshed state first ----------------------------------------------------------------
     def _persist_refresh(self) -> None:
@@ -177,6 +181,11 @@ class Applier:
         self._add_checks(graph)
         result = await walk(graph, self._step, parallelism=self.parallelism, stop=self.stop)
         report = ApplyReport(result, dict(self.applied), interrupted=self.stop.is_set())
+        if graph.number_of_nodes():
+            # the run's timeline, kept in the state for 'show --report'
+            planned = {c.address: c.action.value for c in self.plan.changes}
+            run = self.recorder.record(graph, result.status, planned, report.interrupted)
+            self.state.last_run = run.to_json()
         return report
 
     def _add_checks(self, graph: nx.DiGraph) -> None:
@@ -225,15 +234,18 @@ class Applier:
                 await asyncio.sleep(TICK)
                 self.progress.still_running(address, action, time.monotonic() - started)
 
+        self.recorder.step_started(address)
         try:
             if shown:
                 self.progress.started(address, action)
                 ticker = asyncio.ensure_future(tick())
             ident = await run()
+            self.recorder.step_ended(address, self.applied.get(address, action).value)
             if ident is not None or shown:
                 elapsed = time.monotonic() - started
                 self.progress.finished(address, self.applied.get(address, action), elapsed, ident)
         except BaseException as exc:
+            self.recorder.step_ended(address, action.value, scrub(str(exc) or type(exc).__name__))
             if shown or self.applied.get(address):
                 self.progress.failed(address, action, time.monotonic() - started, exc)
             raise
@@ -256,6 +268,7 @@ class Applier:
 
     async def _call(self, address: str, fn: Any) -> Any:
         def on_retry(attempt: int, exc: Exception, wait: float) -> None:
+            self.recorder.step_retried(address)
             self.progress.retrying(address, attempt, exc, wait)
 
         try:
@@ -416,8 +429,10 @@ class Applier:
                 and record is not None
                 and isinstance(exc, ProviderError | CozyplanError)
             ):
-                # the create failed: whatever it left is adopted and replaced next time
-                record.status = "tainted"
+                # the create failed: whatever it left is adopted and (unless the type says a
+                # failed create is safe to finish in place) replaced next time
+                if resource.taint_on_failed_create:
+                    record.status = "tainted"
                 self.store.record(self.state, address, record, sync=False)
             raise
         self.store.record(self.state, address, settled(result, deposed), sync=False)

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from cozyplan import registry
-from cozyplan.spec.model import LifecycleSpec, VariableSpec
+from cozyplan.spec.model import BackendSpec, LifecycleSpec, VariableSpec
 
 TEMPLATE = {"type": "string", "pattern": r"\$\{[^}]+\}", "description": "an ${...} expression"}
 
@@ -75,6 +75,7 @@ def spec_json_schema() -> dict[str, Any]:
                 "patternProperties": patterns,
                 "additionalProperties": False,
             },
+            "backend": BackendSpec.model_json_schema(by_alias=True),
         },
         "$defs": defs,
     }

@@ -26,10 +26,12 @@ from cozyplan.planner import Plan, PlanOptions
 from cozyplan.render.human import Styler, render_plan
 from cozyplan.render.jsonout import plan_document
 from cozyplan.state.crypto import StateCipher, is_sealed
+from cozyplan.state.envelope import Encryption, is_envelope, open_maybe
 from cozyplan.state.files import describe
 from cozyplan.state.store import write_atomic
 
 KIND = "cozyplan-plan"
+CONTEXT = "cozyplan-plan"  # bound to the ciphertext of a sealed plan file
 
 
 class StalePlan(CozyplanError):
@@ -57,6 +59,11 @@ class PlanContext:
     #: ``--var`` values; those of sensitive variables are sealed with the state key when saved
     variables: Mapping[str, str] = field(default_factory=dict)
     sensitive: frozenset[str] = frozenset()
+    workspace: str = "default"
+    #: the key of sensitive values of the state (default: the key file beside a local state)
+    cipher: StateCipher | None = None
+    #: whole-state encryption: the plan file is sealed with it too
+    encryption: Encryption | None = None
 
 
 class _Options(BaseModel):
@@ -66,6 +73,7 @@ class _Options(BaseModel):
     targets: list[StrictStr]
     replace: list[StrictStr]
     parallelism: StrictInt = Field(ge=1)
+    adopt: list[StrictStr] = []  # absent in plans made before --adopt existed
 
 
 class _PlanFile(BaseModel):
@@ -75,6 +83,7 @@ class _PlanFile(BaseModel):
     kind: Literal["cozyplan-plan"]
     spec: StrictStr = Field(min_length=1)
     state: StrictStr = Field(min_length=1)
+    workspace: StrictStr = "default"
     lab: StrictBool
     lab_dir: StrictStr | None = None
     time_scale: float | None = Field(None, gt=0, strict=False)
@@ -92,7 +101,7 @@ class _PlanFile(BaseModel):
 
 def save_plan(path: Path, plan: Plan, context: PlanContext) -> None:
     salt = secrets.token_hex(16)
-    cipher = StateCipher.for_state(context.state)
+    cipher = context.cipher or StateCipher.for_state(context.state)
     variables = {
         name: cipher.seal(value) if name in context.sensitive else value
         for name, value in context.variables.items()
@@ -102,6 +111,7 @@ def save_plan(path: Path, plan: Plan, context: PlanContext) -> None:
         "cozyplan_version": __version__,
         "spec": str(context.spec),
         "state": str(context.state),
+        "workspace": context.workspace,
         "lab": context.lab_dir is not None,
         "lab_dir": None if context.lab_dir is None else str(context.lab_dir),
         "time_scale": context.time_scale,
@@ -116,12 +126,19 @@ def save_plan(path: Path, plan: Plan, context: PlanContext) -> None:
         "document": plan_document(plan),
         "text": render_plan(plan, Styler(False)),
     }
-    write_atomic(path, json.dumps(data, indent=1).encode(), mode=0o600)
+    payload = json.dumps(data, indent=1).encode()
+    if context.encryption is not None:
+        payload = context.encryption.seal(payload, CONTEXT)
+    write_atomic(path, payload, mode=0o600)
 
 
-def load_plan(path: Path) -> dict[str, Any]:
+def load_plan(path: Path, encryption: Encryption | None = None) -> dict[str, Any]:
+    """``encryption``: the key of a plan file sealed with whole-state encryption."""
     try:
-        data: Any = json.loads(path.read_bytes())
+        raw = path.read_bytes()
+        if is_envelope(raw):
+            raw = open_maybe(raw, encryption, CONTEXT, f"the plan file {path}")
+        data: Any = json.loads(raw)
     except FileNotFoundError:
         raise CozyplanError(f"plan file not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -140,10 +157,11 @@ def load_plan(path: Path) -> dict[str, Any]:
     return data
 
 
-def saved_context(saved: dict[str, Any]) -> PlanContext:
-    """The context a loaded plan was made in, sensitive ``--var`` values decrypted."""
+def saved_context(saved: dict[str, Any], cipher: StateCipher | None = None) -> PlanContext:
+    """The context a loaded plan was made in, sensitive ``--var`` values decrypted (with
+    ``cipher``, the state's key of sensitive values)."""
     state = Path(saved["state"])
-    cipher = StateCipher.for_state(state)
+    cipher = cipher or StateCipher.for_state(state)
     variables = {
         name: str(cipher.open(value)) if is_sealed(value) else str(value)
         for name, value in saved.get("variables", {}).items()
@@ -158,6 +176,8 @@ def saved_context(saved: dict[str, Any]) -> PlanContext:
         time_scale=saved.get("time_scale"),
         variables=variables,
         sensitive=frozenset(n for n, v in saved.get("variables", {}).items() if is_sealed(v)),
+        workspace=saved.get("workspace", "default"),
+        cipher=cipher,
     )
 
 

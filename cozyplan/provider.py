@@ -212,6 +212,9 @@ class Resource(abc.ABC, Generic[ProviderT, ModelT]):
     #: fields an import cannot read back from the real system (e.g. the template a VM was
     #: cloned from); ``cozyplan import`` takes them from the spec instead
     import_unknowable: ClassVar[tuple[str, ...]] = ()
+    #: a create that failed is replaced next time (Terraform's taint). False: the object it
+    #: left is adopted and updated in place (a server-side apply that only timed out waiting)
+    taint_on_failed_create: ClassVar[bool] = True
     #: read again when a dependency changed during an apply, even though its own spec did not
     #: (a health check of what was just applied), and update it if it now differs
     reread_after_dependencies: ClassVar[bool] = False

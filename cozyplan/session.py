@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cozyplan import registry
 from cozyplan.instances import Variables, resolve_variables
 from cozyplan.providers import ProviderSet
 from cozyplan.retry import RetryPolicy
 from cozyplan.spec.config import Config, load_config
 from cozyplan.state.model import State
-from cozyplan.state.store import LocalStore
+from cozyplan.state.settings import state_target
 
 if TYPE_CHECKING:
     from cozyplan.lab.runtime import LabHandle
@@ -36,9 +37,20 @@ class Session:
     state_path: Path
     lab: LabHandle | None = None
     var_overrides: Mapping[str, str] | None = None
+    workspace: str | None = None
+    backend_config: tuple[str, ...] = ()
+    rehearsal: bool = False  # --lab: the lab is attached later
 
     def __post_init__(self) -> None:
-        self.store = LocalStore(self.state_path)
+        self.target = state_target(
+            self.spec_path,
+            self.state_path,
+            self.workspace,
+            self.backend_config,
+            lab=self.rehearsal or self.lab is not None,
+        )
+        self.workspace = self.target.workspace
+        self.store = self.target.store()
         self._cfg: Config | None = None
         self._vars: Variables | None = None
         self.state: State | None = None
@@ -76,7 +88,7 @@ class Session:
         self.store.lock(operation)
         try:
             state = self.store.load()
-            if self.store.journal_path.exists():
+            if self.store.replayed or self.store.has_journal():
                 self.store.write(state)  # a previous run died: fold its journal in now
             self.state = state
             self.loaded_serial = state.serial
@@ -87,7 +99,7 @@ class Session:
     def save(self) -> None:
         """Fold this run's journal into a new snapshot, if anything was recorded."""
         if self.state is not None and (
-            self.state.serial != self.loaded_serial or self.store.journal_path.exists()
+            self.state.serial != self.loaded_serial or self.store.has_journal()
         ):
             self.store.write(self.state)
 
@@ -96,9 +108,18 @@ class Session:
         overlay = None
         resolve = None
         if lab is not None:
-            settings = lab.provider_settings()
+            settings: dict[str, dict[str, Any]] | None = None
 
             def overlay_fn(name: str) -> Mapping[str, Any]:
+                nonlocal settings
+                if settings is None:
+                    # A lab of this command's own is still starting in its process: load the
+                    # spec's providers first, then wait for it (not the other way round).
+                    if with_config:
+                        for block in self.cfg.resources.values():
+                            with contextlib.suppress(Exception):  # reported where it is used
+                                registry.provider_class(block.provider)
+                    settings = lab.provider_settings()
                 return settings.get(name, {})
 
             overlay = overlay_fn

@@ -12,7 +12,6 @@ import enum
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
 
 import networkx as nx
 
@@ -55,6 +54,17 @@ async def walk(
             if d not in result.status:
                 result.status[d] = NodeStatus.SKIPPED
 
+    # completions arrive through callbacks into one queue (no waiter list rebuilt and no
+    # asyncio.wait per completion: that was N x parallelism work)
+    finished: deque[asyncio.Task[None]] = deque()
+    wake = asyncio.Event()
+
+    def on_done(task: asyncio.Task[None]) -> None:
+        finished.append(task)
+        wake.set()
+
+    stop_wait = asyncio.ensure_future(stop.wait())
+    stop_wait.add_done_callback(lambda _: wake.set())
     try:
         while ready or running:
             while ready and len(running) < limit and not stop.is_set():
@@ -62,20 +72,15 @@ async def walk(
                 if node in result.status:  # skipped meanwhile
                     continue
                 task = asyncio.ensure_future(run(node))
+                task.add_done_callback(on_done)
                 running[task] = node
             if not running:
                 break
-            waiters: list[asyncio.Future[Any]] = list(running)
-            stop_wait = None if stop.is_set() else asyncio.ensure_future(stop.wait())
-            if stop_wait is not None:
-                waiters.append(stop_wait)
-            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            if stop_wait is not None:
-                stop_wait.cancel()
-            for finished in done:
-                if finished is stop_wait:
-                    continue
-                task = finished  # type: ignore[assignment]
+            if not finished:
+                wake.clear()
+                await wake.wait()
+            while finished:
+                task = finished.popleft()
                 node = running.pop(task)
                 exc = task.exception()
                 if exc is not None:
@@ -97,6 +102,8 @@ async def walk(
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         raise
+    finally:
+        stop_wait.cancel()
     for node in graph.nodes:
         result.status.setdefault(node, NodeStatus.NOT_STARTED)
     return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -16,12 +15,15 @@ import click
 
 from cozyplan.errors import CozyplanError, SpecError
 from cozyplan.lab import DEFAULT_LAB_DIR
-from cozyplan.render.human import Styler
 from cozyplan.render.values import scrub
-from cozyplan.session import Session, default_state_path
 
 if TYPE_CHECKING:
     from cozyplan.lab.runtime import LabHandle
+    from cozyplan.render.human import Styler
+    from cozyplan.session import Session
+    from cozyplan.state.crypto import StateCipher
+    from cozyplan.state.envelope import Encryption
+    from cozyplan.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +44,8 @@ def use_colour(stream: Any = None) -> bool:
 
 
 def styler(stream: Any = None) -> Styler:
+    from cozyplan.render.human import Styler  # the renderer loads with the command using it
+
     return Styler(use_colour(stream))
 
 
@@ -57,14 +61,91 @@ def spec_option(f: F) -> F:
     )(f)
 
 
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value:
+            ctx.meta[f"cozyplan.{key}"] = value
+        return value
+
+    return callback
+
+
 def state_option(f: F) -> F:
-    return click.option(
+    """--state, plus the backend and workspace options (kept in the click context, so that
+    every command that reaches a state takes them without repeating them in its signature)."""
+    f = click.option(
         "--state",
         "state_path",
         type=click.Path(path_type=Path),
         default=None,
-        help="State file (default: state/<spec stem>.state.json; with --lab, in the lab dir).",
+        help="Local state file (default: state/<spec stem>.state.json; with --lab, in the lab "
+        "dir).",
     )(f)
+    f = click.option(
+        "--workspace",
+        expose_value=False,
+        callback=_remember("workspace"),
+        help="Workspace (default: the selected one, see 'cozyplan workspace').",
+    )(f)
+    f = click.option(
+        "--backend-config",
+        multiple=True,
+        metavar="KEY=VALUE",
+        expose_value=False,
+        callback=_remember("backend_config"),
+        help="Backend setting, e.g. type=postgres or conn_str=... (see docs/backends.md).",
+    )(f)
+    return f
+
+
+def cli_backend() -> tuple[str | None, tuple[str, ...]]:
+    """The --workspace and --backend-config of the running command."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None, ()
+    return ctx.meta.get("cozyplan.workspace"), tuple(ctx.meta.get("cozyplan.backend_config", ()))
+
+
+def remember_workspace(workspace: str | None) -> None:
+    """A saved plan's workspace, unless --workspace names one."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and workspace and "cozyplan.workspace" not in ctx.meta:
+        ctx.meta["cozyplan.workspace"] = workspace
+
+
+def plan_encryption(spec: Path) -> Encryption | None:
+    """The whole-state encryption that seals saved plans (as the state's)."""
+    from cozyplan.state.envelope import configured
+    from cozyplan.state.settings import BackendSettings
+
+    _, pairs = cli_backend()
+    settings = BackendSettings.resolve(spec, pairs)
+    return configured(settings.options.get("encryption"), "the backend's encryption")
+
+
+def saved_cipher(saved: dict[str, Any]) -> StateCipher:
+    """The key of sensitive values of the state a saved plan was made against."""
+    from cozyplan.state.settings import state_target
+
+    workspace, pairs = cli_backend()
+    target = state_target(
+        Path(saved["spec"]),
+        Path(saved["state"]),
+        workspace or saved.get("workspace"),
+        pairs,
+        lab=bool(saved.get("lab")),
+    )
+    return target.store().cipher
+
+
+def open_store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> StateStore:
+    """The state of the current workspace, for commands that need no session."""
+    from cozyplan.session import default_state_path
+    from cozyplan.state.settings import state_target
+
+    workspace, pairs = cli_backend()
+    path = state_path or default_state_path(spec, lab_dir if lab else None)
+    return state_target(spec, path, workspace, pairs, lab=lab).store()
 
 
 def lab_options(f: F) -> F:
@@ -121,8 +202,11 @@ def open_session(
     time_scale: float | None,
     var_pairs: tuple[str, ...] = (),
 ) -> Iterator[Session]:
+    from cozyplan.session import Session, default_state_path
+
     path = state_path or default_state_path(spec, lab_dir if lab else None)
-    session = Session(spec, path, None, parse_vars(var_pairs))
+    workspace, pairs = cli_backend()
+    session = Session(spec, path, None, parse_vars(var_pairs), workspace, pairs, rehearsal=lab)
     session.variables  # noqa: B018 - a bad spec or variable fails before a lab or state dir is made
     lab_ctx: contextlib.AbstractContextManager[LabHandle | None]
     if lab:
@@ -174,13 +258,6 @@ def handle_errors(f: F) -> F:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(1)
-        except asyncio.CancelledError:
-            click.echo(
-                "Interrupted again: running steps were abandoned. The state is saved; their "
-                "crash markers let the next apply adopt whatever they created.",
-                err=True,
-            )
-            sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except BrokenPipeError:
@@ -191,6 +268,17 @@ def handle_errors(f: F) -> F:
             click.echo(
                 f"Internal error: {type(exc).__name__}: {exc}\n"
                 "(set COZYPLAN_DEBUG=1 for a traceback, and please report it)",
+                err=True,
+            )
+            sys.exit(1)
+        except BaseException as exc:
+            # asyncio.CancelledError, without importing asyncio for commands that never use it
+            asyncio = sys.modules.get("asyncio")
+            if asyncio is None or not isinstance(exc, asyncio.CancelledError):
+                raise
+            click.echo(
+                "Interrupted again: running steps were abandoned. The state is saved; their "
+                "crash markers let the next apply adopt whatever they created.",
                 err=True,
             )
             sys.exit(1)

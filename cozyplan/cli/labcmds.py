@@ -153,7 +153,7 @@ def control(lab_dir: Path, simulator: str, settings: tuple[str, ...]) -> None:
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="SETTINGS")
         args[key] = raw
-    click.echo(json.dumps(LabClient(info).control(simulator, args), indent=2))
+    click.echo(json.dumps(LabClient(info, lab_dir).control(simulator, args), indent=2))
 
 
 @lab.command("down")

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,15 @@ from cozyplan.cli.common import (
     Exit,
     handle_errors,
     open_session,
+    plan_encryption,
+    remember_workspace,
     report_error,
+    saved_cipher,
     session_options,
     styler,
 )
 from cozyplan.cli.progress import ConsoleProgress
+from cozyplan.cli.report import write_run_report
 from cozyplan.errors import CozyplanError
 from cozyplan.plan import count_actions
 from cozyplan.planfile import (
@@ -65,6 +70,19 @@ async def _plan(session: Session, options: PlanOptions) -> Plan:
         progress,
     )
     return await planner.plan()
+
+
+def make_plan(session: Session, options: PlanOptions) -> Plan:
+    """Plan under the state lock, for commands that only look at the plan (graph --plan)."""
+    with session.locked("plan"):
+
+        async def main() -> Plan:
+            try:
+                return await _plan(session, options)
+            finally:
+                await _close(session)
+
+        return asyncio.run(main())
 
 
 async def _apply(session: Session, plan: Plan, parallelism: int, quiet: bool) -> ApplyReport:
@@ -188,6 +206,9 @@ def _plan_and_maybe_apply(
                 if out is not None:
                     assert context is not None
                     context.sensitive = frozenset(session.variables.sensitive)
+                    context.workspace = session.target.workspace
+                    context.cipher = session.store.cipher
+                    context.encryption = session.store.backend.encryption
                     save_plan(out, plan, context)
                     click.echo(
                         f"\nSaved the plan to {out}. Apply it with 'cozyplan apply {out}'.",
@@ -335,6 +356,12 @@ def plan(
     "--parallelism", type=int, default=10, show_default=True, help="How many steps may run at once."
 )
 @click.option("--quiet", is_flag=True, help="Print neither the plan nor progress lines.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    help="Write a self-contained HTML page of the run: graph, timeline, critical path.",
+)
 @handle_errors
 def apply(
     planfile: Path | None,
@@ -352,12 +379,15 @@ def apply(
     refresh_only: bool,
     parallelism: int,
     quiet: bool,
+    report_path: Path | None,
 ) -> None:
     """Make the real systems match the spec (or apply a saved plan)."""
+    began = time.time()
     saved = None
     if planfile is not None:
-        saved = load_plan(planfile)
-        made = saved_context(saved)
+        saved = load_plan(planfile, plan_encryption(spec))
+        remember_workspace(saved.get("workspace"))
+        made = saved_context(saved, saved_cipher(saved))
         if var_pairs:
             raise CozyplanError(
                 "a saved plan applies with the --var values it was made with: drop --var "
@@ -389,6 +419,8 @@ def apply(
             saved=saved,
             quiet=quiet,
         )
+        if report_path is not None:
+            write_run_report(report_path, session, since=began)
     raise Exit(code)
 
 

@@ -14,6 +14,7 @@ from cozyplan.cli.common import (
     handle_errors,
     lab_options,
     open_session,
+    open_store,
     parse_vars,
     spec_option,
     state_option,
@@ -23,9 +24,9 @@ from cozyplan.errors import CozyplanError
 from cozyplan.importer import import_instance
 from cozyplan.instances import block_of, expand
 from cozyplan.render.values import mask
-from cozyplan.session import Session, default_state_path
+from cozyplan.session import Session
 from cozyplan.state.model import ResourceState
-from cozyplan.state.store import LocalStore
+from cozyplan.state.store import StateStore
 
 F = TypeVar("F", bound=Any)
 INSTANCE_ADDRESS_RE = re.compile(
@@ -33,15 +34,16 @@ INSTANCE_ADDRESS_RE = re.compile(
 )
 
 
-def no_state_message(path: Path) -> str:
+def no_state_message(where: Path | str) -> str:
     return (
-        f"No state at {path}: nothing has been applied with this spec yet "
-        "(another spec: -f SPEC; the lab's state: --lab; any file: --state PATH)."
+        f"No state at {where}: nothing has been applied with this spec yet "
+        "(another spec: -f SPEC; the lab's state: --lab; any file: --state PATH; "
+        "another workspace: --workspace NAME)."
     )
 
 
-def _store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> LocalStore:
-    return LocalStore(state_path or default_state_path(spec, lab_dir if lab else None))
+def _store(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) -> StateStore:
+    return open_store(spec, state_path, lab, lab_dir)
 
 
 def _state_opts(f: F) -> F:
@@ -74,7 +76,7 @@ def state_list(spec: Path, state_path: Path | None, lab: bool, lab_dir: Path) ->
     """List the addresses in the state."""
     store = _store(spec, state_path, lab, lab_dir)
     if not store.exists():
-        click.echo(no_state_message(store.path), err=True)
+        click.echo(no_state_message(store.describe()), err=True)
         return
     st = store.load()
     for addr in sorted(st.resources):
@@ -224,3 +226,14 @@ def force_unlock(
     """Remove a lock left by a run that is gone (check first that it really is)."""
     info = _store(spec, state_path, lab, lab_dir).force_unlock(lock_id)
     click.echo(f"Unlocked: removed {info.describe()}")
+
+
+def _add_backend_commands() -> None:
+    # `state migrate` and `state rekey` live with the other backend commands
+    from cozyplan.cli.backendcmds import state_migrate, state_rekey
+
+    state.add_command(state_migrate)
+    state.add_command(state_rekey)
+
+
+_add_backend_commands()

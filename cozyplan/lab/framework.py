@@ -17,12 +17,16 @@ import json
 import os
 import random
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from cozyplan.errors import CozyplanError
 from cozyplan.lab.tls import LabCA
+
+#: how long (wall seconds) a save waits for others to join it before the world is written
+SAVE_DELAY = 0.05
 
 EventHandler = Callable[[str, dict[str, Any]], Awaitable[None] | None]
 
@@ -71,26 +75,135 @@ class LabWorld:
         )
         self._endpoints: dict[str, dict[str, Any]] = {}
         self._subscribers: dict[str, list[EventHandler]] = {}
+        # persistence: namespaces changed since the last snapshot, the last serialised text of
+        # each, the pending coalesced write, and the writer thread (see ``save``)
         self._save_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._dirty: set[str] = set(self._data)  # the first write serialises all
+        self._fragments: dict[str, str] = {}
+        self._generation = self._written = 0
+        self._pending: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
+        self._queued: tuple[int, str] | None = None
+        self._queued_cv = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._stopping = False
+        self.save_delay = SAVE_DELAY
         self.rng = random.Random()
 
     # -- persistence -------------------------------------------------------------------------
     def data(self, name: str) -> dict[str, Any]:
         """The persistent namespace of simulator ``name``; mutate it, then ``save()``."""
-        found: dict[str, Any] = self._data.setdefault(name, {})
+        found = self._data.get(name)
+        if found is None:
+            found = self._data[name] = {}
+            self._dirty.add(name)
         return found
 
-    def save(self) -> None:
-        """Write the world atomically. Safe from any thread (simulators may save off-loop)."""
+    def save(self, *names: str) -> None:
+        """Persist the namespaces ``names`` (default: all) soon; safe from any thread.
+
+        Called on an event loop, saves are coalesced: the first one schedules a write
+        ``save_delay`` seconds later (wall time) and every save until then joins it, so a burst
+        of changes costs one serialisation and one fsync, not one each (the world is rewritten
+        whole, so a write per change made the lab quadratic). Only namespaces saved since the
+        last write are serialised again. Called off a loop (setup code), it writes at once.
+        ``flush()`` (and ``close()``, which the runtime calls when the lab stops) writes now.
+        """
         with self._save_lock:
-            text = json.dumps(self._data, indent=1, sort_keys=True)
-            tmp = self._file.with_name(f".world.{os.getpid()}.{threading.get_ident()}.tmp")
+            self._dirty.update(names or self._data)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        pending = self._pending
+        if pending is not None and pending[0] is loop and not pending[1].cancelled():
+            return
+        self._pending = (loop, loop.call_later(self.save_delay, self._write_soon))
+
+    def flush(self) -> None:
+        """Write every change made so far, durably, before returning."""
+        snapshot = self._snapshot()
+        if snapshot is not None:
+            self._write(*snapshot)
+
+    def close(self) -> None:
+        """Flush and stop the background writer (the world stays usable: a save writes again)."""
+        pending, self._pending = self._pending, None
+        if pending is not None and not pending[0].is_closed():
+            pending[0].call_soon_threadsafe(pending[1].cancel)
+        self.flush()
+        writer = self._writer
+        if writer is not None:
+            with self._queued_cv:
+                self._stopping = True
+                self._queued_cv.notify()
+            writer.join(timeout=30)
+            self._writer, self._stopping = None, False
+
+    def _write_soon(self) -> None:
+        """On the loop that saved: snapshot the world (between callbacks, so consistent) and
+        hand the text to the writer thread, which fsyncs it off the loop."""
+        self._pending = None
+        started = time.perf_counter()
+        snapshot = self._snapshot()
+        # keep serialisation under ~20% of the loop's time as the world grows
+        self.save_delay = max(SAVE_DELAY, 4 * (time.perf_counter() - started))
+        if snapshot is None:
+            return
+        with self._queued_cv:
+            self._queued = snapshot
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._writer_main, name="lab-world-writer", daemon=True
+                )
+                self._writer.start()
+            self._queued_cv.notify()
+
+    def _writer_main(self) -> None:
+        while True:
+            with self._queued_cv:
+                while self._queued is None and not self._stopping:
+                    self._queued_cv.wait()
+                queued, self._queued = self._queued, None
+                if queued is None:
+                    return
+            self._write(*queued)
+
+    def _snapshot(self) -> tuple[int, str] | None:
+        """The whole world as JSON text (one line per namespace), re-serialising only the
+        namespaces saved since the last snapshot; None if nothing changed."""
+        with self._save_lock:
+            if not self._dirty:
+                return None
+            for name in self._dirty:
+                if name in self._data:
+                    # the C encoder (no indent): one call, so no other thread runs inside it
+                    self._fragments[name] = json.dumps(
+                        self._data[name], sort_keys=True, separators=(",", ":")
+                    )
+                else:
+                    self._fragments.pop(name, None)
+            self._dirty.clear()
+            self._generation += 1
+            body = ",\n".join(
+                f"{json.dumps(name)}: {text}" for name, text in sorted(self._fragments.items())
+            )
+            return self._generation, "{\n" + body + "\n}\n"
+
+    def _write(self, generation: int, text: str) -> None:
+        """Replace world.json atomically (write, fsync, rename); never with an older text."""
+        with self._write_lock:
+            if generation <= self._written:
+                return
+            tmp = self._file.with_name(f".world.{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self._file)
+            self._written = generation
 
     # -- time ---------------------------------------------------------------------------------
     def scaled(self, seconds: float) -> float:

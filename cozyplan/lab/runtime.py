@@ -23,7 +23,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import traceback
+from collections.abc import Awaitable, Callable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +32,14 @@ from typing import Any, Protocol
 from cozyplan.lab import DEFAULT_LAB_DIR
 from cozyplan.lab.framework import LabError, LabWorld, Simulator
 
-__all__ = ["DEFAULT_LAB_DIR", "InProcessLab", "LabClient", "LabHandle", "lab_session"]
+__all__ = [
+    "DEFAULT_LAB_DIR",
+    "InProcessLab",
+    "LabClient",
+    "LabHandle",
+    "SubprocessLab",
+    "lab_session",
+]
 INFO_FILE = "lab.json"
 LOCK_FILE = "lab.lock"
 
@@ -74,17 +82,24 @@ class LabRuntime:
         self.simulators: list[Simulator] = []
         self._lock_fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, wait: float = 0.0) -> None:
+        """Own the lab directory; wait up to ``wait`` seconds for its owner to let go."""
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise LabError(
-                f"the lab in {self.dir} is in use by another process "
-                f"(see 'cozyplan lab status --lab-dir {self.dir}')"
-            ) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                os.close(fd)
+                raise LabError(
+                    f"the lab in {self.dir} is in use by another process "
+                    f"(see 'cozyplan lab status --lab-dir {self.dir}')"
+                ) from None
         self._lock_fd = fd
 
     def release(self) -> None:
@@ -103,7 +118,7 @@ class LabRuntime:
         for sim in reversed(self.simulators):
             with contextlib.suppress(Exception):
                 await sim.stop()
-        self.world.save()
+        self.world.close()  # writes what the coalesced saves have not written yet
 
     def provider_settings(self) -> dict[str, dict[str, Any]]:
         return {sim.name: sim.provider_settings() for sim in self.simulators}
@@ -198,6 +213,147 @@ class InProcessLab:
         self.close()
 
 
+# -- the lab of one command, in a child process ---------------------------------------------------
+#: how long a command's lab waits for the lab of a command that just ended (killed, say) to
+#: write its world and let go of the directory
+HANDOVER_WAIT = 10.0
+
+
+class SubprocessLab:
+    """The lab of one command (``--lab`` with no background lab), in a child process.
+
+    The simulators get a core and an interpreter of their own: in a thread of the command they
+    would share the GIL with the engine (1.8x slower at 100 VMs). The child starts at once and
+    imports the simulators while the command loads the spec and the providers; the first
+    request waits for it. It answers the same control protocol as ``cozyplan lab up`` on a
+    loopback port, but writes no ``lab.json`` (no other command uses it) and lives exactly as
+    long as this object: it stops, writing its world, when its stdin closes, so also when the
+    command dies. It ignores the terminal's Ctrl-C (a session of its own): the command decides
+    when its lab stops.
+    """
+
+    def __init__(
+        self, directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None
+    ) -> None:
+        self.time_scale = time_scale
+        self.dir = directory
+        cmd = [
+            sys.executable,
+            "-m",
+            "cozyplan.lab.runtime",
+            "--dir",
+            str(directory.absolute()),
+            "--time-scale",
+            str(time_scale),
+            "--options",
+            json.dumps(options or {}),
+            "--for-command",
+        ]
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+        )
+        self._client: LabClient | None = None
+
+    def _ready(self) -> LabClient:
+        if self._client is None:
+            assert self._proc.stdout is not None
+            line = self._proc.stdout.readline()
+            info: dict[str, Any] = json.loads(line) if line.strip() else {}
+            if "control_port" not in info:
+                code = self._proc.wait()
+                raise LabError(info.get("error") or f"the lab exited at start (code {code})")
+            self._client = LabClient(info, self.dir)
+        return self._client
+
+    def provider_settings(self) -> dict[str, dict[str, Any]]:
+        return self._ready().provider_settings()
+
+    def resolve(self, service: str, host: str, port: int) -> tuple[str, int]:
+        return self._ready().resolve(service, host, port)
+
+    def status(self) -> dict[str, Any]:
+        return self._ready().status()
+
+    def close(self, wait: float = 60.0) -> None:
+        """Stop the lab and wait until its world is written and the directory is free."""
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+    def __enter__(self) -> SubprocessLab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _serve_for_command(runtime: LabRuntime, out: Any) -> None:
+    """The child of ``SubprocessLab``: announce the control port on ``out``, serve until stdin
+    closes (the command ended or died), then stop."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    await runtime.start()
+    token = secrets.token_urlsafe(32)  # announced on the private pipe to the command only
+    server = await asyncio.start_server(
+        _control_handler(runtime, stop, token, runtime.dir), "127.0.0.1", 0
+    )
+    info = {
+        "pid": os.getpid(),
+        "control_port": server.sockets[0].getsockname()[1],
+        "token": token,
+        "time_scale": runtime.world.time_scale,
+    }
+    out.write(json.dumps(info) + "\n")
+    out.flush()
+
+    def watch_stdin() -> None:  # a daemon thread: it must not keep the process alive
+        sys.stdin.buffer.read()
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch_stdin, name="lab-stdin", daemon=True).start()
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await runtime.stop()
+
+
+def serve_for_command(directory: Path, time_scale: float, options: dict[str, Any]) -> None:
+    # the announcement goes to the real stdout (a pipe to the command); anything a simulator
+    # prints goes to stderr, as it did when the lab ran in the command's own process
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    runtime = LabRuntime(directory, time_scale=time_scale, options=options)
+    try:
+        runtime.acquire(wait=HANDOVER_WAIT)
+    except LabError as exc:
+        out.write(json.dumps({"error": str(exc)}) + "\n")
+        out.flush()
+        sys.exit(1)
+    code = 0
+    try:
+        asyncio.run(_serve_for_command(runtime, out))
+    except BaseException as exc:  # e.g. a simulator that cannot start: tell the command
+        code = 1
+        traceback.print_exc()
+        with contextlib.suppress(OSError, ValueError):  # (already announced and gone)
+            out.write(json.dumps({"error": f"the lab failed: {exc!r}"}) + "\n")
+            out.flush()
+    finally:
+        runtime.release()
+        # the world is written; leave without tearing down the interpreter (as the CLI does)
+        sys.stderr.flush()
+        os._exit(code)
+
+
 # -- background process -------------------------------------------------------------------------
 def _pid_alive(pid: int) -> bool:
     try:
@@ -280,12 +436,11 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-async def _serve(runtime: LabRuntime, directory: Path) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    token = secrets.token_urlsafe(32)
+def _control_handler(
+    runtime: LabRuntime, stop: asyncio.Event, token: str, directory: Path
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """The control port: one JSON request line, one JSON response line per connection, answered
+    only when the request carries the lab's token."""
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -313,8 +468,19 @@ async def _serve(runtime: LabRuntime, directory: Path) -> None:
         finally:
             writer.close()
 
+    return on_client
+
+
+async def _serve(runtime: LabRuntime, directory: Path) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     await runtime.start()
-    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
+    token = secrets.token_urlsafe(32)
+    server = await asyncio.start_server(
+        _control_handler(runtime, stop, token, directory), "127.0.0.1", 0
+    )
     port = server.sockets[0].getsockname()[1]
     info = {
         "pid": os.getpid(),
@@ -401,12 +567,13 @@ def stop_background(directory: Path, wait: float = 30.0) -> bool:
 def lab_session(
     directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None
 ) -> Iterator[LabHandle]:
-    """The running background lab if there is one, else an in-process lab for this block."""
+    """The running background lab if there is one, else a lab of this block's own (a child
+    process, see ``SubprocessLab``)."""
     info = read_info(directory)
     if info is not None:
         yield LabClient(info, directory)
         return
-    lab = InProcessLab(directory, time_scale=time_scale, options=options)
+    lab = SubprocessLab(directory, time_scale=time_scale, options=options)
     try:
         yield lab
     finally:
@@ -418,7 +585,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, default=DEFAULT_LAB_DIR)
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--options", default="{}")
+    parser.add_argument(
+        "--for-command", action="store_true", help="serve one command (see SubprocessLab)"
+    )
     args = parser.parse_args(argv)
+    if args.for_command:
+        serve_for_command(args.dir, args.time_scale, json.loads(args.options))
     serve_forever(args.dir, args.time_scale, json.loads(args.options))
 
 

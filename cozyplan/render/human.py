@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cozyplan.diff import Change, ChangeOp
 from cozyplan.plan import Action, Reason, ResourceChange
-from cozyplan.planner import Drift, Plan
 from cozyplan.render.values import SENSITIVE_TEXT, fmt, is_sensitive, pem_summary, summarise_pem
+
+if TYPE_CHECKING:  # annotations only: rendering must not load the planner (networkx, asyncio)
+    from cozyplan.planner import Drift, Plan
 
 _COLOURS = {
     Action.CREATE: "green",

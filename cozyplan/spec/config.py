@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import graphlib
 import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from cozyplan import registry
@@ -20,6 +20,9 @@ from cozyplan.spec.expr import ExprError, Ref, parse_template, refs_in
 from cozyplan.spec.model import META_KEYS, LifecycleSpec, SpecFile, VariableSpec
 from cozyplan.spec.view import SpecBlock, SpecView
 from cozyplan.spec.yamlpos import Document, YamlPath, load_yaml
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 ADDRESS_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+\.[A-Za-z_][A-Za-z0-9_\-]*$")
 
@@ -82,6 +85,8 @@ class Config:
 
     def graph(self) -> nx.DiGraph:
         """Resource-block DAG: an edge ``dep -> dependent``."""
+        import networkx as nx  # loaded by the commands that walk the graph, not by validate
+
         g = nx.DiGraph()
         for addr, block in self.resources.items():
             g.add_node(addr)
@@ -242,7 +247,11 @@ def load_config(path: Path) -> Config:
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             loc = tuple(err["loc"])
-            msg = "unknown top-level key" if err["type"] == "extra_forbidden" else err["msg"]
+            msg = (
+                "unknown top-level key"
+                if err["type"] == "extra_forbidden"
+                else err["msg"].removeprefix("Value error, ")
+            )
             diags.add(msg, loc, field_path=_loc_str(loc))
         raise SpecError(diags.items) from None
 
@@ -579,9 +588,19 @@ def _check_refs(
 
 
 def _check_cycles(cfg: Config, diags: _Collector) -> None:
+    # the common case (no cycle) with the standard library; networkx only to report cycles
+    order = graphlib.TopologicalSorter(
+        {addr: block.dependencies() & cfg.resources.keys() for addr, block in cfg.resources.items()}
+    )
+    try:
+        order.prepare()
+    except graphlib.CycleError:
+        pass
+    else:
+        return
+    import networkx as nx
+
     g = cfg.graph()
-    if nx.is_directed_acyclic_graph(g):
-        return  # the common case, cheaper than finding components
     for component in nx.strongly_connected_components(g):
         nodes = sorted(component)
         if len(nodes) == 1 and not g.has_edge(nodes[0], nodes[0]):

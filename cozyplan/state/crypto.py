@@ -23,10 +23,21 @@ class StateCipher:
     fields are all empty needs no key. A key file is created only to seal a value: opening a
     value when the key file is gone is an error (a new key could never open it)."""
 
-    def __init__(self, key: bytes | None = None, key_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        key: bytes | None = None,
+        key_file: Path | None = None,
+        *,
+        missing_hint: str | None = None,
+    ) -> None:
         self._key = key
         self._key_file = key_file
+        self._missing_hint = missing_hint
         self._fernet: Any = None
+        # a value sealed once keeps its token (Fernet tokens are random): re-encoding an
+        # unchanged resource gives the same bytes, so snapshots stay diffable and a shared
+        # backend rewrites only the rows that changed
+        self._tokens: dict[str, str] = {}
 
     @classmethod
     def for_state(cls, state_path: Path) -> StateCipher:
@@ -39,6 +50,11 @@ class StateCipher:
         if self._fernet is None:
             from cryptography.fernet import Fernet  # only runs that hold secrets pay for it
 
+            if self._key is None and self._key_file is None:
+                raise StateError(
+                    self._missing_hint
+                    or "a sensitive value must be encrypted but no state key is configured"
+                )
             key = self._key if self._key is not None else self._load_or_create(create)
             try:
                 self._fernet = Fernet(key)
@@ -81,8 +97,12 @@ class StateCipher:
         return key_file.read_bytes().strip()
 
     def seal(self, value: Any) -> dict[str, str]:
-        token = self._cipher(create=True).encrypt(json.dumps(value).encode())
-        return {MARK: base64.urlsafe_b64encode(token).decode()}
+        plain = json.dumps(value, sort_keys=True)
+        sealed = self._tokens.get(plain)
+        if sealed is None:
+            token = self._cipher(create=True).encrypt(plain.encode())
+            sealed = self._tokens[plain] = base64.urlsafe_b64encode(token).decode()
+        return {MARK: sealed}
 
     def open(self, sealed: dict[str, str]) -> Any:
         from cryptography.fernet import InvalidToken
@@ -94,11 +114,14 @@ class StateCipher:
             )
         try:
             token = base64.urlsafe_b64decode(raw)
-            return json.loads(self._cipher(create=False).decrypt(token))
+            value = json.loads(self._cipher(create=False).decrypt(token))
+            self._tokens.setdefault(json.dumps(value, sort_keys=True), raw)
+            return value
         except (InvalidToken, ValueError) as exc:
+            where = self._key_file or "COZYPLAN_STATE_KEY"
             raise StateError(
-                "cannot decrypt a sensitive value in the state: wrong key "
-                "(COZYPLAN_STATE_KEY or the .key file beside the state), or a damaged value"
+                f"cannot decrypt a sensitive value in the state: wrong key (from {where}), "
+                "or a damaged value"
             ) from exc
 
 

@@ -43,6 +43,8 @@ class StateFile(_Strict):
     serial: StrictInt = Field(ge=0)
     lineage: StrictStr = Field(min_length=1)
     cozyplan_version: StrictStr | None = None
+    #: the last apply's timeline (``cozyplan.runlog``), checked when a report draws it
+    last_run: dict[str, Any] | None = None
     #: each resource is checked by ResourceFile as it is decoded (``check``, with its address)
     resources: dict[StrictStr, Any]
 
@@ -56,6 +58,13 @@ class JournalEntry(_Strict):
     serial: StrictInt = Field(ge=1)
     address: StrictStr = Field(min_length=1)
     resource: ResourceFile | None
+
+
+class SealedJournalEntry(_Strict):
+    """A journal line of a state with whole-state encryption (see ``envelope``)."""
+
+    serial: StrictInt = Field(ge=1)
+    sealed: StrictStr = Field(min_length=1)
 
 
 def check(model: type[BaseModel], data: Any, where: str = "") -> None:

@@ -101,15 +101,20 @@ class State:
     lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
     serial: int = 0
     resources: dict[str, ResourceState] = field(default_factory=dict)
+    #: the timeline of the last apply that changed something (``cozyplan.runlog.RunRecord``)
+    last_run: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "serial": self.serial,
             "lineage": self.lineage,
             "cozyplan_version": __version__,
-            "resources": {a: r.to_json() for a, r in sorted(self.resources.items())},
         }
+        if self.last_run is not None:
+            data["last_run"] = self.last_run
+        data["resources"] = {a: r.to_json() for a, r in sorted(self.resources.items())}
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> State:
@@ -127,6 +132,7 @@ class State:
                 a: ResourceState.from_json(r, f"resources.{a}")
                 for a, r in data["resources"].items()
             },
+            last_run=data.get("last_run"),
         )
 
 

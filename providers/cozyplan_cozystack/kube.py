@@ -9,6 +9,7 @@ from typing import Any
 
 from cozyplan.provider import PermanentError
 from cozyplan_kubernetes.api import Api
+from cozyplan_kubernetes.discovery import NotServed
 from cozyplan_kubernetes.waits import condition_check
 
 HELMRELEASE = ("helm.toolkit.fluxcd.io/v2", "HelmRelease")
@@ -22,7 +23,12 @@ async def apply(api: Api, obj: dict[str, Any], timeout: float = 120.0) -> dict[s
 async def get(
     api: Api, api_version: str, kind_name: str, name: str, namespace: str | None
 ) -> dict[str, Any] | None:
-    kind = await api.kind(api_version, kind_name)
+    """The object, or None when it or its kind does not exist (yet: a chart brings the CRD)."""
+    try:
+        kind = await api.kind(api_version, kind_name)
+    except NotServed:
+        api.discovery.invalidate()
+        return None
     return await api.get(kind, name, namespace)
 
 
@@ -58,3 +64,14 @@ async def poll(
         if time.monotonic() >= deadline:
             raise PermanentError(f"{what} after {timeout:g}s:\n{reason}")
         await asyncio.sleep(interval)
+
+
+async def delete(
+    api: Api, api_version: str, kind_name: str, name: str, namespace: str | None
+) -> None:
+    """Ask for deletion; a missing object or kind is already gone."""
+    try:
+        kind = await api.kind(api_version, kind_name)
+    except NotServed:
+        return
+    await api.delete(kind, name, namespace, "Background")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cozyplan.errors import ProviderError
 from cozyplan.provider import PermanentError, TemporaryError
 from cozyplan_kubernetes.client import APPLY_PATCH, KubeClient, Response
 from cozyplan_kubernetes.discovery import Discovery, Kind, describe, doc_get
@@ -116,8 +117,10 @@ class Api:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        missing_ok: bool = False,
     ) -> tuple[list[dict[str, Any]], str]:
-        """The items and the list's resourceVersion (to watch from)."""
+        """The items and the list's resourceVersion (to watch from). ``missing_ok``: a kind
+        that is no longer served (its CRD was just deleted) has no items."""
         where = f"in namespace {namespace}" if namespace else "in all namespaces"
         req = Request("list", f"{kind.group_version} {kind.plural} {where}")
         resp = await asyncio.to_thread(
@@ -126,7 +129,10 @@ class Api:
             kind.base_path(namespace),
             req,
             query={"labelSelector": label_selector, "fieldSelector": field_selector},
+            allow=(404,) if missing_ok else (),
         )
+        if resp.status == 404:
+            return [], ""
         items = [i for i in resp.body.get("items") or [] if isinstance(i, dict)]
         for item in items:  # list items carry no kind/apiVersion
             item.setdefault("kind", kind.kind)
@@ -163,8 +169,35 @@ class Api:
     async def _current(
         self, kind: Kind, name: str, namespace: str | None
     ) -> tuple[dict[str, Any] | None, str]:
-        items, rv = await self.list(kind, namespace, field_selector=f"metadata.name={name}")
+        items, rv = await self.list(
+            kind, namespace, field_selector=f"metadata.name={name}", missing_ok=True
+        )
         return (items[0] if items else None), rv
+
+    async def latest_event(self, kind: Kind, name: str, namespace: str | None) -> str | None:
+        """The newest Event about the object (``FailedScheduling: 0/3 nodes are available``)."""
+        try:
+            events_kind = await self.kind("v1", "Event")
+            events, _ = await self.list(
+                events_kind,
+                namespace,
+                field_selector=f"involvedObject.name={name},involvedObject.kind={kind.kind}",
+            )
+        except ProviderError:
+            return None  # a hint only: never fail a wait for it
+
+        def when(event: dict[str, Any]) -> str:
+            return str(
+                event.get("lastTimestamp")
+                or event.get("eventTime")
+                or doc_get(event, "metadata", "creationTimestamp")
+                or ""
+            )
+
+        if not events:
+            return None
+        newest = max(events, key=when)
+        return f"{newest.get('reason', '')}: {newest.get('message', '')}".strip(": ")
 
     async def wait(
         self,
@@ -190,9 +223,11 @@ class Api:
                 shown = reason
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                latest = await self.latest_event(kind, name, namespace) if obj else None
                 raise PermanentError(
                     f"{describe(kind.kind, name, namespace, kind.group_version)} {what} "
                     f"after {timeout:g}s: {reason}"
+                    + (f" (latest event: {latest})" if latest else "")
                 )
             try:
                 event = await asyncio.to_thread(

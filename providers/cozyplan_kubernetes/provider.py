@@ -60,12 +60,13 @@ class KubernetesProvider(Provider[KubernetesConfig]):
         if cfg.kubeconfig:
             text, source = cfg.kubeconfig, "providers.kubernetes.kubeconfig"
         else:
-            path = Path(cfg.kubeconfig_path or "~/.kube/config").expanduser()
-            if not path.is_absolute():
-                path = self.ctx.base_dir / path
-            if cfg.kubeconfig_path and self.ctx.output_path(path).exists():
-                # a rehearsal: the kubeconfig talos_kubeconfig wrote under the lab directory
-                path = self.ctx.output_path(path)
+            named = cfg.kubeconfig_path or "~/.kube/config"
+            path = self.ctx.base_dir / Path(named).expanduser()
+            # a lab run reads the copy the rehearsal wrote (talos_kubeconfig writes files under
+            # the lab directory), else the file itself (one the user wrote for the lab)
+            rehearsed = self.ctx.output_path(named)
+            if rehearsed != path and rehearsed.exists():
+                path = rehearsed
             source = str(path)
             try:
                 text = path.read_text()

@@ -113,17 +113,40 @@ def condition_check(text: str) -> Check:
     def check(obj: dict[str, Any]) -> str | None:
         cond = _condition(obj, name)
         if cond is None:
-            return f"condition {name} not reported yet"
+            return f"condition {name} not reported yet" + _other_failing(obj, name)
         generation = (obj.get("metadata") or {}).get("generation")
         seen = cond.get("observedGeneration")
         if generation is not None and seen is not None and int(seen) < int(generation):
             return f"condition {name} is for generation {seen}, not {generation} yet"
+        # as kstatus: conditions of a status the controller wrote for an older spec are stale
+        status_seen = (obj.get("status") or {}).get("observedGeneration")
+        if _int(status_seen, -1) >= 0 and _int(status_seen) < _int(generation):
+            return f"waiting for the controller to observe generation {generation}"
         if cond.get("status") == want:
             return None
         why = cond.get("message") or cond.get("reason") or ""
-        return f"{name}={cond.get('status')}" + (f": {why}" if why else "")
+        return (
+            f"{name}={cond.get('status')}"
+            + (f": {why}" if why else "")
+            + (_other_failing(obj, name) if not why else "")
+        )
 
     return check
+
+
+def _other_failing(obj: dict[str, Any], awaited: str) -> str:
+    """The latest other condition that is False, with its message: often the real reason
+    (``PodScheduled=False: 0/3 nodes are available``)."""
+    failing = [
+        c
+        for c in (obj.get("status") or {}).get("conditions") or []
+        if isinstance(c, dict) and c.get("type") != awaited and c.get("status") == "False"
+    ]
+    if not failing:
+        return ""
+    latest = max(failing, key=lambda c: str(c.get("lastTransitionTime") or ""))
+    why = latest.get("message") or latest.get("reason") or ""
+    return f" ({latest.get('type')}=False" + (f": {why})" if why else ")")
 
 
 def jsonpath_check(text: str) -> Check:

@@ -20,6 +20,7 @@ from cozyplan_proxmox.errors import ApiPermanentError
 from cozyplan_proxmox.guest import agent_ipv4
 from cozyplan_proxmox.models import VmModel
 from cozyplan_proxmox.normalize import (
+    DISK_KEY_RE,
     config_int,
     normalize_tags,
     size_bytes,
@@ -294,7 +295,16 @@ class VmResource(Resource[ProxmoxProvider, VmModel]):
         params = self._config_changes(m, config)
         pending: list[str] = []
         if params:
-            await client.call("PUT", vm_path(m.node, vmid) + "/config", **params)
+            # a write that allocates a volume (a new disk, the cloud-init drive) is not
+            # idempotent: Proxmox refuses the second allocation ("volume ... already exists")
+            # or leaves an unused copy. No blind re-send: the step fails temporary and its
+            # retry reads the config again and sends only what is still missing.
+            allocates = any(
+                k not in config and DISK_KEY_RE.match(k) for k in params if k != "delete"
+            )
+            await client.call(
+                "PUT", vm_path(m.node, vmid) + "/config", retries=0 if allocates else None, **params
+            )
             if running:
                 view = await read_view(client, m.node, vmid)
                 pending = view.pending if view else []

@@ -197,3 +197,8 @@ def test_correct_spec_validates(tmp_path: Path) -> None:
     path = tmp_path / "ok.yaml"
     path.write_text(text)
     load_config(path)
+
+
+def test_the_example_spec_validates() -> None:
+    root = Path(__file__).resolve().parents[2]
+    load_config(root / "specs" / "examples" / "cozystack-platform.yaml")

@@ -156,8 +156,8 @@ def test_markdown_summary(project: Project) -> None:
     out = project.run("plan", "--markdown", "plan.md")
     assert out.exit_code == 0
     md = (project.dir / "plan.md").read_text()
-    assert "**Plan:** 7 to add, 0 to change, 0 to destroy." in md
-    assert "| create | `local_file.motd` |" in md
+    assert "**Plan: 7 to add, 0 to change, 0 to destroy.**" in md
+    assert "| <code>local_file.motd</code> | <code>local_file</code> | create |" in md
     assert "hunter2" not in md
 
 

@@ -31,7 +31,10 @@ def test_saved_plan_applies_in_its_lab_dir_with_its_variables(project: Project) 
     assert other.returncode == 1 and "made against the lab in X" in other.stderr
     result = project.sh("apply", "p")
     assert result.returncode == 0, result.stderr
-    assert (project.dir / "out/b").read_text() == "hunter22"
+    # a lab run writes the files the spec names under the lab directory, never in place
+    rehearsed = project.dir / "X/files" / str((project.dir / "out/b").resolve()).lstrip("/")
+    assert rehearsed.read_text() == "hunter22"
+    assert not (project.dir / "out/b").exists()
     assert (project.dir / "X/state/cozyplan.state.json").exists()
     assert not (project.dir / ".lab").exists(), "a default lab no state tracks was made"
     assert not (project.dir / "Y").exists()

@@ -64,12 +64,18 @@ class Kubectl:
     kubeconfig: Path
 
     def __call__(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "HOME": str(self.kubeconfig.parent),
+            **(env or {}),
         }
         proc = subprocess.run(
             [self.binary, *args],

@@ -152,3 +152,103 @@ def test_generation_moves_with_spec_only(api: client.ApiClient) -> None:
     assert labelled.metadata.generation == 1
     scaled = apps.patch_namespaced_deployment("d", "default", {"spec": {"replicas": 3}})
     assert scaled.metadata.generation == 2
+
+
+def _raw(api: client.ApiClient, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    import json
+
+    resp = api.call_api(
+        method,
+        api.configuration.host + path,
+        header_params={"Content-Type": "application/json", "Accept": "application/json"},
+        body=body,
+    )
+    return resp.status, json.loads(resp.read() if hasattr(resp, "read") else resp.data)
+
+
+def test_paths_methods_dry_run_and_subresources(api: client.ApiClient) -> None:
+    code, status = _raw(api, "GET", "/apis/example.com/v1/namespaces/default/widgets")
+    assert (code, status["reason"], status["message"]) == (
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
+    code, status = _raw(api, "POST", "/api/v1/namespaces/default/configmaps/x", {})
+    assert (code, status["reason"]) == (405, "MethodNotAllowed")
+    code, status = _raw(api, "DELETE", "/api/v1/namespaces")
+    assert code == 405
+    v1, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    dry = v1.create_namespaced_config_map("default", {"metadata": {"name": "dry"}}, dry_run="All")
+    assert (
+        dry.metadata.uid
+        and error(lambda: v1.read_namespaced_config_map("dry", "default"))[0] == 404
+    )
+    body = {
+        "metadata": {"name": "d"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+            },
+        },
+    }
+    apps.create_namespaced_deployment("default", body)
+    scale = apps.patch_namespaced_deployment_scale("d", "default", {"spec": {"replicas": 4}})
+    assert scale.spec.replicas == 4
+    assert apps.read_namespaced_deployment("d", "default").spec.replicas == 4
+    # status written through the main resource is ignored; through /status it is kept
+    ignored = apps.patch_namespaced_deployment("d", "default", {"status": {"collisionCount": 7}})
+    assert (ignored.status.collision_count if ignored.status else None) != 7
+    kept = apps.patch_namespaced_deployment_status(
+        "d", "default", {"status": {"collisionCount": 7}}
+    )
+    assert kept.status.collision_count == 7
+    # and a status write does not change the spec
+    same = apps.patch_namespaced_deployment_status("d", "default", {"spec": {"replicas": 9}})
+    assert same.spec.replicas == 4
+
+
+def test_immutable_fields(api: client.ApiClient) -> None:
+    v1, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    v1.create_namespaced_config_map(
+        "default", {"metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True}
+    )
+    code, status = error(
+        lambda: v1.patch_namespaced_config_map("frozen", "default", {"data": {"a": "2"}})
+    )
+    assert (code, status["message"]) == (
+        422,
+        'ConfigMap "frozen" is invalid: data: Forbidden: field is immutable when `immutable` is '
+        "set",
+    )
+    code, status = error(
+        lambda: v1.create_namespaced_config_map(
+            "default", {"metadata": {"name": "rv", "resourceVersion": "5"}}
+        )
+    )
+    assert (code, status["message"]) == (
+        400,
+        "resourceVersion should not be set on objects to be created",
+    )
+    sts = {
+        "metadata": {"name": "s"},
+        "spec": {
+            "serviceName": "s",
+            "selector": {"matchLabels": {"app": "s"}},
+            "template": {
+                "metadata": {"labels": {"app": "s"}},
+                "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+            },
+        },
+    }
+    apps.create_namespaced_stateful_set("default", sts)
+    code, status = error(
+        lambda: apps.patch_namespaced_stateful_set("s", "default", {"spec": {"serviceName": "t"}})
+    )
+    assert code == 422
+    assert status["message"].startswith(
+        'StatefulSet.apps "s" is invalid: spec: Forbidden: updates to statefulset spec for fields '
+        "other than"
+    )

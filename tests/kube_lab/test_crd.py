@@ -82,7 +82,9 @@ def test_crd_established_then_served_validated_pruned(
     assert status["message"] == (
         'ProxmoxCluster.infrastructure.cluster.x-k8s.io "c2" is invalid: ['
         'spec.controlPlaneEndpoint.port: Invalid value: "string": spec.controlPlaneEndpoint.port '
-        'in body must be of type integer: "string", spec.dnsServers: Required value]'
+        'in body must be of type integer: "string", spec.dnsServers: Required value, <nil>: '
+        'Invalid value: "null": some validation rules were not checked because the object was '
+        "invalid; correct the existing errors to complete validation]"
     )
     # kubectl lists it with the CRD's printer columns
     table = kubectl("get", "proxmoxclusters").stdout.splitlines()
@@ -144,3 +146,23 @@ def test_unknown_fields_of_custom_objects(api: client.ApiClient, kubectl: Kubect
     assert 'Warning: unknown field "spec.typo"' in warned.stderr
     got = json.loads(kubectl("get", "proxmoxcluster", "c1", "-o", "json").stdout)
     assert "typo" not in got["spec"]
+
+
+def test_cel_rules(api: client.ApiClient, kubectl: Kubectl) -> None:
+    pytest.importorskip("celpy")
+    ext = client.ApiextensionsV1Api(api)
+    body = YAML(typ="safe", pure=True).load((CAPMOX / "proxmoxclusters.crd.yaml").read_text())
+    ext.create_custom_resource_definition(body)
+    kubectl("wait", "--for=condition=Established", f"crd/{CRD}", "--timeout=30s")
+    # x-kubernetes-validations (CEL) with the CRD's messages
+    cel = _cluster(controlPlaneEndpoint={"host": "h", "port": 70000})
+    cel["metadata"]["name"] = "c3"
+    del cel["spec"]["ipv4Config"]
+    code, status = _raw(api, "POST", PATH, cel)
+    assert (code, status["message"]) == (
+        422,
+        'ProxmoxCluster.infrastructure.cluster.x-k8s.io "c3" is invalid: ['
+        'spec: Invalid value: "object": at least one ip config must be set, either ipv4Config or '
+        'ipv6Config, spec.controlPlaneEndpoint: Invalid value: "object": port must be within '
+        "1-65535]",
+    )

@@ -51,7 +51,7 @@ def test_errors_and_throttling(api: client.ApiClient, lab: InProcessLab) -> None
             if exc.status == 409:
                 break
             assert exc.status in (429, 500, 503)
-    status = lab.status()["simulators"]["kubernetes"]["clusters"]
+    status = lab.status()["simulators"]["kubernetes"]["by_cluster"]
     injected = next(iter(status.values()))["faults_injected"]
     assert injected["error"] > 0 and injected["throttle"] > 0
     # faults can be switched off live

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.kube_lab.conftest import Kubectl
 
@@ -127,12 +128,15 @@ def test_rollout_nodes_events(kubectl: Kubectl) -> None:
     nodes = [line.split() for line in kubectl("get", "nodes").stdout.splitlines()]
     assert nodes[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     assert nodes[1][:3] == ["node-1", "Ready", "control-plane"]
+    wide = [line.split() for line in kubectl("get", "nodes", "-o", "wide").stdout.splitlines()]
+    assert wide[0][5:7] == ["INTERNAL-IP", "EXTERNAL-IP"] and wide[1][5] == "10.0.0.201"
     events = kubectl("-n", "demo", "get", "events").stdout.splitlines()
     assert events[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert any("ScalingReplicaSet" in e and "deployment/web" in e for e in events)
     pod = kubectl("-n", "demo", "get", "pods", "-o", "name").stdout.split()[0]
     described = kubectl("-n", "demo", "describe", pod).stdout
     assert "Successfully assigned demo/" in described and "Started container nginx" in described
+    assert "started" in kubectl("-n", "demo", "logs", pod).stdout
 
 
 def test_typed_create_commands_in_protobuf(kubectl: Kubectl) -> None:
@@ -150,3 +154,21 @@ def test_typed_create_commands_in_protobuf(kubectl: Kubectl) -> None:
     # other kinds in protobuf are refused with 415, as by a server without that serializer
     refused = kubectl("-n", "typed", "create", "deployment", "d", "--image=nginx", check=False)
     assert refused.returncode == 1 and "unknown format" in refused.stderr
+
+
+def test_kubectl_edit(kubectl: Kubectl, tmp_path: Path) -> None:
+    kubectl("apply", "--server-side", "-f", "-", input=MANIFEST)
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nsed -i "s/image: nginx:1.27/image: nginx:1.29/" "$1"\n')
+    editor.chmod(0o755)
+    out = kubectl("-n", "demo", "edit", "deployment", "web", env={"KUBE_EDITOR": str(editor)})
+    assert out.stdout.strip() == "deployment.apps/web edited"
+    shown = kubectl("-n", "demo", "get", "deploy", "web", "-o", "json", "--show-managed-fields")
+    got = json.loads(shown.stdout)
+    assert got["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.29"
+    owners = {m["manager"]: m for m in got["metadata"]["managedFields"]}
+    edited = owners["kubectl-edit"]["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+    assert edited == {'k:{"name":"nginx"}': {"f:image": {}}}
+    # the applier lost that field: its next apply of the old image is a conflict
+    again = kubectl("apply", "--server-side", "-f", "-", input=MANIFEST, check=False)
+    assert 'conflict with "kubectl-edit"' in again.stderr

@@ -15,11 +15,21 @@ def _cm(name: str, **meta: Any) -> dict[str, Any]:
     return {"metadata": {"name": name, **meta}, "data": {"k": name}}
 
 
-def _events(v1: client.CoreV1Api, rv: str, **kw: Any) -> list[tuple[str, str]]:
-    stream = watch.Watch().stream(
+def _events(
+    v1: client.CoreV1Api, rv: str, expect: int | None = None, **kw: Any
+) -> list[tuple[str, str]]:
+    """The events after ``rv``: ``expect`` of them (then stop), or all within a second."""
+    w = watch.Watch()
+    out = []
+    stream = w.stream(
         v1.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=1, **kw
     )
-    return [(e["type"], e["object"].metadata.name) for e in stream]
+    for e in stream:
+        out.append((e["type"], e["object"].metadata.name))
+        if expect is not None and len(out) >= expect:
+            w.stop()
+            break
+    return out
 
 
 def test_watch_resumes_from_a_resource_version(api: client.ApiClient) -> None:
@@ -29,14 +39,17 @@ def test_watch_resumes_from_a_resource_version(api: client.ApiClient) -> None:
     v1.create_namespaced_config_map("default", _cm("b"))
     v1.patch_namespaced_config_map("a", "default", {"data": {"k": "changed"}})
     v1.delete_namespaced_config_map("b", "default")
-    assert _events(v1, rv) == [("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
+    assert _events(v1, rv, 3) == [("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
     assert _events(v1, rv, label_selector="none=here") == []
     # every event in the window carries its own resourceVersion to resume from
-    stream = watch.Watch().stream(
-        v1.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=1
-    )
-    versions = [e["object"].metadata.resource_version for e in stream]
-    assert _events(v1, versions[0]) == [("MODIFIED", "a"), ("DELETED", "b")]
+    w = watch.Watch()
+    versions = []
+    for e in w.stream(v1.list_namespaced_config_map, "default", resource_version=rv):
+        versions.append(e["object"].metadata.resource_version)
+        if len(versions) == 3:
+            w.stop()
+            break
+    assert _events(v1, versions[0], 2) == [("MODIFIED", "a"), ("DELETED", "b")]
 
 
 @pytest.mark.parametrize("lab_options", [{"watch_window": 3}])
@@ -52,7 +65,7 @@ def test_expired_resource_version_is_410_gone(api: client.ApiClient) -> None:
     # a fresh list gives a resourceVersion that watches again
     fresh = v1.list_namespaced_config_map("default").metadata.resource_version
     v1.create_namespaced_config_map("default", _cm("late"))
-    assert _events(v1, fresh) == [("ADDED", "late")]
+    assert _events(v1, fresh, 1) == [("ADDED", "late")]
 
 
 @pytest.mark.parametrize("lab_options", [{"latency": {"bookmark": 5}}])
@@ -87,7 +100,7 @@ def test_finalizers_hold_deletion(api: client.ApiClient) -> None:
     rv = held.metadata.resource_version
     v1.patch_namespaced_config_map("held", "default", {"metadata": {"finalizers": None}})
     assert error(lambda: v1.read_namespaced_config_map("held", "default"))[0] == 404
-    assert _events(v1, rv) == [("DELETED", "held")]
+    assert _events(v1, rv, 1) == [("DELETED", "held")]
 
 
 def test_namespace_deletion_empties_it(api: client.ApiClient) -> None:

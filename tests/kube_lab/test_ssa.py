@@ -180,3 +180,51 @@ def test_managed_fields_reset_and_kept(dyn: Any, api: client.ApiClient) -> None:
         "cm", "default", {"metadata": {"managedFields": [{}]}}
     )
     assert stripped.metadata.managed_fields is None
+
+
+def test_apply_status_subresource_and_force_only_for_apply(dyn: Any, api: client.ApiClient) -> None:
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "s", "namespace": "default"},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "s"}},
+            "template": {
+                "metadata": {"labels": {"app": "s"}},
+                "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+            },
+        },
+    }
+    apply(dyn, deploy, "cozyplan")
+    resource = dyn.resources.get(api_version="apps/v1", kind="Deployment")
+    status = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "s", "namespace": "default"},
+        "status": {"collisionCount": 3},
+        "spec": {"replicas": 5},
+    }
+    got = dyn.server_side_apply(
+        resource.subresources["status"],
+        body=status,
+        name="s",
+        namespace="default",
+        field_manager="status-writer",
+    ).to_dict()
+    assert got["status"]["collisionCount"] == 3 and got["spec"]["replicas"] == 0
+    entry = next(m for m in got["metadata"]["managedFields"] if m["manager"] == "status-writer")
+    assert entry["subresource"] == "status" and entry["fieldsV1"] == {
+        "f:status": {"f:collisionCount": {}}
+    }
+    apps = client.AppsV1Api(api)
+    try:
+        apps.patch_namespaced_deployment("s", "default", {"spec": {"replicas": 1}}, force=True)
+    except client.ApiException as exc:
+        assert exc.status == 422
+        assert json.loads(exc.body)["message"] == (
+            'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for '
+            "non-apply patch"
+        )
+    else:
+        raise AssertionError("force on a merge patch was accepted")

@@ -289,3 +289,26 @@ def test_load_balancer_address_from_pool(
         lambda: v1.read_namespaced_service("lb", "default").status.load_balancer.ingress
     )
     assert got[0].ip == "10.0.0.240"
+
+
+def test_node_down_and_back(api: client.ApiClient, lab: InProcessLab, cluster: Any) -> None:
+    v1, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    apps.create_namespaced_deployment("default", _deployment("web", 2))
+    wait_until(lambda: _available(apps, "web"))
+    sim = simulator(lab)
+    on_lab(lab, sim.set_node_up, cluster.cluster_id, "node-1", False)  # its VM stopped
+
+    def ready() -> str:
+        node = v1.read_node("node-1")
+        return next(c.status for c in node.status.conditions if c.type == "Ready")
+
+    wait_until(lambda: ready() == "Unknown")
+    node = v1.read_node("node-1")
+    assert sorted((t.key, t.effect) for t in node.spec.taints) == [
+        ("node.kubernetes.io/unreachable", "NoExecute"),
+        ("node.kubernetes.io/unreachable", "NoSchedule"),
+    ]
+    wait_until(lambda: not _available(apps, "web"))
+    on_lab(lab, sim.set_node_up, cluster.cluster_id, "node-1", True)
+    wait_until(lambda: ready() == "True")
+    wait_until(lambda: _available(apps, "web"))

@@ -5,22 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from k8s_lab import TALOS, TIME_SCALE, Cluster
-
-from cozyplan.lab import runtime
+from k8s_lab import TALOS, Cluster
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("k8s")
     labdir = root / ".lab"
-    runtime.start_background(labdir, time_scale=TIME_SCALE)
+    # a lab run writes the files the spec names under the lab directory
+    c = Cluster(root, labdir, labdir / "files" / str((root / "kubeconfig").resolve()).lstrip("/"))
+    c.up()
     try:
-        c = Cluster(root, labdir, root / "kubeconfig")
         c.write(TALOS, "talos.yaml")
         done = c.cli("apply", "--auto-approve", "--quiet", spec="talos.yaml", timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
         assert c.kubeconfig.exists()
         yield c
     finally:
-        runtime.stop_background(labdir)
+        c.lab("down")

@@ -6,11 +6,13 @@ act as "another field manager" with the official client over the same kubeconfig
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,31 @@ class Cluster:
         path = self.dir / name
         path.write_text(textwrap.dedent(text))
         return path
+
+    def lab(self, *args: str) -> None:
+        """``cozyplan lab up|down`` (the CLI's process exits, so the lab is never our zombie)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "cozyplan", "lab", *args, "--lab-dir", str(self.labdir)],
+            cwd=self.dir,
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def up(self, *settings: str) -> None:
+        self.lab("up", "--time-scale", str(TIME_SCALE), *(f"--set={s}" for s in settings))
+
+    @contextlib.contextmanager
+    def restarted(self, *settings: str) -> Iterator[None]:
+        """The lab restarted with ``settings`` (``kubernetes.error_rate=0.1``), then without."""
+        self.lab("down")
+        self.up(*settings)
+        try:
+            yield
+        finally:
+            self.lab("down")
+            self.up()
 
     def client(self) -> KubeClient:
         info = runtime.read_info(self.labdir)

@@ -8,7 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from cozyplan import registry
-from cozyplan_kubernetes import checks
+from cozyplan.provider import ProviderContext
+from cozyplan_kubernetes import KubernetesConfig, KubernetesProvider, checks
+from cozyplan_kubernetes.objects import ObjectRef
 from cozyplan_kubernetes.resources.check import CheckModel, K8sCheck
 from cozyplan_kubernetes.resources.manifest import K8sManifest, ManifestModel
 
@@ -68,3 +70,13 @@ def test_k8s_types_belong_to_the_kubernetes_provider() -> None:
     assert registry.provider_name_of("k8s_manifest") == "kubernetes"
     assert registry.resource_class("k8s_check") is K8sCheck
     assert registry.provider_name_of("talos_node") == "talos"
+
+
+def test_an_update_is_the_same_object_unless_its_identity_changes() -> None:
+    res = K8sManifest(KubernetesProvider(KubernetesConfig(namespace="apps"), ProviderContext()))
+    web = ObjectRef("apps/v1", "Deployment", "web")
+    assert res._same_object(web, ObjectRef("apps/v1", "Deployment", "web", "apps"))
+    assert res._same_object(web, ObjectRef("apps/v1beta2", "Deployment", "web"))
+    assert not res._same_object(web, ObjectRef("apps/v1", "Deployment", "web", "other"))
+    assert not res._same_object(web, ObjectRef("apps/v1", "Deployment", "api"))
+    assert not res._same_object(web, ObjectRef("apps/v1", "StatefulSet", "web"))

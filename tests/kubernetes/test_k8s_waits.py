@@ -109,3 +109,27 @@ def test_daemonset_and_statefulset_rollout() -> None:
     assert rollout_status(sts) == "waiting for the update revision to become current"
     sts["status"]["currentRevision"] = "b"
     assert rollout_status(sts) is None
+
+
+def test_a_missing_condition_shows_the_condition_that_blocks_it() -> None:
+    pod = obj(
+        [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available",
+            }
+        ]
+    )
+    assert not_ready(WaitFor(conditions=["Ready"]), pod) == [
+        "condition Ready not reported yet (PodScheduled=False: 0/3 nodes are available)"
+    ]
+
+
+def test_conditions_of_a_status_for_an_older_spec_are_stale() -> None:
+    wait = WaitFor(conditions=["Available"])
+    old = obj([{"type": "Available", "status": "True"}], generation=3, observedGeneration=2)
+    assert not_ready(wait, old) == ["waiting for the controller to observe generation 3"]
+    current = obj([{"type": "Available", "status": "True"}], generation=3, observedGeneration=3)
+    assert not_ready(wait, current) == []

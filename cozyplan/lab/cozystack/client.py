@@ -215,6 +215,22 @@ class KubeClient:
         )
         return result
 
+    async def merge_patch(self, obj: Obj, patch: Obj) -> Obj | None:
+        """A JSON merge patch (as controllers that update objects they do not own)."""
+        meta = obj["metadata"]
+        path = await self._path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        if path is None:
+            return None
+        result: Obj | None = await self.request(
+            "PATCH",
+            path,
+            body=patch,
+            content_type="application/merge-patch+json",
+            query={"fieldManager": self.field_manager},
+            allow_missing=True,
+        )
+        return result
+
     async def patch_status(self, obj: Obj, status: Obj) -> Obj | None:
         meta = obj["metadata"]
         path = await self._path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
@@ -224,21 +240,6 @@ class KubeClient:
             "PATCH",
             path + "/status",
             body={"status": status},
-            content_type="application/merge-patch+json",
-            allow_missing=True,
-        )
-        return result
-
-    async def merge_patch(self, obj: Obj, body: Obj) -> Obj | None:
-        """A JSON merge patch of the object (lists such as ``finalizers`` are replaced)."""
-        meta = obj["metadata"]
-        path = await self._path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
-        if path is None:
-            return None
-        result: Obj | None = await self.request(
-            "PATCH",
-            path,
-            body=body,
             content_type="application/merge-patch+json",
             allow_missing=True,
         )

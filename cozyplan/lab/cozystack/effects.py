@@ -57,6 +57,7 @@ def apiservice() -> Obj:
 class Effects:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
+        self._applied: set[str] = set()  # what this process already applied
 
     async def reconcile(self, ready: set[str]) -> None:
         state = self.ctx.state
@@ -66,15 +67,22 @@ class Effects:
                 "kube.cni_ready", {"cluster_id": self.ctx.cluster_id, "ready": cni}
             )
             state["cni_ready"] = cni
-        if "cozy-metallb/metallb" in ready:
-            await apply_all(self.ctx, crds.metallb())
-        if "cozy-linstor/piraeus-operator" in ready:
-            await apply_all(self.ctx, crds.piraeus())
-        if "cozy-linstor/linstor" in ready:
-            await self.ctx.client.apply(linstor_controller())
-        if "cozy-system/cozystack-api" in ready:
-            await apply_all(self.ctx, crds.apps(self.ctx.release.app_definitions()))
-            svc = await self.ctx.client.apply(apiservice())
+        for release, objects in (
+            ("cozy-metallb/metallb", crds.metallb),
+            ("cozy-linstor/piraeus-operator", crds.piraeus),
+            ("cozy-linstor/linstor", lambda: [linstor_controller()]),
+            (
+                "cozy-system/cozystack-api",
+                lambda: crds.apps(self.ctx.release.app_definitions()),
+            ),
+        ):
+            pending = release in ready and release not in self._applied
+            if pending and await apply_all(self.ctx, objects()):
+                self._applied.add(release)
+        if "cozy-system/cozystack-api" in self._applied:
+            svc = await self.ctx.client.get(
+                "apiregistration.k8s.io/v1", "APIService", APISERVICE
+            ) or await self.ctx.client.apply(apiservice())
             wanted = condition("Available", "True", "Passed", "all checks passed")
             if svc is not None and not same_condition(svc, wanted):
                 await self.ctx.client.patch_status(svc, {"conditions": [wanted]})

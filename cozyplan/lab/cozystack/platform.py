@@ -31,10 +31,28 @@ async def apply_all(ctx: ClusterContext, objects: list[Obj]) -> bool:
     return done
 
 
+def _render_inputs(table: dict[tuple[str, str, str, str], Obj]) -> str:
+    """What the platform chart's output depends on: the ConfigMap, the nodes, which releases
+    exist (not their status, which changes all the time)."""
+    cm = table[("v1", "ConfigMap", "cozy-system", "cozystack")].get("data") or {}
+    nodes = [
+        (
+            n["metadata"]["name"],
+            n["metadata"].get("labels") or {},
+            (n.get("status") or {}).get("addresses") or [],
+        )
+        for n in table[("v1", "Node", "", "")].get("items") or []
+    ]
+    releases = sorted(k for k in table if k[1] == "HelmRelease")
+    return hashlib.sha256(json.dumps([cm, nodes, releases], sort_keys=True).encode()).hexdigest()
+
+
 class Installer:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
         self._rendered: str | None = None
+        self._inputs: str | None = None
+        self._flux = False
 
     async def _available(self) -> bool:
         dep = await self.ctx.client.get("apps/v1", "Deployment", "cozystack", "cozy-system")
@@ -58,14 +76,17 @@ class Installer:
     async def reconcile(self) -> None:
         if not await self._available():
             return
-        if not await apply_all(self.ctx, crds.flux()):
-            return
+        if not self._flux:
+            self._flux = await apply_all(self.ctx, crds.flux())
         if await self.ctx.client.kind(HR_API, "HelmRelease") is None:
             self.ctx.client.forget_kinds()
             return
         table = await self._lookup_table()
         if ("v1", "ConfigMap", "cozy-system", "cozystack") not in table:
             return
+        inputs = _render_inputs(table)
+        if inputs == self._inputs:
+            return  # the chart would render the same: nothing to do
 
         def lookup(api_version: str, kind: str, namespace: str, name: str) -> Obj:
             return table.get((api_version, kind, namespace, name), {})
@@ -80,6 +101,7 @@ class Installer:
         self.ctx.state.pop("installer_error", None)
         digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
         if digest == self._rendered:
+            self._inputs = inputs
             return
         kept = [
             o for o in objects if (o["metadata"].get("labels") or {}).get(DELETION_LABEL) != "true"
@@ -91,6 +113,7 @@ class Installer:
                 meta = obj["metadata"]
                 await self.ctx.client.delete(HR_API, "HelmRelease", meta["name"], meta["namespace"])
         self._rendered = digest
+        self._inputs = inputs
 
 
 class HelmController:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
@@ -76,9 +77,11 @@ class ClusterLoop:
 
     async def run(self) -> None:
         while True:
+            started = time.monotonic()
             try:
                 await self.tick()
                 self.ctx.state.pop("last_error", None)
+                self.ctx.state["tick_seconds"] = round(time.monotonic() - started, 3)
             except (TimeoutError, ApiError, PveError, aiohttp.ClientError, OSError) as exc:
                 self.ctx.state["last_error"] = str(exc)  # a flaky API: try again next tick
             self.ctx.world.save()
@@ -192,5 +195,6 @@ class CozystackSimulator(Simulator):
                 "helmreleases": f"{ready}/{len(releases)} ready",
                 "installer_error": loop.ctx.state.get("installer_error"),
                 "last_error": loop.ctx.state.get("last_error"),
+                "tick_seconds": loop.ctx.state.get("tick_seconds"),
             }
         return out

@@ -4,14 +4,12 @@ LINSTOR (once the ``linstor`` release is Ready): one ``LinstorSatellite`` per No
 ``Configured`` only when every storage pool its ``LinstorSatelliteConfiguration``s ask for can
 be made on devices that exist on the lab Proxmox VM playing that node (else the ZFS error LINSTOR
 reports). PVCs of a LINSTOR StorageClass bind when enough nodes have the pool (``autoPlace``);
-WaitForFirstConsumer classes only once a Pod uses the claim. MetalLB (once Ready) gives each
-LoadBalancer Service the next free address of its pools.
+WaitForFirstConsumer classes only once a Pod uses the claim (other provisioners are left to the
+lab's generic one: ``kube.provisioners``). MetalLB (once Ready): the announced pools' addresses
+become the lab's LoadBalancer pool (``kube.lb_pool``), which its Service controller hands out.
 """
 
 from __future__ import annotations
-
-import ipaddress
-from collections.abc import Iterator
 
 from cozyplan.lab.cozystack.context import ClusterContext, Obj, condition, same_condition
 from cozyplan.lab.cozystack.disks import find_vm, guest_devices
@@ -112,8 +110,19 @@ class Volumes:
         self.ctx = ctx
         self.linstor = linstor
 
+    async def _claim_linstor_classes(self) -> None:
+        """The lab's generic provisioner binds every class but LINSTOR's (this one's)."""
+        classes = await self.ctx.client.list("storage.k8s.io/v1", "StorageClass")
+        others = sorted({str(sc.get("provisioner")) for sc in classes} - {LINSTOR_CSI})
+        if self.ctx.state.get("provisioners") != others:
+            await self.ctx.publish(
+                "kube.provisioners", {"cluster_id": self.ctx.cluster_id, "provisioners": others}
+            )
+            self.ctx.state["provisioners"] = others
+
     async def reconcile(self) -> None:
         c = self.ctx.client
+        await self._claim_linstor_classes()
         pvcs = [
             p
             for p in await c.list("v1", "PersistentVolumeClaim")
@@ -170,14 +179,7 @@ class Volumes:
         )
         if pv is not None:
             await c.patch_status(pv, {"phase": "Bound"})
-        bound = await c.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-                "spec": {"volumeName": pv_name},
-            }
-        )
+        bound = await c.merge_patch(pvc, {"spec": {"volumeName": pv_name}})
         await c.patch_status(
             bound or pvc,
             {
@@ -197,63 +199,32 @@ def _uses(pod: Obj, namespace: str, claim: str) -> bool:
     return False
 
 
-def _addresses(pool: Obj) -> Iterator[ipaddress.IPv4Address]:
-    for item in (pool.get("spec") or {}).get("addresses") or []:
-        text = str(item)
-        if "-" in text:
-            first, last = (ipaddress.IPv4Address(p.strip()) for p in text.split("-", 1))
-        else:
-            net = ipaddress.IPv4Network(text, strict=False)
-            first, last = net[0], net[-1]
-        cur = first
-        while cur <= last:
-            yield cur
-            cur += 1
-
-
 class MetalLB:
+    """MetalLB's speaker and controller, as the lab sees them: the addresses of the announced,
+    auto-assigned ``IPAddressPool``s become the pool the lab's Service controller hands out."""
+
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
 
     async def reconcile(self, ready: set[str]) -> None:
         c = self.ctx.client
-        if "cozy-metallb/metallb" not in ready:
-            return
-        pools = [
-            p
-            for p in await c.list("metallb.io/v1beta1", "IPAddressPool", "cozy-metallb")
-            if (p.get("spec") or {}).get("autoAssign", True)
-        ]
-        adverts = await c.list("metallb.io/v1beta1", "L2Advertisement", "cozy-metallb")
-        announced = {
-            name for a in adverts for name in (a.get("spec") or {}).get("ipAddressPools") or []
-        }
-        if not adverts:
-            return
-        services = [
-            s
-            for s in await c.list("v1", "Service")
-            if (s.get("spec") or {}).get("type") == "LoadBalancer"
-        ]
-        used: set[str] = set()
-        for svc in services:
-            for ing in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
-                used.add(str(ing.get("ip")))
-        for svc in services:
-            if ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
-                continue
-            ip = self._next_free(pools, announced, used)
-            if ip is None:
-                continue
-            used.add(ip)
-            await c.patch_status(svc, {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"}]}})
-
-    @staticmethod
-    def _next_free(pools: list[Obj], announced: set[str], used: set[str]) -> str | None:
-        for pool in pools:
-            if announced and pool["metadata"]["name"] not in announced:
-                continue
-            for ip in _addresses(pool):
-                if str(ip) not in used:
-                    return str(ip)
-        return None
+        pool: list[str] = []
+        if "cozy-metallb/metallb" in ready:
+            pools = await c.list("metallb.io/v1beta1", "IPAddressPool", "cozy-metallb")
+            adverts = await c.list("metallb.io/v1beta1", "L2Advertisement", "cozy-metallb")
+            announced = {
+                n for a in adverts for n in (a.get("spec") or {}).get("ipAddressPools") or []
+            }
+            for p in pools:
+                spec = p.get("spec") or {}
+                if (
+                    adverts
+                    and spec.get("autoAssign", True)
+                    and (not announced or p["metadata"]["name"] in announced)
+                ):
+                    pool.extend(str(a) for a in spec.get("addresses") or [])
+        if self.ctx.state.get("lb_pool") != pool:
+            await self.ctx.publish(
+                "kube.lb_pool", {"cluster_id": self.ctx.cluster_id, "pool": pool}
+            )
+            self.ctx.state["lb_pool"] = pool

@@ -205,19 +205,19 @@ class KubeCluster:
                     },
                     "kube-apiserver",
                 )
-                obj = self.store.find(api_rt, "", name)
-                assert obj is not None
-                obj["status"] = {
+                made = self.store.get(api_rt, "", name)
+                made["status"] = {
                     "conditions": [
                         {
                             "type": "Available",
                             "status": "True",
-                            "lastTransitionTime": obj["metadata"]["creationTimestamp"],
+                            "lastTransitionTime": made["metadata"]["creationTimestamp"],
                             "reason": "Local",
                             "message": "Local APIServices are always available",
                         }
                     ]
                 }
+                self.store.update(api_rt, "", name, made, "kube-apiserver", subresource="status")
 
     def ssl_context(self) -> ssl.SSLContext:
         ca_crt = str(self.record["ca_crt"]).encode()

@@ -214,33 +214,37 @@ class CustomStrategy(Strategy):
     def cells(self, obj: Obj) -> list[Any]:
         out: list[Any] = [obj["metadata"]["name"]]
         for c in (self.rt.crd_version or {}).get("additionalPrinterColumns") or []:
-            value = column_value(obj, str(c.get("jsonPath", "")))
+            value = jsonpath(obj, str(c.get("jsonPath", "")))
             if isinstance(value, dict | list):
                 value = json.dumps(value, separators=(",", ":"))
             out.append(value)
         return out
 
 
-_STEP = re.compile(
-    r'\.?([A-Za-z0-9_-]+)|\[\?\(@\.([A-Za-z0-9_-]+)==["\']([^"\']*)["\']\)\]|\[(\d+)\]'
+_JSONPATH_PART = re.compile(
+    r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]"
+    r"|\[\?\(@\.([A-Za-z0-9_-]+)==[\"']([^\"']*)[\"']\)\]"
 )
 
 
-def column_value(obj: Obj, path: str) -> Any:
-    """A printer column's JSONPath: fields, ``[N]`` and ``[?(@.field=="value")]`` filters
-    (e.g. Flux's ``.status.conditions[?(@.type=="Ready")].status``)."""
-    node: Any = obj
-    for m in _STEP.finditer(path):
-        name, fkey, fval, index = m.groups()
-        if name is not None:
-            node = node.get(name) if isinstance(node, dict) else None
-        elif fkey is not None:
+def jsonpath(obj: Any, path: str) -> Any:
+    """The value at a printer column's simple JSONPath (``.a.b``, ``['x\\.y']``, ``[0]``, and
+    filters as Flux's ``.status.conditions[?(@.type=="Ready")].status``)."""
+    node = obj
+    for m in _JSONPATH_PART.finditer(path):
+        field, quoted, index, fkey, fval = m.groups()
+        if fkey is not None:
             items = node if isinstance(node, list) else []
             node = next(
                 (i for i in items if isinstance(i, dict) and str(i.get(fkey)) == fval), None
             )
-        else:
+        elif index is not None:
             node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
+        else:
+            key = field if field is not None else re.sub(r"\\(.)", r"\1", quoted)
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            return None
     return node
 
 

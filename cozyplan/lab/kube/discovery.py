@@ -11,7 +11,11 @@ from typing import Any
 from cozyplan.lab.kube.resources import GROUP_ORDER, ResourceType
 
 KUBE_VERSION = "v1.33.3"
-_SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"]}
+_SUB_VERBS = {
+    "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
+    "log": ["get"],
+}
 
 
 def version() -> dict[str, Any]:

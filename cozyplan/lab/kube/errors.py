@@ -69,7 +69,10 @@ def _value_text(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     if value is None:
-        return "null"
+        return '"null"'  # Go prints a nil bad value as the string "null"
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        inner = ", ".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in sorted(value.items()))
+        return "map[string]string{" + inner + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

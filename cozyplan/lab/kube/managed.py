@@ -191,7 +191,9 @@ def apply(
     if mine is None:
         mine = Entry(manager, "Apply", api_version, now(), subresource)
         entries.append(mine)
-    mine.fields, mine.time, mine.api_version = cfg_set, now(), api_version
+    elif mine.fields != cfg_set or merged != base or conflicts:
+        mine.time = now()  # an apply that changes nothing keeps its entry as it was
+    mine.fields, mine.api_version = cfg_set, api_version
     _store(merged, entries)
     return merged
 

@@ -61,6 +61,27 @@ class Reads(Handlers):
             )
         return json_response(200, self._list_body(t.rt, items, rv, cont))
 
+    def logs(self, request: web.Request, t: Target) -> web.Response:
+        """What the kubelet would stream: a line per container start (no real processes)."""
+        pod = self.store.get(t.rt, t.namespace or "", t.name)
+        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        wanted = request.query.get("container") or (containers[0] if containers else "")
+        if wanted not in containers:
+            raise bad_request(f"container {wanted} is not valid for pod {t.name}")
+        statuses = {
+            c.get("name"): c for c in (pod.get("status") or {}).get("containerStatuses") or []
+        }
+        state = (statuses.get(wanted) or {}).get("state") or {}
+        if "running" not in state and "terminated" not in state:
+            reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
+            raise bad_request(
+                f'container "{wanted}" in pod "{t.name}" is waiting to start: {reason}'
+            )
+        image = (statuses.get(wanted) or {}).get("image", "")
+        return web.Response(
+            text=f"lab: container {wanted} ({image}) started\n", content_type="text/plain"
+        )
+
     def table(self, request: web.Request, rt: ResourceType, items: list[Obj], meta: Obj) -> Obj:
         strategy = self.cluster.strategy(rt)
         columns = [
@@ -78,11 +99,19 @@ class Reads(Handlers):
                     "time when this object was created.",
                 }
             )
+        columns += [
+            {"name": n, "type": ty, "format": fmt, "description": n, "priority": 1}
+            for n, ty, fmt in strategy.wide_columns()
+        ]
         include = request.query.get("includeObject", "Metadata")
         rows = []
         for obj in items:
             row_obj = self.out(rt, copy.deepcopy(obj)) if include == "Object" else partial(obj)
-            cells = [*strategy.cells(obj), *([age(obj)] if strategy.age_column else [])]
+            cells = [
+                *strategy.cells(obj),
+                *([age(obj)] if strategy.age_column else []),
+                *strategy.wide_cells(obj),
+            ]
             rows.append({"cells": cells, "object": row_obj})
         return {
             "kind": "Table",

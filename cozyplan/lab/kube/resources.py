@@ -98,7 +98,7 @@ BUILTINS: list[ResourceType] = [
         _ALL,
         verbs=["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     ),
-    _rt("", "v1", "Pod", "pods", True, ("po",), ("status",), _ALL),
+    _rt("", "v1", "Pod", "pods", True, ("po",), ("status", "log"), _ALL),
     _rt("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",), ("status",)),
     _rt("", "v1", "PersistentVolume", "persistentvolumes", False, ("pv",), ("status",)),
     _rt("", "v1", "Node", "nodes", False, ("no",), ("status",)),

@@ -4,7 +4,9 @@ of kube-openapi's validator as the apiextensions-apiserver reports them."""
 from __future__ import annotations
 
 import copy
+import functools
 import re
+import sys
 from typing import Any
 
 from cozyplan.lab.kube.errors import FieldError, required, unsupported
@@ -102,6 +104,8 @@ def _type_ok(value: Any, schema: Obj) -> bool:
 
 
 def validate(obj: Obj, schema: Obj) -> list[FieldError]:
+    """Schema errors, then (when no value has the wrong type) the CEL rules, as the
+    apiextensions strategy runs them."""
     out: list[FieldError] = []
     for key, sub in (schema.get("properties") or {}).items():
         if key in ("apiVersion", "kind", "metadata") or key not in obj:
@@ -110,7 +114,120 @@ def validate(obj: Obj, schema: Obj) -> list[FieldError]:
     for key in schema.get("required") or []:
         if key not in obj and key not in ("apiVersion", "kind", "metadata"):
             out.append(required(key))
+    if not _has_rules(schema):
+        return out
+    if any(e.type == "TypeInvalid" for e in out):
+        out.append(FieldError("Invalid", "<nil>", None, _NOT_CHECKED, True))
+        return out
+    for key, sub in (schema.get("properties") or {}).items():
+        if key not in ("apiVersion", "kind", "metadata") and key in obj:
+            _walk_rules(obj[key], sub, key, out)
     return out
+
+
+def _has_rules(schema: Any) -> bool:
+    if isinstance(schema, dict):
+        return "x-kubernetes-validations" in schema or any(_has_rules(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_has_rules(v) for v in schema)
+    return False
+
+
+_NOT_CHECKED = (
+    "some validation rules were not checked because the object was invalid; correct the "
+    "existing errors to complete validation"
+)
+
+
+def _walk_rules(value: Any, schema: Obj, path: str, out: list[FieldError]) -> None:
+    """A node's rules, then its children's."""
+    _rules(value, schema, path, out)
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            if key in props:
+                _walk_rules(item, props[key], f"{path}.{key}", out)
+            elif isinstance(extra, dict):
+                _walk_rules(item, extra, f"{path}[{key}]", out)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            _walk_rules(item, schema["items"], f"{path}[{i}]", out)
+
+
+_NULL_TEST = re.compile(r"(self(?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*(!=|==)\s*null\b")
+
+
+@functools.lru_cache(maxsize=512)
+def _program(rule: str) -> Any:
+    """The compiled rule. ``self.x != null`` of an optional field means "is set" in Kubernetes'
+    CEL (unset fields read as null); it is evaluated as ``has(self.x)``."""
+    text = _NULL_TEST.sub(
+        lambda m: f"has({m.group(1)})" if m.group(2) == "!=" else f"!has({m.group(1)})", rule
+    )
+    import celpy
+
+    env = celpy.Environment()
+    return env.program(env.compile(text))
+
+
+@functools.cache
+def _cel_available() -> bool:
+    try:
+        import celpy  # noqa: F401
+    except ModuleNotFoundError:
+        print("lab kube: cel-python is not installed; CEL rules are not checked", file=sys.stderr)
+        return False
+    return True
+
+
+def _with_nulls(value: Any, schema: Obj) -> Any:
+    """Declared but unset properties read as null (``self.x != null``), recursively."""
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        out = {k: _with_nulls(v, props.get(k) or {}) for k, v in value.items()}
+        for k in props:
+            out.setdefault(k, None)
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_with_nulls(v, schema["items"]) for v in value]
+    return value
+
+
+def _rules(value: Any, schema: Obj, path: str, out: list[FieldError]) -> None:
+    """``x-kubernetes-validations`` (CEL) of this schema node; transition rules (``oldSelf``)
+    are not checked."""
+    rules = schema.get("x-kubernetes-validations") or []
+    if not rules or not _cel_available():
+        return
+    import celpy
+
+    for rule in rules:
+        text = str(rule.get("rule", ""))
+        if "oldSelf" in text:
+            continue
+        program = _program(text)
+        try:
+            result = program.evaluate({"self": celpy.json_to_cel(value)})
+            if isinstance(result, celpy.CELEvalError):
+                raise result
+        except celpy.CELEvalError:
+            try:  # a declared field that is unset reads as null
+                result = program.evaluate({"self": celpy.json_to_cel(_with_nulls(value, schema))})
+            except celpy.CELEvalError as exc:
+                out.append(FieldError("Invalid", path, _type_of(value), str(exc.args[0]), True))
+                continue
+        if result is not True and not (isinstance(result, celpy.celtypes.BoolType) and result):
+            message = str(rule.get("message") or f"failed rule: {text}")
+            kind = {
+                "FieldValueRequired": "Required",
+                "FieldValueForbidden": "Forbidden",
+                "FieldValueDuplicate": "Duplicate",
+            }.get(str(rule.get("reason")), "Invalid")
+            if kind == "Invalid":
+                out.append(FieldError("Invalid", path, _type_of(value), message, True))
+            else:
+                out.append(FieldError(kind, path, detail=message))
 
 
 def _validate(value: Any, schema: Obj, path: str, out: list[FieldError]) -> None:

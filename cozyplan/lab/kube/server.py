@@ -189,6 +189,8 @@ class Api(Reads, Writes, Watches):
                 return json_response(200, self._scale(t, self.store.get(t.rt, ns, t.name)))
             if t.subresource == "finalize":
                 raise method_not_allowed()
+            if t.subresource == "log":
+                return self.logs(request, t)
             return self.one(request, t, self.store.get(t.rt, ns, t.name))
         if m == "PUT":
             return await self.replace(request, t)

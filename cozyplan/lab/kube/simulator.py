@@ -28,6 +28,7 @@ class KubeSimulator(Simulator):
     async def start(self) -> None:
         self.world.subscribe("talos.bootstrapped", self._on_bootstrapped)
         self.world.subscribe("talos.node_up", self._on_node_up)
+        self.world.subscribe("talos.node_down", self._on_node_down)
         self.world.subscribe("kube.cni_ready", self._on_cni_ready)
         self.world.subscribe("kube.lb_pool", self._on_lb_pool)
         self.world.subscribe("kube.provisioners", self._on_provisioners)
@@ -59,6 +60,9 @@ class KubeSimulator(Simulator):
             role=str(payload.get("machine_type", "worker")),
             talos_version=str(payload.get("talos_version", "")),
         )
+
+    async def _on_node_down(self, event: str, payload: dict[str, Any]) -> None:
+        self.set_node_up(str(payload["cluster_id"]), str(payload["hostname"]), False)
 
     async def _on_cni_ready(self, event: str, payload: dict[str, Any]) -> None:
         self.set_cni_ready(self._find(payload), bool(payload.get("ready", True)))
@@ -111,10 +115,21 @@ class KubeSimulator(Simulator):
         """A node joined the cluster (remembered even before its API server exists)."""
         record = self.records.setdefault(cluster_id, {})
         nodes = record.setdefault("nodes", {})
-        info = {"ip": ip, "role": role, "talos_version": talos_version or "v1.10.6"}
+        info = {"ip": ip, "role": role, "talos_version": talos_version or "v1.10.6", "up": True}
         if nodes.get(hostname) == info:
             return
         nodes[hostname] = info
+        self.world.save()
+        cluster = self.clusters.get(cluster_id)
+        if cluster is not None and cluster.controllers:
+            cluster.node_controller().reconcile()
+
+    def set_node_up(self, cluster_id: str, hostname: str, up: bool) -> None:
+        """A node's kubelet posts status (or stopped: the Node turns Ready=Unknown)."""
+        info = self.records.get(cluster_id, {}).get("nodes", {}).get(hostname)
+        if info is None or info.get("up", True) == up:
+            return
+        info["up"] = up
         self.world.save()
         cluster = self.clusters.get(cluster_id)
         if cluster is not None and cluster.controllers:
@@ -149,4 +164,10 @@ class KubeSimulator(Simulator):
                             c.enqueue(rt, obj)
 
     def status(self) -> dict[str, Any]:
-        return {"clusters": {cid: c.status() for cid, c in sorted(self.clusters.items())}}
+        by_cluster = {cid: c.status() for cid, c in sorted(self.clusters.items())}
+        return {
+            "clusters": len(by_cluster),
+            "objects": sum(c["objects"] for c in by_cluster.values()),
+            "requests_total": sum(c["requests_total"] for c in by_cluster.values()),
+            "by_cluster": by_cluster,
+        }

@@ -45,6 +45,11 @@ def timestamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _type_of(key: str) -> str:
+    group, plural = key.split("/")[:2]
+    return f"{group}/{plural}"
+
+
 def key_of(rt: ResourceType, namespace: str, name: str) -> str:
     return f"{rt.group}/{rt.plural}/{namespace if rt.namespaced else ''}/{name}"
 
@@ -102,6 +107,10 @@ class Store:
     ) -> None:
         self.data = data
         self.objects: dict[str, Obj] = data.setdefault("objects", {})
+        #: the same objects by ``group/plural``, so a list reads one kind only
+        self._by_type: dict[str, dict[str, Obj]] = {}
+        for key, obj in self.objects.items():
+            self._by_type.setdefault(_type_of(key), {})[key] = obj
         data.setdefault("rv", 1)
         self._save = save
         self._registry = registry
@@ -137,8 +146,10 @@ class Store:
         obj["metadata"]["resourceVersion"] = str(self.rv)
         if kind == "DELETED":
             self.objects.pop(key, None)
+            self._by_type.get(_type_of(key), {}).pop(key, None)
         else:
             self.objects[key] = obj
+            self._by_type.setdefault(_type_of(key), {})[key] = obj
         if len(self.events) == self.events.maxlen:
             self.compacted = self.events[0].rv
         ns = obj["metadata"].get("namespace", "")
@@ -170,7 +181,8 @@ class Store:
         prefix = f"{rt.group}/{rt.plural}/"
         if namespace is not None and rt.namespaced:
             prefix += namespace + "/"
-        return [o for k, o in sorted(self.objects.items()) if k.startswith(prefix)]
+        of_type = self._by_type.get(f"{rt.group}/{rt.plural}", {})
+        return [o for k, o in sorted(of_type.items()) if k.startswith(prefix)]
 
     def watch(self, rt: ResourceType, namespace: str | None, since: int | None) -> Watcher:
         w = Watcher(rt, namespace)
@@ -268,6 +280,8 @@ class Store:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
+        if meta.get("resourceVersion") and not apply_fields:
+            raise bad_request("resourceVersion should not be set on objects to be created")
         for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(f, None)
         meta["uid"] = str(uuid.uuid4())

@@ -86,6 +86,11 @@ class TalosSimulator(Simulator):
         if known is None:
             self.world.save()
             return
+        cfg = known.config
+        if cfg is not None:  # its kubelet stops posting status
+            await self.world.publish(
+                "talos.node_down", {"cluster_id": cfg.cluster_id, "hostname": known.hostname}
+            )
         await known.stop(release=event == "vm.deleted")
         if event == "vm.deleted":
             self.nodes.pop(known.ip, None)

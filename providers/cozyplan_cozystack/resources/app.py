@@ -103,8 +103,7 @@ class _AppBase:
 
     async def _delete(self, kind: str, name: str, namespace: str) -> None:
         api = await self.provider.api()
-        k = await api.kind(APPS, kind)
-        await api.delete(k, name, namespace, "Background")
+        await kube.delete(api, APPS, kind, name, namespace)
 
 
 def _owned_spec(spec: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:

@@ -64,5 +64,4 @@ class CozystackNetworking(Resource[CozystackProvider, NetworkingModel]):
     async def delete(self, prior: NetworkingModel, ctx: ApplyContext) -> None:
         api = await self.provider.api()
         for obj in reversed(_objects(prior)):
-            kind = await api.kind(obj["apiVersion"], obj["kind"])
-            await api.delete(kind, prior.name, prior.namespace, "Background")
+            await kube.delete(api, obj["apiVersion"], obj["kind"], prior.name, prior.namespace)

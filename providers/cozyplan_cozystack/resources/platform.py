@@ -22,6 +22,7 @@ from cozyplan_cozystack import helmreleases, kube
 from cozyplan_cozystack.configmap import CozystackConfigMap
 from cozyplan_cozystack.models import PlatformModel
 from cozyplan_cozystack.provider import CozystackProvider
+from cozyplan_kubernetes.discovery import NotServed
 
 NAMESPACE = "cozy-system"
 CONFIGMAP = "cozystack"
@@ -74,8 +75,9 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
     async def _live(self, api: Any) -> dict[str, dict[str, Any]]:
         try:
             kind = await api.kind(*kube.HELMRELEASE)
-        except PermanentError:
-            return {}  # Flux is not installed yet
+        except NotServed:
+            api.discovery.invalidate()  # Flux is not installed yet: ask again next time
+            return {}
         items, _ = await api.list(kind, None, label_selector=f"{SYSTEM_APP_LABEL}=true")
         return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in items}
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from cozyplan.provider import ApplyContext, Change, PermanentError, PlanError, Resource
+from cozyplan.provider import ApplyContext, Change, PlanError, Resource
 from cozyplan.upstream.cozystack import release
 from cozyplan_cozystack import kube
 from cozyplan_cozystack.devices import guest_device
@@ -98,10 +98,7 @@ class CozystackStorage(Resource[CozystackProvider, StorageModel]):
         if why is not None:
             return [f"Deployment {NAMESPACE}/linstor-controller: {why}"]
         for node in m.nodes:
-            try:
-                sat = await kube.get(api, PIRAEUS, "LinstorSatellite", node, None)
-            except PermanentError:
-                sat = None
+            sat = await kube.get(api, PIRAEUS, "LinstorSatellite", node, None)
             problem = satellite_problem(node, sat)
             if problem is not None:
                 problems.append(problem)
@@ -177,13 +174,15 @@ class CozystackStorage(Resource[CozystackProvider, StorageModel]):
     ) -> StorageModel:
         api = await self.provider.api()
         for node in set(prior.nodes) - set(planned.nodes):
-            kind = await api.kind(PIRAEUS, "LinstorSatelliteConfiguration")
-            await api.delete(kind, f"cozyplan-{prior.pool}-{node}", None, "Background")
+            await kube.delete(
+                api, PIRAEUS, "LinstorSatelliteConfiguration", f"cozyplan-{prior.pool}-{node}", None
+            )
         return await self.create(planned, ctx)
 
     async def delete(self, prior: StorageModel, ctx: ApplyContext) -> None:
         api = await self.provider.api()
-        kind = await api.kind(PIRAEUS, "LinstorSatelliteConfiguration")
         for node in prior.nodes:
-            await api.delete(kind, f"cozyplan-{prior.pool}-{node}", None, "Background")
+            await kube.delete(
+                api, PIRAEUS, "LinstorSatelliteConfiguration", f"cozyplan-{prior.pool}-{node}", None
+            )
         ctx.progress("StorageClasses local/replicated are kept (volumes may still use them)")

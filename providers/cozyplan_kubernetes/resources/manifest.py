@@ -35,6 +35,7 @@ from cozyplan.provider import (
 )
 from cozyplan_kubernetes.api import Api
 from cozyplan_kubernetes.discovery import Kind, NotServed
+from cozyplan_kubernetes.errors import ConflictError
 from cozyplan_kubernetes.objects import (
     ManifestError,
     ObjectRef,
@@ -127,6 +128,8 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
         "drift only on the fields the manifest sets."
     )
     import_unknowable = ("manifest", "secret_data")
+    #: applying again is idempotent: an object whose wait timed out is not recreated
+    taint_on_failed_create = False
 
     # -- instances from a multi-document file -----------------------------------------------
     @classmethod
@@ -166,17 +169,30 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
             return None
         return ref.namespace or self.provider.config.namespace
 
+    def _same_object(self, old: ObjectRef, new: ObjectRef) -> bool:
+        """Same group, kind, name and namespace (an omitted namespace is the default one)."""
+        default = self.provider.config.namespace
+        return (old.api_version.rpartition("/")[0], old.kind, old.name) == (
+            new.api_version.rpartition("/")[0],
+            new.kind,
+            new.name,
+        ) and (old.namespace or default) == (new.namespace or default)
+
     def check_plan(self, prior: ManifestModel | None, planned: Mapping[str, Any]) -> None:
         if planned.get("ready") is False:
             raise PlanError("ready is reported by the provider; leave it unset", field="ready")
 
-    async def _apply(self, planned: ManifestModel, ctx: ApplyContext) -> ManifestModel:
+    async def _apply(
+        self, planned: ManifestModel, ctx: ApplyContext, *, force: bool = False
+    ) -> ManifestModel:
         try:
-            return await self._apply_unscrubbed(planned, ctx)
+            return await self._apply_unscrubbed(planned, ctx, force or planned.force_conflicts)
         except ProviderError as exc:
             raise scrubbed(exc, secret_texts(planned.secret_data)) from None
 
-    async def _apply_unscrubbed(self, planned: ManifestModel, ctx: ApplyContext) -> ManifestModel:
+    async def _apply_unscrubbed(
+        self, planned: ManifestModel, ctx: ApplyContext, force: bool
+    ) -> ManifestModel:
         api = await self._api()
         obj = planned.full()
         ref = ref_of(obj)
@@ -185,7 +201,7 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
         namespace = self._namespace(kind, ref)
         if namespace:
             obj["metadata"]["namespace"] = namespace
-        live = await api.apply(kind, obj, force=planned.force_conflicts)
+        live = await api.apply(kind, obj, force=force)
         if (ref.api_version, ref.kind) == CRD:
             # dependents may use the new kinds at once: wait until served, then re-discover
             await api.wait(
@@ -245,15 +261,23 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
         changes: Sequence[Change],
         ctx: ApplyContext,
     ) -> ManifestModel:
-        old, new = ref_of(prior.full()), ref_of(planned.full())
-        if (old.api_version.split("/")[0], old.kind, old.namespace, old.name) != (
-            new.api_version.split("/")[0],
-            new.kind,
-            new.namespace,
-            new.name,
-        ):
+        if not self._same_object(ref_of(prior.full()), ref_of(planned.full())):
             await self.delete(prior, ctx)  # another object: the old one goes
-        return await self._apply(planned, ctx)
+            return await self._apply(planned, ctx)
+        try:
+            return await self._apply(planned, ctx)
+        except ConflictError as exc:
+            # drift: someone else (kubectl edit, another controller) changed fields cozyplan
+            # set, and so became their manager. Setting them back is what healing drift means;
+            # a field new to the manifest still needs force_conflicts.
+            fields = [f for owned in exc.managers.values() for f in owned]
+            if not all(field_in(prior.full(), f) for f in fields):
+                raise
+            ctx.progress(
+                "taking back "
+                + "; ".join(f"{', '.join(fs)} from {m!r}" for m, fs in exc.managers.items())
+            )
+            return await self._apply(planned, ctx, force=True)
 
     async def delete(self, prior: ManifestModel, ctx: ApplyContext) -> None:
         api = await self._api()
@@ -297,6 +321,19 @@ class K8sManifest(Resource[KubernetesProvider, ManifestModel]):
         manifest.setdefault("apiVersion", ref.api_version)
         manifest.setdefault("kind", ref.kind)
         return ManifestModel(manifest=manifest, uid=(live.get("metadata") or {}).get("uid"))
+
+
+def field_in(obj: Any, field: str) -> bool:
+    """Whether a managed-fields path (``.spec.template.spec.containers[name="web"].image``) is
+    set in ``obj``. A list item selector counts as set when the list is."""
+    for part in field.lstrip(".").split("."):
+        key = part.split("[", 1)[0]
+        if not isinstance(obj, dict) or key not in obj:
+            return False
+        obj = obj[key]
+        if "[" in part:
+            return True
+    return True
 
 
 def secret_texts(value: Any) -> set[str]:

@@ -56,6 +56,7 @@ class K8sSecret(Resource[KubernetesProvider, SecretModel]):
     type_name = "k8s_secret"
     model = SecretModel
     description = "A Secret from plain-text values (sensitive in plans, output and state)."
+    taint_on_failed_create = False  # applying again is idempotent
 
     def _manifest(self, m: SecretModel) -> ManifestModel:
         metadata: dict[str, Any] = {"name": m.name}
@@ -107,3 +108,22 @@ class K8sSecret(Resource[KubernetesProvider, SecretModel]):
 
     async def delete(self, prior: SecretModel, ctx: ApplyContext) -> None:
         await self._objects().delete(self._manifest(prior), ctx)
+
+    async def import_resource(self, import_id: str) -> SecretModel | None:
+        """``NAMESPACE/NAME`` (or ``NAME`` in the provider's namespace)."""
+        namespace, _, name = import_id.strip().rpartition("/")
+        if not name or "/" in namespace:
+            raise ValueError("expected NAMESPACE/NAME")
+        api = await self.provider.api()
+        kind = await api.kind("v1", "Secret")
+        live = await api.get(kind, name, namespace or self.provider.config.namespace)
+        if live is None:
+            return None
+        meta = live.get("metadata") or {}
+        return SecretModel(
+            name=name,
+            namespace=namespace or None,
+            type=str(live.get("type") or "Opaque"),
+            data={k: _decode(v) for k, v in (live.get("data") or {}).items()},
+            uid=meta.get("uid"),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Mapping, Sequence
@@ -101,9 +102,15 @@ def _inputs(m: MachineConfigModel | Mapping[str, Any]) -> machineconfig.Inputs:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _parsed_bundle(text: str) -> secrets.Bundle:
+    """One parse (YAML and every key) per secrets bundle, not one per node's config."""
+    return secrets.Bundle.from_yaml(text)
+
+
 def _bundle(text: str) -> secrets.Bundle:
     try:
-        return secrets.Bundle.from_yaml(text)
+        return _parsed_bundle(text)
     except ValueError as exc:
         raise PermanentError(str(exc)) from None
 
@@ -161,7 +168,7 @@ class TalosMachineConfig(Resource[TalosProvider, MachineConfigModel]):
         if contains_unknown(inputs):
             return  # checked again at apply time, once the secrets are known
         try:
-            bundle = secrets.Bundle.from_yaml(str(planned["secrets"]))
+            bundle = _parsed_bundle(str(planned["secrets"]))
             machineconfig.render_doc(bundle, _inputs(planned))
         except (ValueError, KeyError) as exc:
             raise PlanError(str(exc)) from None

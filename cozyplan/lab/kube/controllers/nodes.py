@@ -12,6 +12,8 @@ from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.store import timestamp
 
 NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+UNREACHABLE = "node.kubernetes.io/unreachable"
+_GONE = "Kubelet stopped posting node status."
 _NOT_READY_MESSAGE = (
     "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
     "message:Network plugin returns error: cni plugin not initialized"
@@ -54,50 +56,59 @@ class NodeController(Controller):
             "spec": {"taints": [{**NOT_READY_TAINT, "timeAdded": timestamp()}]},
         }
 
+    def wanted(self, info: dict[str, Any]) -> str:
+        """The Ready status the node should show: True, False (no CNI) or Unknown (down)."""
+        if not info.get("up", True):
+            return "Unknown"
+        return "True" if self.cluster.record.get("cni_ready") else "False"
+
     async def sync(self, rt: ResourceType, obj: Obj | None, namespace: str, name: str) -> None:
         info = self.members.get(name)
         if obj is None or info is None:
             return
-        ready = bool(self.cluster.record.get("cni_ready"))
-        cur = next(
-            (
-                c
-                for c in (obj.get("status") or {}).get("conditions", [])
-                if c.get("type") == "Ready"
-            ),
-            None,
-        )
-        if cur is not None and (cur.get("status") == "True") == ready:
+        want = self.wanted(info)
+        conditions = (obj.get("status") or {}).get("conditions", [])
+        cur = next((c for c in conditions if c.get("type") == "Ready"), None)
+        if cur is not None and cur.get("status") == want:
             return
-        if ready and cur is not None:
+        if want == "True" and cur is not None:
             await self.cluster.world.sleep(self.cluster.faults.simulated("node_ready"))
             obj = self.store.find(rt, "", name) or obj
-        self._write(rt, obj, info, ready)
+        self._write(rt, obj, info, self.wanted(info))
 
-    def _write(self, rt: ResourceType, obj: Obj, info: dict[str, Any], ready: bool) -> None:
+    def _taints(self, obj: Obj, state: str, now: str) -> list[Obj]:
+        keys = (NOT_READY_TAINT["key"], UNREACHABLE)
+        taints = [
+            t for t in (obj.get("spec") or {}).get("taints") or [] if t.get("key") not in keys
+        ]
+        if state == "False":
+            taints.append({**NOT_READY_TAINT, "timeAdded": now})
+        elif state == "Unknown":
+            taints += [
+                {"key": UNREACHABLE, "effect": e, "timeAdded": now}
+                for e in ("NoSchedule", "NoExecute")
+            ]
+        return taints
+
+    def _write(self, rt: ResourceType, obj: Obj, info: dict[str, Any], state: str) -> None:
         now = timestamp()
         new = copy.deepcopy(obj)
-        taints = [
-            t
-            for t in (new.get("spec") or {}).get("taints") or []
-            if t.get("key") != NOT_READY_TAINT["key"]
-        ]
-        if not ready:
-            taints.append({**NOT_READY_TAINT, "timeAdded": now})
+        taints = self._taints(obj, state, now)
         new.setdefault("spec", {})["taints"] = taints
         if not taints:
             new["spec"].pop("taints")
         name = obj["metadata"]["name"]
         self.store.update(rt, "", name, new, "kubelet")
         fresh = self.store.get(rt, "", name)
+        down = state == "Unknown"
         pressure = [
             {
                 "type": t,
-                "status": "False",
+                "status": "Unknown" if down else "False",
                 "lastHeartbeatTime": now,
                 "lastTransitionTime": now,
-                "reason": f"KubeletHasSufficient{r}",
-                "message": f"kubelet has sufficient {m}",
+                "reason": "NodeStatusUnknown" if down else f"KubeletHasSufficient{r}",
+                "message": _GONE if down else f"kubelet has sufficient {m}",
             }
             for t, r, m in (
                 ("MemoryPressure", "Memory", "memory available"),
@@ -105,13 +116,18 @@ class NodeController(Controller):
                 ("PIDPressure", "PID", "PID available"),
             )
         ]
+        reason, message = {
+            "True": ("KubeletReady", "kubelet is posting ready status"),
+            "False": ("KubeletNotReady", _NOT_READY_MESSAGE),
+            "Unknown": ("NodeStatusUnknown", _GONE),
+        }[state]
         ready_cond = {
             "type": "Ready",
-            "status": "True" if ready else "False",
+            "status": state,
             "lastHeartbeatTime": now,
             "lastTransitionTime": now,
-            "reason": "KubeletReady" if ready else "KubeletNotReady",
-            "message": "kubelet is posting ready status" if ready else _NOT_READY_MESSAGE,
+            "reason": reason,
+            "message": message,
         }
         status = {
             "conditions": [*pressure, ready_cond],
@@ -140,10 +156,11 @@ class NodeController(Controller):
             },
         }
         self.write_status(rt, fresh, status)
+        text = {"True": "NodeReady", "False": "NodeNotReady", "Unknown": "NodeNotReady"}[state]
         self.event(
             rt,
             self.store.get(rt, "", name),
-            "NodeReady" if ready else "NodeNotReady",
-            f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
+            text,
+            f"Node {name} status is now: {text}",
             component="kubelet",
         )

@@ -80,8 +80,10 @@ class PodController(Controller):
             self.enqueue(rt, obj)
             return
         pod_rt = self.rt("", "Pod")
+        node = obj["metadata"]["name"] if rt.kind == "Node" else None
         for pod in self.store.items(pod_rt):
-            if (pod.get("status") or {}).get("phase") != "Running":
+            on_node = node is not None and (pod.get("spec") or {}).get("nodeName") == node
+            if on_node or (pod.get("status") or {}).get("phase") != "Running":
                 self.enqueue(pod_rt, pod)
 
     async def sync(self, rt: ResourceType, obj: Obj | None, namespace: str, name: str) -> None:
@@ -92,8 +94,11 @@ class PodController(Controller):
             return
         if finished(obj):
             return
-        if not (obj.get("spec") or {}).get("nodeName"):
+        node_name = (obj.get("spec") or {}).get("nodeName")
+        if not node_name:
             self._schedule(rt, obj)
+        elif self._node_down(node_name):
+            self._mark_not_ready(rt, obj)
         elif not self._unbound_claims(obj):
             self._kubelet(rt, obj)
 
@@ -340,6 +345,30 @@ class PodController(Controller):
                 )
                 self.event(rt, pod, "Created", f"Created container: {name}", component="kubelet")
                 self.event(rt, pod, "Started", f"Started container {name}", component="kubelet")
+
+    def _node_down(self, node: str) -> bool:
+        found = self.store.find(self.rt("", "Node"), "", node)
+        conditions = ((found or {}).get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Ready" and c.get("status") == "Unknown" for c in conditions)
+
+    def _mark_not_ready(self, rt: ResourceType, pod: Obj) -> None:
+        """The node controller's MarkPodsNotReady: its kubelet is gone, its pods are not ready."""
+        status = copy.deepcopy(pod.get("status") or {})
+        changed = False
+        for c in status.get("conditions") or []:
+            if c.get("type") == "Ready" and c.get("status") != "False":
+                c.update(status="False", lastTransitionTime=timestamp())
+                changed = True
+        if changed:
+            self.write_status(rt, pod, status)
+            self.event(
+                rt,
+                pod,
+                "NodeNotReady",
+                "Node is not ready",
+                warning=True,
+                component="node-controller",
+            )
 
     def _node_ip(self, node: str) -> str:
         found = self.store.find(self.rt("", "Node"), "", node)
