@@ -24,6 +24,7 @@ async def get(
     try:
         k = await api.kind(api_version, kind)
     except NotServed:
+        api.discovery.invalidate()  # its CRD may come later: ask again next time
         return None
     return await api.get(k, name, namespace)
 
@@ -34,6 +35,7 @@ async def items(
     try:
         k = await api.kind(api_version, kind)
     except NotServed:
+        api.discovery.invalidate()
         return []
     found, _ = await api.list(k, namespace, label_selector=selector)
     return found

@@ -245,21 +245,6 @@ class KubeClient:
         )
         return result
 
-    async def merge_patch(self, obj: Obj, body: Obj) -> Obj | None:
-        """A JSON merge patch of the object (lists such as ``finalizers`` are replaced)."""
-        meta = obj["metadata"]
-        path = await self._path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
-        if path is None:
-            return None
-        result: Obj | None = await self.request(
-            "PATCH",
-            path,
-            body=body,
-            content_type="application/merge-patch+json",
-            allow_missing=True,
-        )
-        return result
-
     async def delete(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> None:

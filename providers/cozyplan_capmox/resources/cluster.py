@@ -9,6 +9,7 @@ apply with Proxmox's message instead of waiting out the timeout.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ from cozyplan_capmox.provider import CapmoxProvider
 
 #: reasons of VMProvisioned=False that mean a refusal, not progress
 FAILED = ("CloningFailed", "VMProvisionFailed", "PoweringOnFailed", "TaskFailure")
+#: seconds a refusal may last before the apply fails (capmox retries it meanwhile)
+GRACE = 120.0
 
 
 def _selector(m: ClusterModel) -> str:
@@ -35,7 +38,11 @@ class ProxmoxClusterResource(Resource[CapmoxProvider, ClusterModel]):
         api = await self.provider.api()
         return await kube.items(api, INFRA, "ProxmoxMachine", m.namespace, _selector(m))
 
-    async def _problem(self, m: ClusterModel) -> str | None:
+    async def _problem(
+        self, m: ClusterModel, failing: dict[str, float] | None = None
+    ) -> str | None:
+        """What is not ready yet, or None. A machine refused for longer than a grace period
+        (capmox retries; a refusal seen at the start may be from before a fix) fails."""
         api = await self.provider.api()
         pc = await kube.get(api, INFRA, "ProxmoxCluster", m.name, m.namespace)
         if pc is None:
@@ -47,11 +54,20 @@ class ProxmoxClusterResource(Resource[CapmoxProvider, ClusterModel]):
         live = [x for x in machines if not x["metadata"].get("deletionTimestamp")]
         for x in live:
             cond = kube.condition(x, "VMProvisioned") or {}
-            if cond.get("status") == "False" and cond.get("reason") in FAILED:
-                raise PermanentError(
-                    f"ProxmoxMachine {m.namespace}/{x['metadata']['name']}: "
-                    f"{cond.get('reason')}: {cond.get('message')}"
-                )
+            name = x["metadata"]["name"]
+            if cond.get("status") != "False" or cond.get("reason") not in FAILED:
+                if failing is not None:
+                    failing.pop(name, None)
+                continue
+            message = (
+                f"ProxmoxMachine {m.namespace}/{name}: {cond.get('reason')}: {cond.get('message')}"
+            )
+            if failing is None:
+                return message
+            since = failing.setdefault(name, time.monotonic())
+            if time.monotonic() - since >= self._grace():
+                raise PermanentError(message)
+            return message
         ready = [x for x in live if (x.get("status") or {}).get("ready")]
         want = m.workers.replicas
         if len(ready) != want or len(machines) != want:
@@ -66,6 +82,9 @@ class ProxmoxClusterResource(Resource[CapmoxProvider, ClusterModel]):
             )
         return None
 
+    def _grace(self) -> float:
+        return max(self.provider.ctx.scaled(GRACE), 5.0)
+
     async def read(self, current: ClusterModel) -> ClusterModel | None:
         api = await self.provider.api()
         pc = await kube.get(api, INFRA, "ProxmoxCluster", current.name, current.namespace)
@@ -77,10 +96,7 @@ class ProxmoxClusterResource(Resource[CapmoxProvider, ClusterModel]):
         replicas = int((md.get("spec") or {}).get("replicas", 0))
         workers = current.workers.model_copy(update={"replicas": replicas})
         probe = current.model_copy(update={"workers": workers})
-        try:
-            ready = await self._problem(probe) is None
-        except PermanentError:
-            ready = False
+        ready = await self._problem(probe) is None
         machines = [x for x in await self._machines(probe)]
         return probe.model_copy(
             update={
@@ -101,8 +117,9 @@ class ProxmoxClusterResource(Resource[CapmoxProvider, ClusterModel]):
             await kube.apply(api, objects.bootstrap_secret(planned, planned.bootstrap_data))
         for obj in objects.cluster_objects(planned):
             await kube.apply(api, obj)
+        failing: dict[str, float] = {}
         await self.provider.wait(
-            lambda: self._problem(planned),
+            lambda: self._problem(planned, failing),
             timeout=planned.timeout,
             what=f"proxmox_cluster {planned.name} is not ready",
             progress=ctx.progress,
