@@ -12,6 +12,7 @@ import click
 from cozyplan.cli.common import DEFAULT_LAB_TIME_SCALE, handle_errors
 from cozyplan.errors import CozyplanError
 from cozyplan.lab import DEFAULT_LAB_DIR
+from cozyplan.lab.drift import KINDS as DRIFT_KINDS
 
 F = TypeVar("F", bound=Any)
 
@@ -186,3 +187,41 @@ def reset(lab_dir: Path, yes: bool) -> None:
         click.confirm(f"Delete the simulated world in {lab_dir}?", abort=True)
     shutil.rmtree(lab_dir)
     click.echo(f"Lab reset: {lab_dir} removed.")
+
+
+def _drift_help() -> str:
+    lines = [f"  {k.name:<12} {k.summary}; refresh shows {k.shows}" for k in DRIFT_KINDS.values()]
+    return "\n".join(["\b", *lines])
+
+
+@lab.command("drift", epilog=_drift_help())
+@_dir
+@click.option(
+    "--time-scale",
+    type=float,
+    default=DEFAULT_LAB_TIME_SCALE,
+    show_default=True,
+    help="Time scale of the lab this command starts when none is running.",
+)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a default.")
+@click.argument("kind", type=click.Choice(sorted(DRIFT_KINDS)))
+@handle_errors
+def drift(lab_dir: Path, time_scale: float, sets: tuple[str, ...], kind: str) -> None:
+    """Change the lab out of band, behind cozyplan's back (documented kinds below), so that
+    `cozyplan refresh` shows the drift and `cozyplan apply` heals it."""
+    from cozyplan.lab.drift import request
+    from cozyplan.lab.runtime import lab_session
+
+    overrides: dict[str, object] = {}
+    for pair in sets:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
+        overrides[key] = raw
+    if not lab_dir.exists():
+        raise CozyplanError(f"no lab in {lab_dir}: apply a spec with --lab first")
+    simulator, args = request(kind, overrides)
+    with lab_session(lab_dir, time_scale=time_scale) as handle:
+        handle.control(simulator, args)
+    click.echo(f"Drifted ({kind}): {DRIFT_KINDS[kind].summary}.")
+    click.echo(f"`cozyplan refresh --lab --detailed-exitcode` shows {DRIFT_KINDS[kind].shows}.")

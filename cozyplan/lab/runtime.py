@@ -68,6 +68,8 @@ class LabHandle(Protocol):
 
     def status(self) -> dict[str, Any]: ...
 
+    def control(self, name: str, args: dict[str, Any]) -> dict[str, Any]: ...
+
     def close(self) -> None: ...
 
 
@@ -273,6 +275,9 @@ class SubprocessLab:
 
     def status(self) -> dict[str, Any]:
         return self._ready().status()
+
+    def control(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return self._ready().control(name, args)
 
     def close(self, wait: float = 60.0) -> None:
         """Stop the lab and wait until its world is written and the directory is free."""

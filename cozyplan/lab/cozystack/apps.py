@@ -155,6 +155,10 @@ class AppsController:
             for svc in TENANT_SERVICES:
                 if spec.get(svc) is True and svc in {x.chart for x in self.definitions.values()}:
                     sd = self._by_chart[svc]
+                    if await c.get(HR_API, "HelmRelease", sd.prefix + svc, own) is not None:
+                        # made already (or by its own app object, e.g. Etcd `etcd` with the
+                        # chart's values): re-applying `values: {}` would fight that writer
+                        continue
                     await c.apply(
                         helmrelease_for(
                             sd, {"metadata": {"name": svc, "namespace": own}, "spec": {}}

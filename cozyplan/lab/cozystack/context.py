@@ -47,6 +47,9 @@ class ClusterContext:
     faults: dict[str, str]
     publish: Callable[[str, dict[str, Any]], Any]
     state: dict[str, Any] = field(default_factory=dict)  # persistent, world data
+    #: faults that last until a reconcile is requested: ``namespace/name`` -> the HelmRelease's
+    #: ``reconcile.fluxcd.io/requestedAt`` when it failed (Flux's exhausted retries)
+    stalled: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
 
     def scaled(self, seconds: float) -> float:

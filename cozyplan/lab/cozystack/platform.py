@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import cast
 
 from cozyplan.lab.cozystack import crds, flux
 from cozyplan.lab.cozystack.context import HR_API, ClusterContext, Obj, condition, same_condition
@@ -50,9 +51,27 @@ def _render_inputs(table: dict[tuple[str, str, str, str], Obj]) -> str:
 class Installer:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
-        self._rendered: str | None = None
-        self._inputs: str | None = None
         self._flux = False
+
+    # what was rendered from which inputs, kept in the world: a lab that starts again (every
+    # `--lab` command) does not re-apply an unchanged chart, which would bump the generation of
+    # releases other writers share (tenant-root, written by the Tenant app too) and leave them
+    # unreconciled for a moment right when a command reads them
+    @property
+    def _rendered(self) -> str | None:
+        return cast("str | None", self.ctx.state.get("installer_rendered"))
+
+    @_rendered.setter
+    def _rendered(self, value: str | None) -> None:
+        self.ctx.state["installer_rendered"] = value
+
+    @property
+    def _inputs(self) -> str | None:
+        return cast("str | None", self.ctx.state.get("installer_inputs"))
+
+    @_inputs.setter
+    def _inputs(self, value: str | None) -> None:
+        self.ctx.state["installer_inputs"] = value
 
     async def _available(self) -> bool:
         dep = await self.ctx.client.get("apps/v1", "Deployment", "cozystack", "cozy-system")
@@ -116,6 +135,14 @@ class Installer:
         self._inputs = inputs
 
 
+#: what ``flux reconcile`` sets to make Flux try a HelmRelease again
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+
+
+def requested_at(hr: Obj) -> str:
+    return str(((hr.get("metadata") or {}).get("annotations") or {}).get(REQUESTED_AT) or "")
+
+
 class HelmController:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
@@ -138,6 +165,11 @@ class HelmController:
             for hr in releases:
                 key = flux.key_of(hr)
                 fault = self.ctx.faults.get(key)
+                if key in self.ctx.stalled and requested_at(hr) != self.ctx.stalled[key]:
+                    # `flux reconcile --force`: a stalled release is tried again, and succeeds
+                    del self.ctx.stalled[key]
+                    self.ctx.faults.pop(key, None)
+                    fault = None
                 if fault:
                     installed.discard(key)
                     self._started.pop(key, None)

@@ -27,10 +27,10 @@ from cozyplan.lab.cozystack.apps import AppsController
 from cozyplan.lab.cozystack.capi import Core, Operator
 from cozyplan.lab.cozystack.capmox import Capmox
 from cozyplan.lab.cozystack.client import ApiError, KubeClient
-from cozyplan.lab.cozystack.context import ClusterContext
+from cozyplan.lab.cozystack.context import HR_API, ClusterContext
 from cozyplan.lab.cozystack.csi import Csi
 from cozyplan.lab.cozystack.effects import Effects
-from cozyplan.lab.cozystack.platform import HelmController, Installer
+from cozyplan.lab.cozystack.platform import HelmController, Installer, requested_at
 from cozyplan.lab.cozystack.pve import PveError
 from cozyplan.lab.cozystack.storage import Linstor, MetalLB, Volumes
 from cozyplan.lab.framework import LabError, LabWorld, Simulator
@@ -153,6 +153,7 @@ class CozystackSimulator(Simulator):
             faults=self._faults(),
             publish=self.world.publish,
             state=state,
+            stalled=self.data.setdefault("stalled", {}),
         )
         loop = ClusterLoop(ctx)
         self.loops[cluster_id] = loop
@@ -175,7 +176,10 @@ class CozystackSimulator(Simulator):
         self.world.save()
 
     async def control(self, args: dict[str, Any]) -> dict[str, Any]:
-        """``fail_release=NS/NAME [message=TEXT]`` or ``heal_release=NS/NAME``."""
+        """``fail_release=NS/NAME [message=TEXT]``, ``heal_release=NS/NAME``, or an
+        out-of-band change ``drift=configmap|helmrelease|tenant-app`` (``cozyplan lab drift``)."""
+        if "drift" in args:
+            return await self._drift(args)
         if "fail_release" in args:
             self.fail_release(str(args["fail_release"]), str(args.get("message") or DEFAULT_FAULT))
         elif "heal_release" in args:
@@ -185,6 +189,46 @@ class CozystackSimulator(Simulator):
                 "cozystack commands: fail_release=NS/NAME [message=TEXT], heal_release=NS/NAME"
             )
         return {"faults": dict(self._faults())}
+
+    # -- out-of-band changes (cozyplan/lab/drift.py) ---------------------------------------------
+    async def _cluster(self, wait: float = 30.0) -> ClusterLoop:
+        deadline = time.monotonic() + wait
+        while not self.loops:
+            if time.monotonic() > deadline:
+                raise LabError("no Kubernetes cluster in this lab yet: apply the spec first")
+            await asyncio.sleep(0.05)
+        return next(iter(self.loops.values()))
+
+    async def _drift(self, args: dict[str, Any]) -> dict[str, Any]:
+        kind = str(args["drift"])
+        loop = await self._cluster()
+        c = loop.ctx.client  # the API as an operator with kubectl would use it
+        if kind == "configmap":
+            ns, name = str(args["namespace"]), str(args["name"])
+            cm = await c.get("v1", "ConfigMap", name, ns)
+            if cm is None:
+                raise LabError(f"no ConfigMap {ns}/{name}")
+            await c.merge_patch(cm, {"data": {str(args["key"]): str(args["value"])}})
+            return {"configmap": f"{ns}/{name}", str(args["key"]): str(args["value"])}
+        if kind == "helmrelease":
+            key = str(args["release"])
+            ns, _, name = key.partition("/")
+            hr = await c.get(HR_API, "HelmRelease", name, ns)
+            if hr is None:
+                raise LabError(f"no HelmRelease {key}")
+            message = str(args.get("message") or "upgrade retries exhausted: " + DEFAULT_FAULT)
+            self._faults()[key] = message
+            self.data.setdefault("stalled", {})[key] = requested_at(hr)
+            self.world.save()
+            return {"helmrelease": key, "fails_with": message}
+        if kind == "tenant-app":
+            api, k = str(args["api_version"]), str(args["kind"])
+            ns, name = str(args["namespace"]), str(args["name"])
+            if await c.get(api, k, name, ns) is None:
+                raise LabError(f"no {k} {ns}/{name}")
+            await c.delete(api, k, name, ns)
+            return {"deleted": f"{k} {ns}/{name}"}
+        raise LabError(f"unknown drift {kind!r} (cozystack: configmap, helmrelease, tenant-app)")
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {"faults": dict(self._faults()), "clusters": {}}

@@ -313,7 +313,7 @@ async def _start(pve: Pve, node: str, vmid: int, vm: dict[str, Any]) -> None:
     await pve.publish("vm.started", node, vmid, vm)
 
 
-async def _halt(pve: Pve, op: str, node: str, vmid: int, vm: dict[str, Any]) -> None:
+async def halt(pve: Pve, op: str, node: str, vmid: int, vm: dict[str, Any]) -> None:
     await pve.work(op)
     vm["status"] = "stopped"
     vm["started_at"] = None
@@ -338,10 +338,10 @@ def _power(op: str) -> Any:
                         raise ApiError(500, f"VM {vmid} not running")
                     return
                 if op == "reboot":  # qm reboot: a clean shutdown, then a start
-                    await _halt(pve, "shutdown", call.node, vmid, vm)
+                    await halt(pve, "shutdown", call.node, vmid, vm)
                     await _start(pve, call.node, vmid, vm)
                     return
-                await _halt(pve, op, call.node, vmid, vm)
+                await halt(pve, op, call.node, vmid, vm)
 
         return pve.tasks.spawn(call.node, f"qm{op}", str(vmid), call.owner, worker)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from cozyplan.lab.framework import LabWorld, Simulator, loopback_for
+from cozyplan.lab.framework import LabError, LabWorld, Simulator, loopback_for
 from cozyplan.lab.proxmox.core import Pve
+from cozyplan.lab.proxmox.errors import ApiError
+from cozyplan.lab.proxmox.routes_qemu import halt
 from cozyplan.lab.proxmox.server import HttpsServer, make_app
 from cozyplan.lab.proxmox.store import NODE_IP
 
@@ -54,6 +56,20 @@ class ProxmoxSimulator(Simulator):
             "ca_file": str(self.world.ca.ca_file.resolve()),
             "verify_tls": True,
         }
+
+    async def control(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``drift=stop-vm node=pve vmid=N``: stop a running VM out of band (as ``qm stop``)."""
+        if args.get("drift") != "stop-vm":
+            raise LabError("proxmox commands: drift=stop-vm [node=pve] vmid=N")
+        node, vmid = str(args.get("node") or "pve"), int(args["vmid"])
+        try:
+            vm = self.pve.store.vm(node, vmid)
+        except ApiError as exc:
+            raise LabError(f"no VM {vmid} on node {node}: {exc}") from exc
+        if vm["status"] != "running":
+            raise LabError(f"VM {vmid} is not running")
+        await halt(self.pve, "stop", node, vmid, vm)
+        return {"vmid": vmid, "status": vm["status"]}
 
     def status(self) -> dict[str, Any]:
         store = self.pve.store

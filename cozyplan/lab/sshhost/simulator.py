@@ -9,16 +9,18 @@ gets them through ``provider_settings()`` as its ``defaults`` block.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from cozyplan.lab.framework import LabWorld, Simulator, bind_server, loopback_for
+from cozyplan.lab.framework import LabError, LabWorld, Simulator, bind_server, loopback_for
 from cozyplan.lab.sshhost.commands import PROGRAMS, REGISTRY
 from cozyplan.lab.sshhost.commands.apt import ARCHIVE, PREINSTALLED
 from cozyplan.lab.sshhost.commands.git import NEXCAGE_URL, nexcage_remote
+from cozyplan.lab.sshhost.fakefs import FSError
 from cozyplan.lab.sshhost.host import SimHost
 from cozyplan.lab.sshhost.server import start_ssh_server
 
@@ -116,6 +118,28 @@ class HostSimulator(Simulator):
             ports.append(port)
             self.world.save()
         return address, real_port
+
+    async def control(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``drift=host-file host=ADDR path=/etc/nexcage/config.json [key=runtime.log_level]
+        [value=debug]``: edit a JSON file on a host out of band (as a hand edit over SSH)."""
+        if args.get("drift") != "host-file":
+            raise LabError("host commands: drift=host-file host=ADDR path=PATH [key=K] [value=V]")
+        name, path = str(args["host"]), str(args["path"])
+        if name not in self.data["hosts"]:
+            raise LabError(f"no host {name!r} in this lab (hosts: {', '.join(self.data['hosts'])})")
+        fs = self.host(name).fs
+        try:
+            doc = json.loads(fs.read(path))
+        except (FSError, ValueError) as exc:
+            raise LabError(f"{name}:{path}: {exc}") from exc
+        *parents, leaf = str(args.get("key") or "runtime.log_level").split(".")
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = args.get("value") or "debug"
+        fs.write(path, (json.dumps(doc, indent=2) + "\n").encode())
+        self.world.save()
+        return {"host": name, "path": path, "content": doc}
 
     def status(self) -> dict[str, Any]:
         return {"hosts": sorted(self.data["hosts"]), "key_dir": str(self.key_dir)}

@@ -12,6 +12,7 @@ bound, a failed release is named with its message and every release it blocks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from cozyplan.provider import ApplyContext, Change, PermanentError, Resource
@@ -27,6 +28,9 @@ from cozyplan_kubernetes.discovery import NotServed
 NAMESPACE = "cozy-system"
 CONFIGMAP = "cozystack"
 APISERVICE = "v1alpha1.apps.cozystack.io"
+#: what ``flux reconcile helmrelease --force`` sets
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+FORCE_AT = "reconcile.fluxcd.io/forceAt"
 
 
 def expected(m: PlatformModel) -> list[dict[str, Any]]:
@@ -114,6 +118,8 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
             progress=ctx.progress,
         )
 
+        await self._retry_failed(api, wanted, ctx)
+
         async def releases() -> str | None:
             rep = helmreleases.report(wanted, await self._live(api))
             return None if rep.done else (rep.failure() if rep.blocks else rep.line())
@@ -143,6 +149,31 @@ class CozystackPlatform(Resource[CozystackProvider, PlatformModel]):
             progress=ctx.progress,
         )
         return m.model_copy(update={"ready": True, "helmreleases": [w.key for w in wanted]})
+
+    async def _retry_failed(self, api: Any, wanted: list[Any], ctx: ApplyContext) -> None:
+        """Ask Flux to try failed releases again, as ``flux reconcile helmrelease --force``: a
+        release whose retries are exhausted stays failed until a reconcile is requested."""
+        live = await self._live(api)
+        stamp = datetime.now(UTC).isoformat()
+        for w in wanted:
+            obj = live.get(w.key)
+            if obj is None or not helmreleases.status_of(obj).failed:
+                continue
+            ctx.progress(f"HelmRelease {w.key} failed: requesting a reconcile")
+            meta = obj["metadata"]
+            annotations = {REQUESTED_AT: stamp, FORCE_AT: stamp}
+            await kube.apply(
+                api,
+                {
+                    "apiVersion": obj["apiVersion"],
+                    "kind": "HelmRelease",
+                    "metadata": {
+                        "name": meta["name"],
+                        "namespace": meta["namespace"],
+                        "annotations": annotations,
+                    },
+                },
+            )
 
     async def create(self, planned: PlatformModel, ctx: ApplyContext) -> PlatformModel:
         return await self._converge(planned, ctx)
