@@ -81,7 +81,7 @@ def test_second_plan_is_empty(runbook: Runbook) -> None:
 
 
 #: kind -> {resource address: attribute lines refresh must show (empty: deleted)}
-DRIFTS = {
+DRIFTS: dict[str, dict[str, list[str]]] = {
     "stop-vm": {
         "proxmox_vm.cp[cp1]": ["~ started: true -> false"],
         "k8s_check.day5": ["~ passing: true -> false", "node cozy-new-cp1 is not Ready"],
