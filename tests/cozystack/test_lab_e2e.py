@@ -126,16 +126,16 @@ class Lab:
     def control(self, **args: str) -> None:
         info = runtime.read_info(self.labdir)
         assert info is not None
-        runtime.LabClient(info).control("cozystack", dict(args))
+        runtime.LabClient(info, self.labdir).control("cozystack", dict(args))
 
     def status(self) -> str:
         info = runtime.read_info(self.labdir)
-        return "" if info is None else str(runtime.LabClient(info).status()["simulators"])
+        return "" if info is None else str(runtime.LabClient(info, self.labdir).status()["simulators"])
 
     def kubectl(self, *args: str) -> str:
         info = runtime.read_info(self.labdir)
         assert info is not None
-        host, port = runtime.LabClient(info).resolve("kubernetes", "10.0.0.201", 6443)
+        host, port = runtime.LabClient(info, self.labdir).resolve("kubernetes", "10.0.0.201", 6443)
         exe = Path(sys.executable).parent / "kubectl"
         kubectl = str(exe) if exe.exists() else shutil.which("kubectl")
         if kubectl is None:
