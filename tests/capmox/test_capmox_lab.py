@@ -91,7 +91,7 @@ def test_scaling_the_workers_converges(applied: Lab) -> None:
 
 
 def test_a_token_without_sdn_use_is_warned_and_refused_by_proxmox(applied: Lab) -> None:
-    roles = "--var", "capmox_roles=[PVEVMAdmin, PVEDatastoreAdmin, PVEAuditor]"
+    roles = "--var", "sdn_role=NoAccess"  # the zone's entry replaces what / grants
     plan = applied.cli("plan", *roles, "--var", "workers=3")
     assert plan.returncode == 0, plan.stderr
     warned = "Permission check failed (/sdn/zones/localnetwork/vmbr0, SDN.Use)"
