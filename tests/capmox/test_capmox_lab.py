@@ -152,6 +152,6 @@ def test_deleting_the_claim_deletes_the_volume(applied: Lab) -> None:
         vols = [v["volid"] for v in pve.nodes("pve").storage("local-lvm").content.get()]
         return not any(v.startswith("local-lvm:vm-9999-pvc-") for v in vols)
 
-    eventually(no_volume, "the claim's volume is deleted from Proxmox")
+    eventually(no_volume, "the claim's volume is deleted from Proxmox", tries=480)
     config = pve.nodes("pve").qemu(1001).config.get()
     assert not any("vm-9999-pvc-" in str(v) for v in config.values())
