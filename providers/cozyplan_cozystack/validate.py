@@ -10,6 +10,7 @@ skipped, never guessed.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,8 @@ def validate_spec(spec: SpecView) -> Problems:
             problems.extend(_platform(spec, block, body))
     for block in spec.of_type("cozystack_networking"):
         problems.extend(_networking(spec, block))
+    for block in spec.of_type("cozystack_storage"):
+        problems.extend(_storage(spec, block))
     for block in spec.of_type("cozystack_app"):
         for _, body in spec.instances(block):
             problems.extend(_app(block, body))
@@ -381,6 +384,52 @@ def _networking(spec: SpecView, block: SpecBlock) -> Problems:
                         related=((other.address, other.path),),
                     )
                 )
+    return out
+
+
+# ---- cozystack_storage ------------------------------------------------------------------
+_DISKS_REF = re.compile(
+    r"^\$\{\s*(proxmox_vm\.[A-Za-z0-9_-]+)(?:\[\s*[\"']?([^\]\"']+)[\"']?\s*\])?\.disks\s*\}$"
+)
+
+
+def _vm_disks(spec: SpecView, ref: str) -> tuple[str, Any] | None:
+    """The disks a ``${proxmox_vm.NAME[KEY].disks}`` reference will have (they are inputs)."""
+    m = _DISKS_REF.match(ref.strip())
+    if m is None or m.group(1) not in spec.blocks:
+        return None
+    block = spec.blocks[m.group(1)]
+    for key, body in spec.instances(block):
+        if key == m.group(2) or (key is None and m.group(2) is None):
+            return block.address, body.get("disks")
+    return None
+
+
+def _storage(spec: SpecView, block: SpecBlock) -> Problems:
+    out: Problems = []
+    slot = spec.static(block.body.get("data_disk", "scsi1"))
+    nodes = block.body.get("nodes")
+    if not isinstance(slot, str) or is_unknown(slot) or not isinstance(nodes, dict):
+        return out
+    for node, item in nodes.items():
+        disks_ref = item.get("disks") if isinstance(item, dict) else None
+        found = _vm_disks(spec, disks_ref) if isinstance(disks_ref, str) else None
+        if found is None:
+            continue
+        vm, disks = found
+        if not isinstance(disks, list) or not _known(disks):
+            continue
+        slots = [d.get("slot") for d in disks if isinstance(d, dict)]
+        if slot not in slots:
+            out.append(
+                SpecProblem(
+                    block.address,
+                    ("nodes", node, "disks"),
+                    f"{vm} has no disk {slot} (its disks: {', '.join(map(str, slots)) or 'none'})"
+                    f": LINSTOR would fail on node {node}; add a data disk {slot} to the VM",
+                    related=((vm.split("[")[0], ("disks",)),),
+                )
+            )
     return out
 
 

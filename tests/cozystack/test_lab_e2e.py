@@ -120,22 +120,28 @@ class Lab:
             env={**os.environ, "NO_COLOR": "1"},
         )
 
+    def written(self, name: str) -> Path:
+        """Where a lab run wrote the file the spec names ``name`` (under the lab directory)."""
+        return self.labdir / "files" / str((self.dir / name).resolve()).lstrip("/")
+
     def write(self, name: str, text: str) -> None:
         (self.dir / name).write_text(textwrap.dedent(text))
 
     def control(self, **args: str) -> None:
         info = runtime.read_info(self.labdir)
         assert info is not None
-        runtime.LabClient(info).control("cozystack", dict(args))
+        runtime.LabClient(info, self.labdir).control("cozystack", dict(args))
 
     def status(self) -> str:
         info = runtime.read_info(self.labdir)
-        return "" if info is None else str(runtime.LabClient(info).status()["simulators"])
+        return (
+            "" if info is None else str(runtime.LabClient(info, self.labdir).status()["simulators"])
+        )
 
     def kubectl(self, *args: str) -> str:
         info = runtime.read_info(self.labdir)
         assert info is not None
-        host, port = runtime.LabClient(info).resolve("kubernetes", "10.0.0.201", 6443)
+        host, port = runtime.LabClient(info, self.labdir).resolve("kubernetes", "10.0.0.201", 6443)
         exe = Path(sys.executable).parent / "kubectl"
         kubectl = str(exe) if exe.exists() else shutil.which("kubectl")
         if kubectl is None:
@@ -144,7 +150,7 @@ class Lab:
             [
                 kubectl,
                 "--kubeconfig",
-                str(self.dir / "kubeconfig"),
+                str(self.written("kubeconfig")),
                 "--server",
                 f"https://{host}:{port}",
                 "--tls-server-name",
@@ -252,7 +258,8 @@ def test_tenants_and_apps_on_the_platform(lab: Lab) -> None:
         "get", "postgres", "test-db", "-n", "tenant-test", "-o", "jsonpath={.spec.size}"
     )
     assert size == "10Gi"
-    kubeconfig = lab.dir / "test-tenant.kubeconfig"
+    kubeconfig = lab.written("test-tenant.kubeconfig")
+    assert not (lab.dir / "test-tenant.kubeconfig").exists()  # a rehearsal writes in the lab
     assert kubeconfig.stat().st_mode & 0o777 == 0o600
     assert "kubernetes-test-tenant" in kubeconfig.read_text()
     assert "tenant-test" in lab.kubectl("get", "namespaces")

@@ -202,3 +202,32 @@ def test_correct_spec_validates(tmp_path: Path) -> None:
 def test_the_example_spec_validates() -> None:
     root = Path(__file__).resolve().parents[2]
     load_config(root / "specs" / "examples" / "cozystack-platform.yaml")
+
+
+def test_storage_on_a_vm_without_the_data_disk(tmp_path: Path) -> None:
+    text = (
+        HEAD
+        + """\
+  cozystack_storage.linstor:
+    nodes:
+      cp1: {disks: "${proxmox_vm.cp[cp1].disks}"}
+    data_disk: scsi1
+"""
+    )
+    text = text.replace(
+        '    ipv4_addresses: ["${each.value.ip}"]\n',
+        '    ipv4_addresses: ["${each.value.ip}"]\n'
+        "    disks: [{slot: scsi0, storage: local-lvm, size: 50G}]\n",
+    )
+    diags = diagnostics(tmp_path, text)
+    msg = find(diags, "cozystack_storage.linstor.nodes.cp1.disks", "has no disk scsi1")
+    assert "proxmox_vm.cp has no disk scsi1 (its disks: scsi0)" in msg
+    assert f"spec.yaml:{line_of(text, 'cp1: {disks:')}:" in msg
+    ok = text.replace(
+        "[{slot: scsi0, storage: local-lvm, size: 50G}]",
+        "[{slot: scsi0, storage: local-lvm, size: 50G},"
+        " {slot: scsi1, storage: local-lvm, size: 100G}]",
+    )
+    path = tmp_path / "ok.yaml"
+    path.write_text(ok)
+    load_config(path)

@@ -112,7 +112,7 @@ class Cluster:
     def client(self) -> KubeClient:
         info = runtime.read_info(self.labdir)
         assert info is not None, "the background lab is not running"
-        lab = runtime.LabClient(info)
+        lab = runtime.LabClient(info, self.labdir)
         doc = YAML(typ="safe", pure=True).load(self.kubeconfig.read_text())
         cfg, user = load_configuration(doc, None, self.dir, lab.resolve)
         return KubeClient(cfg, user, timeout=10)

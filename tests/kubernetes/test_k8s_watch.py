@@ -23,7 +23,9 @@ CM = "/api/v1/namespaces/default/configmaps"
 def provider(cluster: Cluster) -> KubernetesProvider:
     info = runtime.read_info(cluster.labdir)
     assert info is not None
-    ctx = ProviderContext(base_dir=cluster.dir, resolve_endpoint=runtime.LabClient(info).resolve)
+    ctx = ProviderContext(
+        base_dir=cluster.dir, resolve_endpoint=runtime.LabClient(info, cluster.labdir).resolve
+    )
     return KubernetesProvider(KubernetesConfig(kubeconfig_path="kubeconfig"), ctx)
 
 
