@@ -18,15 +18,23 @@ GROUP = "cozyplan.providers"
 @cache
 def provider_name_of(resource_type: str) -> str:
     """The provider of a type: its prefix before the first ``_``, which is a provider's name or
-    the ``type_prefix`` a provider declares (``k8s_manifest`` -> ``kubernetes``)."""
+    the ``type_prefix`` a provider declares (``k8s_manifest`` -> ``kubernetes``). When that
+    provider has no such type, the one provider that declares it exactly (``proxmox_cluster``
+    is the ``capmox`` provider's: it runs on Kubernetes, not against the Proxmox API)."""
     prefix = resource_type.split("_", 1)[0]
-    if entry_points(group=GROUP, name=prefix):
-        return prefix
-    for name in available():
-        cls = provider_class(name)
-        if cls is not None and cls.type_prefix == prefix:
-            return name
-    return prefix
+    by_prefix = prefix if entry_points(group=GROUP, name=prefix) else None
+    if by_prefix is None:
+        for name in available():
+            cls = provider_class(name)
+            if cls is not None and cls.type_prefix == prefix:
+                by_prefix = name
+                break
+    if by_prefix is not None and resource_type in resource_types_of(by_prefix):
+        return by_prefix
+    declaring = [name for name in available() if resource_type in resource_types_of(name)]
+    if len(declaring) == 1:
+        return declaring[0]
+    return by_prefix or prefix
 
 
 @cache

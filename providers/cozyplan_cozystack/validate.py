@@ -290,6 +290,10 @@ def _declared_ranges(spec: SpecView, skip: str) -> Iterator[_Range]:
             yield from _ranges(
                 block.address, ("addresses",), spec.static(block.body.get("addresses"))
             )
+    for block in spec.of_type("proxmox_cluster"):
+        yield from _ranges(
+            block.address, ("ipv4_addresses",), spec.static(block.body.get("ipv4_addresses"))
+        )
     for block in spec.of_type("k8s_manifest"):
         for _, body in spec.instances(block):
             manifest = body.get("manifest")

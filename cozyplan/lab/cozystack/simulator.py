@@ -24,10 +24,14 @@ import aiohttp
 
 from cozyplan.lab.cozystack import flux
 from cozyplan.lab.cozystack.apps import AppsController
+from cozyplan.lab.cozystack.capi import Core, Operator
+from cozyplan.lab.cozystack.capmox import Capmox
 from cozyplan.lab.cozystack.client import ApiError, KubeClient
 from cozyplan.lab.cozystack.context import ClusterContext
+from cozyplan.lab.cozystack.csi import Csi
 from cozyplan.lab.cozystack.effects import Effects
 from cozyplan.lab.cozystack.platform import HelmController, Installer
+from cozyplan.lab.cozystack.pve import PveError
 from cozyplan.lab.cozystack.storage import Linstor, MetalLB, Volumes
 from cozyplan.lab.framework import LabError, LabWorld, Simulator
 from cozyplan.upstream.cozystack import release
@@ -51,6 +55,10 @@ class ClusterLoop:
         self.linstor = Linstor(ctx)
         self.volumes = Volumes(ctx, self.linstor)
         self.metallb = MetalLB(ctx)
+        self.operator = Operator(ctx)
+        self.capi = Core(ctx)
+        self.capmox = Capmox(ctx)
+        self.csi = Csi(ctx)
         self.releases: list[dict[str, Any]] = []
 
     async def tick(self) -> None:
@@ -64,6 +72,10 @@ class ClusterLoop:
         await self.linstor.reconcile(ready)
         await self.volumes.reconcile()
         await self.metallb.reconcile(ready)
+        await self.operator.reconcile(ready)
+        await self.capi.reconcile(ready)
+        await self.capmox.reconcile()
+        await self.csi.reconcile(self.releases, ready)
 
     async def run(self) -> None:
         while True:
@@ -72,7 +84,7 @@ class ClusterLoop:
                 await self.tick()
                 self.ctx.state.pop("last_error", None)
                 self.ctx.state["tick_seconds"] = round(time.monotonic() - started, 3)
-            except (TimeoutError, ApiError, aiohttp.ClientError, OSError) as exc:
+            except (TimeoutError, ApiError, PveError, aiohttp.ClientError, OSError) as exc:
                 self.ctx.state["last_error"] = str(exc)  # a flaky API: try again next tick
             self.ctx.world.save()
             await asyncio.sleep(max(0.02, self.ctx.scaled(TICK)))

@@ -222,13 +222,14 @@ class CustomStrategy(Strategy):
 
 
 _JSONPATH_PART = re.compile(
-    r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]"
+    r"\.((?:[A-Za-z0-9_/-]|\\.)+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]"
     r"|\[\?\(@\.([A-Za-z0-9_-]+)==[\"']([^\"']*)[\"']\)\]"
 )
 
 
 def jsonpath(obj: Any, path: str) -> Any:
-    """The value at a printer column's simple JSONPath (``.a.b``, ``['x\\.y']``, ``[0]``, and
+    """The value at a printer column's simple JSONPath (``.a.b``, ``.x\\.y/z`` and ``['x\\.y']``
+    (escaped dots, as capmox's ``.metadata.labels.cluster\\.x-k8s\\.io/cluster-name``), ``[0]``, and
     filters as Flux's ``.status.conditions[?(@.type=="Ready")].status``)."""
     node = obj
     for m in _JSONPATH_PART.finditer(path):
@@ -241,7 +242,7 @@ def jsonpath(obj: Any, path: str) -> Any:
         elif index is not None:
             node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
         else:
-            key = field if field is not None else re.sub(r"\\(.)", r"\1", quoted)
+            key = re.sub(r"\\(.)", r"\1", field if field is not None else quoted)
             node = node.get(key) if isinstance(node, dict) else None
         if node is None:
             return None

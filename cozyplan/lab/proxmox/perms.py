@@ -17,76 +17,8 @@ from typing import Any
 from cozyplan.lab.proxmox.errors import ApiError
 from cozyplan.lab.proxmox.sizes import DISK_KEY_RE, parse_props
 from cozyplan.lab.proxmox.store import Store
+from cozyplan.upstream.pve_roles import ROLES
 
-# privilege groups of AccessControl.pm: category -> (root, admin, user, audit)
-_GROUPS: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {
-    "VM": (
-        [],
-        [
-            "VM.Config.Disk",
-            "VM.Config.CPU",
-            "VM.Config.Memory",
-            "VM.Config.Network",
-            "VM.Config.HWType",
-            "VM.Config.Options",
-            "VM.Allocate",
-            "VM.Clone",
-            "VM.GuestAgent.Unrestricted",
-            "VM.Migrate",
-            "VM.Replicate",
-            "VM.Snapshot",
-            "VM.Snapshot.Rollback",
-        ],
-        [
-            "VM.Config.CDROM",
-            "VM.Config.Cloudinit",
-            "VM.Console",
-            "VM.Backup",
-            "VM.GuestAgent.FileRead",
-            "VM.GuestAgent.FileSystemMgmt",
-            "VM.GuestAgent.FileWrite",
-            "VM.PowerMgmt",
-        ],
-        ["VM.Audit", "VM.GuestAgent.Audit"],
-    ),
-    "Sys": (
-        ["Sys.PowerMgmt", "Sys.Modify", "Sys.Incoming", "Sys.AccessNetwork"],
-        ["Sys.Console", "Sys.Syslog"],
-        [],
-        ["Sys.Audit"],
-    ),
-    "Datastore": (
-        [],
-        ["Datastore.Allocate", "Datastore.AllocateTemplate"],
-        ["Datastore.AllocateSpace"],
-        ["Datastore.Audit"],
-    ),
-    "SDN": ([], ["SDN.Allocate", "SDN.Audit"], ["SDN.Use"], ["SDN.Audit"]),
-    "User": ([], ["User.Modify", "Group.Allocate", "Realm.AllocateUser"], [], []),
-    "Pool": ([], ["Pool.Allocate"], ["Pool.Audit"], ["Pool.Audit"]),
-    "Mapping": ([], ["Mapping.Modify"], ["Mapping.Use"], ["Mapping.Audit"]),
-}
-_GROUPS["User"][0].append("Realm.Allocate")
-
-
-def _build_roles() -> dict[str, frozenset[str]]:
-    """``create_roles``: PVE<Cat>Admin/User, PVEAdmin, PVEAuditor, PVETemplateUser..."""
-    every = {"Permissions.Modify"}
-    roles: dict[str, set[str]] = {"NoAccess": set(), "PVEAdmin": set(), "PVEAuditor": set()}
-    for cat, (root, admin, user, audit) in _GROUPS.items():
-        every.update(root, admin, user, audit)
-        roles.setdefault(f"PVE{cat}Admin", set()).update(admin, user, audit)
-        roles["PVEAdmin"].update(admin, user, audit)
-        if user:
-            roles.setdefault(f"PVE{cat}User", set()).update(user, audit)
-        roles["PVEAuditor"].update(audit)
-    roles["PVEAdmin"].discard("Mapping.Modify")
-    roles["PVETemplateUser"] = {"VM.Clone", "VM.Audit"}
-    roles["Administrator"] = every
-    return {name: frozenset(privs) for name, privs in roles.items()}
-
-
-ROLES: dict[str, frozenset[str]] = _build_roles()
 ROOT = "root@pam"
 
 

@@ -169,6 +169,35 @@ async def delete_content(pve: Pve, call: Call) -> Any:
     return pve.tasks.spawn(call.node, "imgdel", volid, call.owner, worker)
 
 
+_ALLOC_SIZE_RE = re.compile(r"^(\d+)([MG]?)$")
+_VM_NAME_RE = re.compile(r"^(?:vm|base)-(\d+)-[^/\s]+$")
+
+
+async def alloc_content(pve: Pve, call: Call) -> Any:
+    """pve-storage ``API2/Storage/Content.pm`` ``create``: allocate an image volume (what
+    proxmox-csi does for a volume, owned by its placeholder VM 9999). Size in KiB, ``M``/``G``."""
+    storage = call.path["storage"]
+    info = pve.store.storage(call.node, storage)
+    check(pve.store, call.user, f"/storage/{storage}", "Datastore.AllocateSpace")
+    name = call.params.get("filename") or ""
+    size_text = call.params.get("size") or ""
+    vmid_text = call.params.get("vmid") or ""
+    if not vmid_text.isdigit():
+        raise param_error(vmid=f"type check ('integer') failed - got '{vmid_text}'")
+    match = _ALLOC_SIZE_RE.match(size_text)
+    if match is None:
+        raise param_error(size=f"unable to parse size '{size_text}'")
+    kib = int(match.group(1)) * {"": 1, "M": 1024, "G": 1024 * 1024}[match.group(2)]
+    owner = _VM_NAME_RE.match(name.rsplit(".", 1)[0] if info.get("path") else name)
+    if owner is None:
+        raise param_error(filename=f"illegal name '{name}' - should be 'vm-{vmid_text}-*'")
+    if int(owner.group(1)) != int(vmid_text):
+        raise param_error(filename=f"wrong vmid - should be {vmid_text}")
+    volid = pve.store.alloc_disk(storage, int(vmid_text), kib * 1024, name=name)
+    pve.store.save()
+    return volid
+
+
 def _check_download_perms(pve: Pve, call: Call, storage: str) -> None:
     """``Datastore.AllocateTemplate`` on the storage, and ``Sys.Audit`` + ``Sys.Modify`` on /
     or ``Sys.AccessNetwork`` on the node (it probes the host's network)."""
@@ -256,6 +285,7 @@ ROUTES: list[Route] = [
     ("GET", "/nodes/{node}/tasks/{upid}/log", task_log),
     ("GET", "/nodes/{node}/storage", storage_list),
     ("GET", "/nodes/{node}/storage/{storage}/content", storage_content),
+    ("POST", "/nodes/{node}/storage/{storage}/content", alloc_content),
     ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume:.+}", delete_content),
     ("POST", "/nodes/{node}/storage/{storage}/download-url", download_url),
 ]
