@@ -10,8 +10,9 @@ from typing import Any
 from cozyplan.lab.proxmox.call import Call, Route
 from cozyplan.lab.proxmox.core import Pve
 from cozyplan.lab.proxmox.errors import ApiError, param_error
-from cozyplan.lab.proxmox.perms import ROLES, check_perm_modify
+from cozyplan.lab.proxmox.perms import check_perm_modify
 from cozyplan.lab.proxmox.store import hash_secret
+from cozyplan.upstream.pve_roles import ROLES
 
 _USERID_RE = re.compile(r"^[^\s:/!]+@[A-Za-z][A-Za-z0-9.\-_]+$")
 _TOKENID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9.\-_]+$")
