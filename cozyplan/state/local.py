@@ -77,6 +77,8 @@ def render_snapshot(snapshot: Snapshot) -> bytes:
         "lineage": snapshot.lineage,
         "cozyplan_version": __version__,
     }
+    if snapshot.last_run is not None:
+        head["last_run"] = snapshot.last_run
     lines = [json.dumps(head, separators=(",", ":"))[:-1] + ',"resources":{']
     items = sorted(snapshot.resources.items())
     for i, (addr, res) in enumerate(items):
@@ -150,7 +152,7 @@ class LocalBackend:
                 check(ResourceFile, resource, f"resources.{address}")
         except StateError as exc:
             raise self._malformed(self.path, str(exc)) from None
-        return Snapshot(head.lineage, head.serial, raw["resources"])
+        return Snapshot(head.lineage, head.serial, raw["resources"], last_run=head.last_run)
 
     def _malformed(self, path: Path, problem: str) -> StateError:
         """The problem, and how to recover from it (naming only files that exist)."""

@@ -80,6 +80,7 @@ class StateStore:
             state = State()
         else:
             state = State(snapshot.lineage, snapshot.serial)
+            state.last_run = snapshot.last_run
             try:
                 state.resources = {a: self.decode(r) for a, r in snapshot.resources.items()}
             except StateError as exc:
@@ -117,7 +118,9 @@ class StateStore:
     def write(self, state: State) -> None:
         """Fold everything into a new snapshot (and empty the journal)."""
         resources = {a: self.encode(r) for a, r in state.resources.items()}
-        self.backend.compact(Snapshot(state.lineage, state.serial, resources))
+        self.backend.compact(
+            Snapshot(state.lineage, state.serial, resources, last_run=state.last_run)
+        )
         self._base_serial = state.serial
 
     def close(self) -> None:
