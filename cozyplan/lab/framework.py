@@ -250,6 +250,43 @@ class LabWorld:
         return list(self._endpoints.values())
 
 
+class FaultInjector:
+    """Latencies and injected faults of one simulator, read live from the lab's options
+    (``cozyplan lab up --set SIMULATOR.error_rate=0.1``), so a running lab can be made flaky.
+
+    Subclasses name their ``simulator``, the fault ``kinds`` they count (each read from the
+    option ``<kind>_rate``) and their ``default_latency`` per operation (simulated seconds).
+    """
+
+    simulator: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]]
+    default_latency: ClassVar[dict[str, float]]
+
+    def __init__(self, world: LabWorld) -> None:
+        self.world = world
+        self.injected: dict[str, int] = dict.fromkeys(self.kinds, 0)
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.world.option(self.simulator, key, default)
+
+    def simulated(self, op: str) -> float:
+        """Simulated seconds ``op`` takes (unscaled); the ``latency`` option overrides."""
+        overrides: dict[str, float] = self.option("latency", {}) or {}
+        return float(overrides.get(op, self.default_latency[op]))
+
+    def latency(self, op: str) -> float:
+        """Real seconds ``op`` takes, scaled by the lab's time scale."""
+        return self.world.scaled(self.simulated(op))
+
+    def roll(self, kind: str) -> bool:
+        """Whether this request gets fault ``kind`` (counted when it does)."""
+        rate = float(self.option(f"{kind}_rate", 0.0) or 0.0)
+        hit = rate > 0 and self.world.rng.random() < rate
+        if hit:
+            self.injected[kind] += 1
+        return hit
+
+
 class Simulator(abc.ABC):
     """One simulated system. Runs inside the lab's event loop."""
 

@@ -32,7 +32,7 @@ class Snapshot:
     serial: int
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     journal_records: int = 0  # how many journal records were folded in on read
-    #: the last apply's timeline (``cozyplan.runlog``), for ``show --report``
+    #: the timeline of the last apply (``cozyplan.runlog``), for ``show --report``
     last_run: dict[str, Any] | None = None
 
 

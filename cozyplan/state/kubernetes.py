@@ -304,7 +304,9 @@ class KubernetesBackend:
                 blob, self.encryption, SNAPSHOT_CONTEXT, f"the state {self.describe()}"
             )
             raw = json.loads(gzip.decompress(data))
-            snap = Snapshot(raw["lineage"], int(raw["serial"]), raw["resources"])
+            snap = Snapshot(
+                raw["lineage"], int(raw["serial"]), raw["resources"], last_run=raw.get("last_run")
+            )
         for secret in journal:
             ann = secret.metadata.annotations
             serial, lineage = int(ann["cozyplan.io/serial"]), ann["cozyplan.io/lineage"]
@@ -369,6 +371,8 @@ class KubernetesBackend:
             "serial": snapshot.serial,
             "resources": dict(sorted(snapshot.resources.items())),
         }
+        if snapshot.last_run is not None:
+            doc["last_run"] = snapshot.last_run
         blob = self._seal(json.dumps(doc, separators=(",", ":")).encode(), SNAPSHOT_CONTEXT)
         chunks = [blob[i : i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)] or [b""]
         head = self._head()

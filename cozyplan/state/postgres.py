@@ -42,6 +42,7 @@ from cozyplan.state.lock import LockInfo
 from cozyplan.state.model import FORMAT_VERSION
 
 LOCK_NAMESPACE = "cozyplan-state:"
+LAST_RUN_CONTEXT = "cozyplan-last-run"
 HOLDER_WAIT_S = 2.0  # a holder writes its lock row right after taking the advisory lock
 
 DDL = (
@@ -49,6 +50,8 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS {s}.meta (one boolean PRIMARY KEY DEFAULT true CHECK (one), "
     "lineage text NOT NULL, serial bigint NOT NULL, format integer NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {s}.resources (address text PRIMARY KEY, data text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {s}.last_run (one boolean PRIMARY KEY DEFAULT true CHECK (one), "
+    "data text NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {s}.journal (serial bigint PRIMARY KEY, address text NOT NULL, "
     "data text)",
     "CREATE TABLE IF NOT EXISTS {s}.lock (one boolean PRIMARY KEY DEFAULT true CHECK (one), "
@@ -315,6 +318,7 @@ class PostgresBackend:
                 journal = conn.execute(
                     self._sql("SELECT serial, address, data FROM {s}.journal ORDER BY serial")
                 ).fetchall()
+                run = conn.execute(self._sql("SELECT data FROM {s}.last_run")).fetchone()
         if meta is None:
             self._table = {}
             return None
@@ -327,6 +331,8 @@ class PostgresBackend:
         where = f"the state in {self.describe()}"
         table = {a: self._open(d, resource_context(lineage, a), where) for a, d in rows}
         snap = Snapshot(lineage, serial, {a: json.loads(d) for a, d in table.items()})
+        if run is not None:
+            snap.last_run = json.loads(self._open(run[0], LAST_RUN_CONTEXT, where))
         # a row stored in clear while encryption is on (or sealed while it is off) is
         # rewritten at the next compaction even if it did not change
         want_sealed = self.encryption is not None
@@ -442,6 +448,14 @@ class PostgresBackend:
                         ),
                         changed,
                     )
+            if snapshot.last_run is not None:
+                conn.execute(
+                    self._sql(
+                        "INSERT INTO {s}.last_run (data) VALUES (%s) "
+                        "ON CONFLICT (one) DO UPDATE SET data = EXCLUDED.data"
+                    ),
+                    (self._seal(json.dumps(snapshot.last_run), LAST_RUN_CONTEXT),),
+                )
             conn.execute(self._sql("DELETE FROM {s}.journal"))
         self._table = new
         self._meta_written = True

@@ -91,7 +91,7 @@ def test_scaling_the_workers_converges(applied: Lab) -> None:
 
 
 def test_a_token_without_sdn_use_is_warned_and_refused_by_proxmox(applied: Lab) -> None:
-    roles = "--var", "capmox_roles=[PVEVMAdmin, PVEDatastoreAdmin, PVEAuditor]"
+    roles = "--var", "sdn_role=NoAccess"  # the zone's entry replaces what / grants
     plan = applied.cli("plan", *roles, "--var", "workers=3")
     assert plan.returncode == 0, plan.stderr
     warned = "Permission check failed (/sdn/zones/localnetwork/vmbr0, SDN.Use)"
@@ -152,6 +152,6 @@ def test_deleting_the_claim_deletes_the_volume(applied: Lab) -> None:
         vols = [v["volid"] for v in pve.nodes("pve").storage("local-lvm").content.get()]
         return not any(v.startswith("local-lvm:vm-9999-pvc-") for v in vols)
 
-    eventually(no_volume, "the claim's volume is deleted from Proxmox")
+    eventually(no_volume, "the claim's volume is deleted from Proxmox", tries=480)
     config = pve.nodes("pve").qemu(1001).config.get()
     assert not any("vm-9999-pvc-" in str(v) for v in config.values())

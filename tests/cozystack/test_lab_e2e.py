@@ -120,6 +120,10 @@ class Lab:
             env={**os.environ, "NO_COLOR": "1"},
         )
 
+    def written(self, name: str) -> Path:
+        """Where a lab run wrote the file the spec names ``name`` (under the lab directory)."""
+        return self.labdir / "files" / str((self.dir / name).resolve()).lstrip("/")
+
     def write(self, name: str, text: str) -> None:
         (self.dir / name).write_text(textwrap.dedent(text))
 
@@ -146,7 +150,7 @@ class Lab:
             [
                 kubectl,
                 "--kubeconfig",
-                str(self.dir / "kubeconfig"),
+                str(self.written("kubeconfig")),
                 "--server",
                 f"https://{host}:{port}",
                 "--tls-server-name",
@@ -254,7 +258,8 @@ def test_tenants_and_apps_on_the_platform(lab: Lab) -> None:
         "get", "postgres", "test-db", "-n", "tenant-test", "-o", "jsonpath={.spec.size}"
     )
     assert size == "10Gi"
-    kubeconfig = lab.dir / "test-tenant.kubeconfig"
+    kubeconfig = lab.written("test-tenant.kubeconfig")
+    assert not (lab.dir / "test-tenant.kubeconfig").exists()  # a rehearsal writes in the lab
     assert kubeconfig.stat().st_mode & 0o777 == 0o600
     assert "kubernetes-test-tenant" in kubeconfig.read_text()
     assert "tenant-test" in lab.kubectl("get", "namespaces")

@@ -26,7 +26,7 @@ def provider(cluster: Cluster) -> KubernetesProvider:
     ctx = ProviderContext(
         base_dir=cluster.dir, resolve_endpoint=runtime.LabClient(info, cluster.labdir).resolve
     )
-    return KubernetesProvider(KubernetesConfig(kubeconfig_path="kubeconfig"), ctx)
+    return KubernetesProvider(KubernetesConfig(kubeconfig_path=str(cluster.kubeconfig)), ctx)
 
 
 def configmap(name: str, step: str) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def test_kvm64_vm_never_brings_talos_up(lab: runtime.InProcessLab, provider: Tal
     image = f"talos-v1.10.6-{COZY_ID}-nocloud-amd64.qcow2"
     _started(lab, vmid=1002, name="cp2", image=image, ipv4=["10.0.0.242"], cpu="kvm64")
     _booted(lab, "10.0.0.242")
-    with pytest.raises(TemporaryError, match="unreachable"):
+    with pytest.raises(TemporaryError, match="nothing listens on its Talos API"):
         _apply(provider, "10.0.0.242")
     status = talos_status(lab)
     assert status["nodes"]["10.0.0.242"]["up"] is False

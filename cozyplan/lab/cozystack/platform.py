@@ -92,11 +92,16 @@ class Installer:
             table[(HR_API, "HelmRelease", meta["namespace"], meta["name"])] = hr
         return table
 
-    async def reconcile(self) -> None:
+    async def reconcile(self) -> bool:
+        """One installer pass; True while Flux runs (the installer installs it first)."""
         if not await self._available():
-            return
+            return False
         if not self._flux:
             self._flux = await apply_all(self.ctx, crds.flux())
+        await self._install()
+        return self._flux
+
+    async def _install(self) -> None:
         if await self.ctx.client.kind(HR_API, "HelmRelease") is None:
             self.ctx.client.forget_kinds()
             return

@@ -62,8 +62,10 @@ class ClusterLoop:
         self.releases: list[dict[str, Any]] = []
 
     async def tick(self) -> None:
-        await self.installer.reconcile()
-        self.releases = await self.helm.reconcile()
+        # helm-controller exists only once the installer has installed Flux: before that a
+        # HelmRelease is an inert object (nothing reconciles it), as on a bare cluster
+        flux_running = await self.installer.reconcile()
+        self.releases = await self.helm.reconcile() if flux_running else []
         ready = {flux.key_of(hr) for hr in self.releases if flux.is_ready(hr)}
         await self.effects.reconcile(ready)
         await self.apps.reconcile(self.releases)

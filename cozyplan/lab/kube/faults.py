@@ -14,9 +14,7 @@ Watches are never failed by the rates (they are long requests), discovery is.
 
 from __future__ import annotations
 
-from typing import Any
-
-from cozyplan.lab.framework import LabWorld
+from cozyplan.lab.framework import FaultInjector
 
 DEFAULT_LATENCY: dict[str, float] = {
     "request": 0.0,
@@ -32,24 +30,7 @@ DEFAULT_LATENCY: dict[str, float] = {
 }
 
 
-class Faults:
-    def __init__(self, world: LabWorld) -> None:
-        self.world = world
-        self.injected: dict[str, int] = {"error": 0, "throttle": 0, "drop": 0}
-
-    def option(self, key: str, default: Any = None) -> Any:
-        return self.world.option("kubernetes", key, default)
-
-    def simulated(self, op: str) -> float:
-        overrides: dict[str, float] = self.option("latency", {}) or {}
-        return float(overrides.get(op, DEFAULT_LATENCY[op]))
-
-    def latency(self, op: str) -> float:
-        return self.world.scaled(self.simulated(op))
-
-    def roll(self, kind: str) -> bool:
-        rate = float(self.option(f"{kind}_rate", 0.0) or 0.0)
-        hit = rate > 0 and self.world.rng.random() < rate
-        if hit:
-            self.injected[kind] += 1
-        return hit
+class Faults(FaultInjector):
+    simulator = "kubernetes"
+    kinds = ("error", "throttle", "drop")
+    default_latency = DEFAULT_LATENCY

@@ -12,9 +12,7 @@ carried out and then loses its answer (a deterministic lost response).
 
 from __future__ import annotations
 
-from typing import Any
-
-from cozyplan.lab.framework import LabWorld
+from cozyplan.lab.framework import FaultInjector, LabWorld
 
 DEFAULT_LATENCY: dict[str, float] = {
     "request": 0.002,
@@ -34,30 +32,14 @@ DEFAULT_LATENCY: dict[str, float] = {
 }
 
 
-class Faults:
+class Faults(FaultInjector):
+    simulator = "proxmox"
+    kinds = ("error", "lock", "drop")
+    default_latency = DEFAULT_LATENCY
+
     def __init__(self, world: LabWorld) -> None:
-        self.world = world
-        self.injected: dict[str, int] = {"error": 0, "lock": 0, "drop": 0}
+        super().__init__(world)
         self._dropped: set[str] = set()
-
-    def option(self, key: str, default: Any = None) -> Any:
-        return self.world.option("proxmox", key, default)
-
-    def simulated(self, op: str) -> float:
-        """Simulated seconds ``op`` takes (unscaled)."""
-        overrides: dict[str, float] = self.option("latency", {}) or {}
-        return float(overrides.get(op, DEFAULT_LATENCY[op]))
-
-    def latency(self, op: str) -> float:
-        """Real seconds ``op`` takes, scaled by the lab's time scale."""
-        return self.world.scaled(self.simulated(op))
-
-    def roll(self, kind: str) -> bool:
-        rate = float(self.option(f"{kind}_rate", 0.0) or 0.0)
-        hit = rate > 0 and self.world.rng.random() < rate
-        if hit:
-            self.injected[kind] += 1
-        return hit
 
     def drop_once(self, route: str) -> bool:
         """True the first time ``route`` is named in the ``drop_once`` option."""

@@ -22,11 +22,13 @@ _FAST_PLUG = re.compile(
     r"cipassword|sshkeys|citype|ciupgrade|cicustom)$"
 )
 _HOTPLUG = re.compile(r"^(net\d+|balloon|cpuunits|cpulimit)$")
+#: written at once, never pending: a detached disk's volume (``add_unused_volume``)
+_UNUSED = re.compile(r"^unused\d+$")
 
 
 def hot(key: str) -> bool:
     """Applied to a running VM at once (fast plug, or default network/disk hotplug)."""
-    if _FAST_PLUG.match(key) or _HOTPLUG.match(key):
+    if _FAST_PLUG.match(key) or _HOTPLUG.match(key) or _UNUSED.match(key):
         return True
     return bool(DISK_KEY_RE.match(key)) and not key.startswith(("efidisk", "tpmstate"))
 

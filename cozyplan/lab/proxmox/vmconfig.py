@@ -170,11 +170,15 @@ def apply_config(store: Store, vmid: int, vm: dict[str, Any], params: dict[str, 
         if not key or key not in config:
             continue
         if DISK_KEY_RE.match(key):
-            n = 0
-            while f"unused{n}" in config:
-                n += 1
+            # ``vmconfig_register_unused_drive``: only a volume the VM owns becomes unusedN
+            # (a detached volume of another owner, e.g. proxmox-csi's vm-9999-*, is just gone)
             volid, _ = parse_props(str(config[key]), "file")
-            config[f"unused{n}"] = volid
+            owner = (store.volumes().get(volid) or {}).get("vmid")
+            if owner is None or int(owner) == vmid:
+                n = 0
+                while f"unused{n}" in config:
+                    n += 1
+                config[f"unused{n}"] = volid
         config.pop(key)
     for key, value in params.items():
         if not _ALLOWED.match(key):

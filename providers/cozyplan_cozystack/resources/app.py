@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from cozyplan.provider import ApplyContext, Change, PermanentError, Resource
@@ -189,9 +188,7 @@ class CozystackApp(_AppBase, Resource[CozystackProvider, AppModel]):
             )
             if m.kubeconfig_path:
                 text = base64.b64decode(found["data"]["super-admin.conf"])
-                path = Path(m.kubeconfig_path).expanduser()
-                if not path.is_absolute():
-                    path = self.provider.ctx.base_dir / path
+                path = self.provider.ctx.output_path(m.kubeconfig_path)  # a lab run: in the lab
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(path.suffix + ".tmp")
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

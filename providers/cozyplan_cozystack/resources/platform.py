@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import yaml
+from pydantic import ValidationError
+
 from cozyplan.provider import ApplyContext, Change, PermanentError, Resource
 from cozyplan.upstream.cozystack import release
 from cozyplan.upstream.cozystack.release import SYSTEM_APP_LABEL, UnknownVersion
@@ -205,12 +208,17 @@ def _config_from_data(data: dict[str, str], spec: CozystackConfigMap) -> Cozysta
     """The ConfigMap's live data in the spec's form (so an unchanged one plans empty)."""
     if data == spec.data():
         return spec
-    return CozystackConfigMap.model_validate(
-        {k: (_parse_values(v) if k.startswith("values-") else v) for k, v in data.items()}
-    )
+    values = {k: (_parse_values(v) if k.startswith("values-") else v) for k, v in data.items()}
+    try:
+        return CozystackConfigMap.model_validate(values)
+    except ValidationError:  # edited into something invalid: still show it as drift
+        names = {info.alias or n: n for n, info in CozystackConfigMap.model_fields.items()}
+        fields: dict[str, Any] = {names.get(k, k): v for k, v in values.items()}
+        return CozystackConfigMap.model_construct(None, **fields)
 
 
 def _parse_values(text: str) -> Any:
-    import yaml
-
-    return yaml.safe_load(text) or {}
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return text

@@ -245,8 +245,15 @@ class PodController(Controller):
         uid = meta["uid"]
         job = any(r.get("kind") == "Job" for r in meta.get("ownerReferences") or [])
         loop = asyncio.get_running_loop()
-        began = self.started.setdefault(uid, loop.time())
-        left = began + self.cluster.faults.latency("job_run" if job else "pod_start") - loop.time()
+        takes = self.cluster.faults.latency("job_run" if job else "pod_start")
+        began = self.started.get(uid)
+        if began is None:
+            # a container already started before the lab (re)started keeps running: a lab
+            # restart pauses the simulated world, it does not reboot its nodes
+            statuses = (pod.get("status") or {}).get("containerStatuses") or []
+            running = bool(statuses) and all(c.get("started") for c in statuses)
+            began = self.started[uid] = loop.time() - (takes if running else 0.0)
+        left = began + takes - loop.time()
         status = copy.deepcopy(pod.get("status") or {})
         status.setdefault("hostIP", self._node_ip(spec.get("nodeName", "")))
         digest = _id(uid)
