@@ -103,7 +103,9 @@ class AppsController:
                 continue
             values = (hr.get("spec") or {}).get("values") or {}
             try:
-                shown = await c.apply(
+                # created only if absent: an app object someone applied meanwhile (cozyplan's
+                # cozystack_tenant, say) must keep its values, not get the chart's defaults
+                shown = await c.create(
                     {
                         "apiVersion": APPS,
                         "kind": owner.kind,

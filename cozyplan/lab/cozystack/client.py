@@ -215,6 +215,23 @@ class KubeClient:
         )
         return result
 
+    async def create(self, obj: Obj) -> Obj | None:
+        """Create ``obj`` unless it exists (None then, or while the kind is not served): for a
+        controller that must not overwrite what another writer made meanwhile."""
+        meta = obj["metadata"]
+        path = await self._path(obj["apiVersion"], obj["kind"], meta.get("namespace"))
+        if path is None:
+            return None
+        try:
+            made: Obj = await self.request(
+                "POST", path, body=obj, query={"fieldManager": self.field_manager}
+            )
+        except ApiError as exc:
+            if exc.status == 409:
+                return None
+            raise
+        return made
+
     async def merge_patch(self, obj: Obj, patch: Obj) -> Obj | None:
         """A JSON merge patch (as controllers that update objects they do not own)."""
         meta = obj["metadata"]
