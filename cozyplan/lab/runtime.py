@@ -361,6 +361,11 @@ def serve_for_command(directory: Path, time_scale: float, options: dict[str, Any
 
 # -- background process -------------------------------------------------------------------------
 def _pid_alive(pid: int) -> bool:
+    # a lab this process started and that has exited is a zombie until reaped, and a zombie
+    # still answers kill(0): reap it first (ChildProcessError: not our child)
+    with contextlib.suppress(ChildProcessError, OSError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
