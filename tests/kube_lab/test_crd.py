@@ -12,10 +12,12 @@ import pytest
 from kubernetes import client
 from ruamel.yaml import YAML
 
+import cozyplan.upstream.capmox as capmox_data
 from tests.kube_lab.conftest import Kubectl
 from tests.kube_lab.helpers import error, wait_until
 
-CAPMOX = Path("/work/shared/reference/capmox-v0.7.4")
+# the CRDs as copied from capmox v0.7.4 (shipped as package data)
+CAPMOX = Path(capmox_data.__file__).parent / "data" / "v0.7.4"
 CRD = "proxmoxclusters.infrastructure.cluster.x-k8s.io"
 PATH = "/apis/infrastructure.cluster.x-k8s.io/v1alpha1/namespaces/default/proxmoxclusters"
 
