@@ -12,84 +12,13 @@ Values only known at apply time are skipped, never guessed.
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from cozyplan.provider import SpecBlock, SpecProblem, SpecView, contains_unknown
+from cozyplan.provider import SpecBlock, SpecProblem, SpecView
+from cozyplan_cozystack.netranges import known, node_addresses, parse_range, spans
 
-Path = tuple[str | int, ...]
 _REF = re.compile(r"\$\{\s*([a-z0-9_]+)\.")
-
-
-@dataclass(frozen=True)
-class Span:
-    first: ipaddress.IPv4Address
-    last: ipaddress.IPv4Address
-    address: str
-    path: Path
-    text: str
-
-    def overlaps(self, other: Span) -> bool:
-        return self.first <= other.last and other.first <= self.last
-
-
-def parse_range(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
-    """``a.b.c.d-a.b.c.e``, ``a.b.c.d/nn`` or one address."""
-    text = text.strip()
-    if "-" in text:
-        a, b = (ipaddress.IPv4Address(p.strip()) for p in text.split("-", 1))
-        if b < a:
-            raise ValueError(f"range {text} ends before it starts")
-        return a, b
-    net = ipaddress.IPv4Network(text, strict=False)
-    return net[0], net[-1]
-
-
-def _known(value: Any) -> bool:
-    return value is not None and not contains_unknown(value)
-
-
-def _spans(address: str, path: Path, items: Any) -> Iterator[Span]:
-    if not isinstance(items, list):
-        return
-    for i, item in enumerate(items):
-        if isinstance(item, str) and _known(item):
-            try:
-                first, last = parse_range(item)
-            except ValueError:
-                continue
-            yield Span(first, last, address, (*path, i), item)
-
-
-def _one(ip_text: str, address: str, path: Path, where: str) -> Iterator[Span]:
-    try:
-        ip = ipaddress.IPv4Interface(ip_text).ip
-    except ValueError:
-        return
-    yield Span(ip, ip, address, path, f"{where} {ip}")
-
-
-def node_addresses(spec: SpecView) -> Iterator[Span]:
-    for block in spec.of_type("proxmox_vm"):
-        for key, body in spec.instances(block):
-            where = f"{block.address}[{key}]" if key else block.address
-            for i, value in enumerate(body.get("ipv4_addresses") or []):
-                if isinstance(value, str) and _known(value):
-                    yield from _one(value, block.address, ("ipv4_addresses", i), where)
-            ipconfig = body.get("ipconfig0")
-            if isinstance(ipconfig, str) and _known(ipconfig):
-                for part in ipconfig.split(","):
-                    if part.startswith("ip=") and part[3:] not in ("dhcp", "manual"):
-                        yield from _one(part[3:], block.address, ("ipconfig0",), where)
-    for block in spec.of_type("talos_node"):
-        for key, body in spec.instances(block):
-            value = body.get("address")
-            if isinstance(value, str) and _known(value):
-                where = f"{block.address}[{key}]" if key else block.address
-                yield from _one(value, block.address, ("address",), where)
 
 
 def _refers_to(raw: Any, resource_type: str) -> bool:
@@ -124,7 +53,7 @@ def _cluster(spec: SpecView, block: SpecBlock, clusters: list[SpecBlock]) -> lis
     pool = spec.static(block.body.get("ipv4_addresses"))
     if isinstance(pool, list):
         for i, item in enumerate(pool):
-            if isinstance(item, str) and _known(item):
+            if isinstance(item, str) and known(item):
                 try:
                     parse_range(item)
                 except ValueError as exc:
@@ -135,7 +64,7 @@ def _cluster(spec: SpecView, block: SpecBlock, clusters: list[SpecBlock]) -> lis
                             f"{item!r} is not a CIDR or a range a.b.c.d-a.b.c.e ({exc})",
                         )
                     )
-    mine = list(_spans(addr, ("ipv4_addresses",), pool))
+    mine = list(spans(addr, ("ipv4_addresses",), pool))
     for span in mine:
         for node in node_addresses(spec):
             if span.overlaps(node):
@@ -149,7 +78,7 @@ def _cluster(spec: SpecView, block: SpecBlock, clusters: list[SpecBlock]) -> lis
                     )
                 )
         for lb in spec.of_type("cozystack_networking"):
-            for other in _spans(lb.address, ("addresses",), spec.static(lb.body.get("addresses"))):
+            for other in spans(lb.address, ("addresses",), spec.static(lb.body.get("addresses"))):
                 if span.overlaps(other):
                     out.append(
                         SpecProblem(
@@ -164,7 +93,7 @@ def _cluster(spec: SpecView, block: SpecBlock, clusters: list[SpecBlock]) -> lis
         for peer in clusters:
             if peer.address <= addr:
                 continue
-            for other in _spans(
+            for other in spans(
                 peer.address, ("ipv4_addresses",), spec.static(peer.body.get("ipv4_addresses"))
             ):
                 if span.overlaps(other):

@@ -9,20 +9,19 @@ skipped, never guessed.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from cozyplan.provider import SpecBlock, SpecProblem, SpecView, contains_unknown, is_unknown
+from cozyplan.provider import SpecBlock, SpecProblem, SpecView, is_unknown
 from cozyplan.upstream.cozystack import UnknownVersion, release
 from cozyplan.upstream.cozystack.appschema import check_app_spec
 from cozyplan.upstream.gotemplate import TemplateError
 from cozyplan_cozystack import talosnet
 from cozyplan_cozystack.configmap import VALUES_KEY, unknown_key_problems
 from cozyplan_cozystack.models import DEFAULT_VERSION
+from cozyplan_cozystack.netranges import Span, known, node_addresses, parse_range, spans
 
 #: bundle names seen in the wild that no release tag has
 BUNDLE_FIXES = {
@@ -105,10 +104,6 @@ def _unique(problems: Problems) -> Problems:
             seen.add(key)
             out.append(p)
     return out
-
-
-def _known(value: Any) -> bool:
-    return value is not None and not contains_unknown(value)
 
 
 # ---- cozystack_platform ------------------------------------------------------------------
@@ -217,7 +212,7 @@ def _bundle_members(addr: str, version: str, bundle: str, config: Mapping[str, A
                     f"reads values-<release> for its releases ({', '.join(sorted(entries))})",
                 )
             )
-        elif _known(value) and not isinstance(value, dict):
+        elif known(value) and not isinstance(value, dict):
             out.append(SpecProblem(addr, ("config", key), "must be a mapping of Helm values"))
     return out
 
@@ -232,7 +227,7 @@ def _against_talos(spec: SpecView, addr: str, config: Mapping[str, Any]) -> Prob
     domain = config.get("cluster-domain", "cozy.local")
     for talos in talosnet.machine_networks(spec):
         where = (talos.address, talos.path)
-        if _known(domain) and _known(talos.dns_domain) and domain != talos.dns_domain:
+        if known(domain) and known(talos.dns_domain) and domain != talos.dns_domain:
             out.append(
                 SpecProblem(
                     addr,
@@ -249,7 +244,7 @@ def _against_talos(spec: SpecView, addr: str, config: Mapping[str, Any]) -> Prob
             ("ipv4-svc-cidr", talos.service_subnets, "serviceSubnets"),
         ):
             mine = config.get(key)
-            if not _known(mine) or not _known(talos_value) or not talos_value:
+            if not known(mine) or not known(talos_value) or not talos_value:
                 continue
             if str(mine) not in [str(v) for v in talos_value]:
                 out.append(
@@ -264,8 +259,8 @@ def _against_talos(spec: SpecView, addr: str, config: Mapping[str, Any]) -> Prob
                 )
         endpoint = config.get("api-server-endpoint")
         if (
-            _known(endpoint)
-            and _known(talos.endpoint)
+            known(endpoint)
+            and known(talos.endpoint)
             and not _same_endpoint(str(endpoint), str(talos.endpoint))
         ):
             out.append(
@@ -282,52 +277,15 @@ def _against_talos(spec: SpecView, addr: str, config: Mapping[str, Any]) -> Prob
 
 
 # ---- cozystack_networking ----------------------------------------------------------------
-@dataclass(frozen=True)
-class _Range:
-    first: ipaddress.IPv4Address
-    last: ipaddress.IPv4Address
-    address: str
-    path: tuple[str | int, ...]
-    text: str
-
-    def overlaps(self, other: _Range) -> bool:
-        return self.first <= other.last and other.first <= self.last
-
-
-def parse_range(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
-    """``a.b.c.d-a.b.c.e``, ``a.b.c.d/nn`` or one address."""
-    text = text.strip()
-    if "-" in text:
-        a, b = (ipaddress.IPv4Address(p.strip()) for p in text.split("-", 1))
-        if b < a:
-            raise ValueError(f"range {text} ends before it starts")
-        return a, b
-    net = ipaddress.IPv4Network(text, strict=False)
-    return net[0], net[-1]
-
-
-def _ranges(address: str, path: tuple[str | int, ...], items: Any) -> Iterator[_Range]:
-    if not isinstance(items, list):
-        return
-    for i, item in enumerate(items):
-        if not isinstance(item, str) or not _known(item):
-            continue
-        try:
-            first, last = parse_range(item)
-        except ValueError:
-            continue
-        yield _Range(first, last, address, (*path, i), item)
-
-
-def _declared_ranges(spec: SpecView, skip: str) -> Iterator[_Range]:
+def _declared_ranges(spec: SpecView, skip: str) -> Iterator[Span]:
     """Other address ranges the spec hands out: other pools, Cluster API IPAM ranges."""
     for block in spec.of_type("cozystack_networking"):
         if block.address != skip:
-            yield from _ranges(
+            yield from spans(
                 block.address, ("addresses",), spec.static(block.body.get("addresses"))
             )
     for block in spec.of_type("proxmox_cluster"):
-        yield from _ranges(
+        yield from spans(
             block.address, ("ipv4_addresses",), spec.static(block.body.get("ipv4_addresses"))
         )
     for block in spec.of_type("k8s_manifest"):
@@ -339,41 +297,15 @@ def _declared_ranges(spec: SpecView, skip: str) -> Iterator[_Range]:
             s = manifest.get("spec") or {}
             if kind == "ProxmoxCluster":
                 v4 = s.get("ipv4Config") or {}
-                yield from _ranges(
+                yield from spans(
                     block.address,
                     ("manifest", "spec", "ipv4Config", "addresses"),
                     v4.get("addresses"),
                 )
             elif kind == "IPAddressPool":
-                yield from _ranges(
+                yield from spans(
                     block.address, ("manifest", "spec", "addresses"), s.get("addresses")
                 )
-
-
-def _node_addresses(spec: SpecView) -> Iterator[_Range]:
-    for block in spec.of_type("proxmox_vm"):
-        for key, body in spec.instances(block):
-            where = f"{block.address}[{key}]" if key else block.address
-            for item in _ranges(where, ("ipv4_addresses",), body.get("ipv4_addresses")):
-                yield _Range(
-                    item.first, item.last, block.address, item.path, f"{where} {item.text}"
-                )
-            ipconfig = body.get("ipconfig0")
-            if isinstance(ipconfig, str) and _known(ipconfig):
-                for part in ipconfig.split(","):
-                    if part.startswith("ip=") and part[3:] not in ("dhcp", "manual"):
-                        ip = ipaddress.IPv4Interface(part[3:]).ip
-                        yield _Range(ip, ip, block.address, ("ipconfig0",), f"{where} {ip}")
-    for block in spec.of_type("talos_node"):
-        for key, body in spec.instances(block):
-            value = body.get("address")
-            if isinstance(value, str) and _known(value):
-                try:
-                    ip = ipaddress.IPv4Address(value)
-                except ValueError:
-                    continue
-                where = f"{block.address}[{key}]" if key else block.address
-                yield _Range(ip, ip, block.address, ("address",), f"{where} {ip}")
 
 
 def _networking(spec: SpecView, block: SpecBlock) -> Problems:
@@ -382,7 +314,7 @@ def _networking(spec: SpecView, block: SpecBlock) -> Problems:
     if not isinstance(addresses, list):
         return out
     for i, item in enumerate(addresses):
-        if isinstance(item, str) and _known(item):
+        if isinstance(item, str) and known(item):
             try:
                 parse_range(item)
             except ValueError as exc:
@@ -393,8 +325,8 @@ def _networking(spec: SpecView, block: SpecBlock) -> Problems:
                         f"{item!r} is not a CIDR or a range a.b.c.d-a.b.c.e ({exc})",
                     )
                 )
-    pool = list(_ranges(block.address, ("addresses",), addresses))
-    nodes = list(_node_addresses(spec))
+    pool = list(spans(block.address, ("addresses",), addresses))
+    nodes = list(node_addresses(spec))
     others = list(_declared_ranges(spec, block.address))
     for mine in pool:
         for node in nodes:
@@ -453,7 +385,7 @@ def _storage(spec: SpecView, block: SpecBlock) -> Problems:
         if found is None:
             continue
         vm, disks = found
-        if not isinstance(disks, list) or not _known(disks):
+        if not isinstance(disks, list) or not known(disks):
             continue
         slots = [d.get("slot") for d in disks if isinstance(d, dict)]
         if slot not in slots:
@@ -491,7 +423,7 @@ def _app_problems(addr: str, version: Any, kind: Any, spec: Any, field: str) -> 
                 f"(kinds: {', '.join(sorted(apps))})",
             )
         ]
-    if not _known(spec):
+    if not known(spec):
         return []
     definition = apps[kind]
     schema = rel.app_values_schema(definition.chart) or definition.schema
