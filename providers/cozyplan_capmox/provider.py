@@ -1,13 +1,13 @@
 """The ``capmox`` provider: Cluster API Proxmox and the Proxmox CSI plugin on a cluster.
 
 Like ``cozystack`` it holds a ``KubernetesProvider`` and uses its connection, server-side apply
-and discovery; its own settings are the kubernetes provider's plus ``proxmox_ca_file``.
+and discovery; its own settings are the kubernetes provider's plus ``proxmox_ca_file``. It
+waits with ``cozystack``'s ``kube.poll`` and checks address pools with its ``netranges`` (capmox
+runs on CozyStack's bundled Cluster API operator, so the two share a cluster).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +22,7 @@ from cozyplan.provider import (
     SpecProblem,
     SpecView,
 )
+from cozyplan_cozystack import kube
 from cozyplan_kubernetes.api import Api
 from cozyplan_kubernetes.provider import KubernetesConfig, KubernetesProvider
 
@@ -74,18 +75,14 @@ class CapmoxProvider(Provider[CapmoxProviderConfig]):
     ) -> None:
         """Call ``check`` until it returns None (scaled interval and bound); PermanentError
         with its last answer at the bound. A progress line whenever the answer changes."""
-        deadline = time.monotonic() + self.ctx.scaled(timeout)
-        shown: str | None = None
-        while True:
-            reason = await check()
-            if reason is None:
-                return
-            if reason != shown:
-                progress(reason)
-                shown = reason
-            if time.monotonic() >= deadline:
-                raise PermanentError(f"{what} after {timeout:g}s:\n{reason}")
-            await asyncio.sleep(self.ctx.scaled(interval))
+        await kube.poll(
+            check,
+            timeout=timeout,
+            interval=interval,
+            what=what,
+            progress=progress,
+            time_scale=self.ctx.time_scale,
+        )
 
     @classmethod
     def validate_spec(cls, spec: SpecView) -> list[SpecProblem]:

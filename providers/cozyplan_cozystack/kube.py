@@ -47,12 +47,15 @@ async def poll(
     what: str,
     progress: Callable[[str], None],
     summary: Callable[[str], str] = lambda reason: reason,
+    time_scale: float = 1.0,
 ) -> None:
     """Call ``check`` until it returns None; PermanentError with its last answer at the bound.
 
     A progress line is shown when ``summary(reason)`` changes (not on every new detail).
+    ``time_scale`` scales the bound and the interval (a lab rehearsal runs faster than life);
+    the error names the bound as the spec gave it.
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * time_scale
     shown: str | None = None
     while True:
         reason = await check()
@@ -63,7 +66,7 @@ async def poll(
             shown = summary(reason)
         if time.monotonic() >= deadline:
             raise PermanentError(f"{what} after {timeout:g}s:\n{reason}")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(interval * time_scale)
 
 
 async def delete(

@@ -50,11 +50,12 @@ class CozystackProvider(Provider[CozystackProviderConfig]):
         """``kube.poll`` with the wait and its interval scaled (the lab runs faster than life)."""
         await kube.poll(
             check,
-            timeout=self.ctx.scaled(timeout),
-            interval=self.ctx.scaled(interval),
+            timeout=timeout,
+            interval=interval,
             what=what,
             progress=progress,
             summary=summary,
+            time_scale=self.ctx.time_scale,
         )
 
     @classmethod
