@@ -59,3 +59,22 @@ class Project:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     monkeypatch.setenv("NO_COLOR", "1")
     yield Project(tmp_path)
+
+
+def run_lab_cli(
+    cwd: Path, labdir: Path, *args: str, spec: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``cozyplan ARGS -f SPEC --lab --lab-dir LABDIR`` in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "cozyplan", *args, "-f", spec, "--lab", "--lab-dir", str(labdir)],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def rehearsed(labdir: Path, path: Path) -> Path:
+    """Where a lab run writes the file a spec names ``path`` (never at ``path`` itself)."""
+    return labdir / "files" / str(path.resolve()).lstrip("/")

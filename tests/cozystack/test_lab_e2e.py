@@ -4,7 +4,6 @@ it converges, tenants and apps become Ready and kubectl shows them."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cozyplan.lab import runtime
+from tests.conftest import rehearsed, run_lab_cli
 
 TIME_SCALE = 0.02
 
@@ -101,28 +101,11 @@ class Lab:
     labdir: Path
 
     def cli(self, *args: str, spec: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cozyplan",
-                *args,
-                "-f",
-                spec,
-                "--lab",
-                "--lab-dir",
-                str(self.labdir),
-            ],
-            cwd=self.dir,
-            text=True,
-            capture_output=True,
-            timeout=timeout,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
+        return run_lab_cli(self.dir, self.labdir, *args, spec=spec, timeout=timeout)
 
     def written(self, name: str) -> Path:
         """Where a lab run wrote the file the spec names ``name`` (under the lab directory)."""
-        return self.labdir / "files" / str((self.dir / name).resolve()).lstrip("/")
+        return rehearsed(self.labdir, self.dir / name)
 
     def write(self, name: str, text: str) -> None:
         (self.dir / name).write_text(textwrap.dedent(text))

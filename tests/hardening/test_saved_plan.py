@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, rehearsed
 
 SPEC = """\
 version: 1
@@ -32,8 +32,7 @@ def test_saved_plan_applies_in_its_lab_dir_with_its_variables(project: Project) 
     result = project.sh("apply", "p")
     assert result.returncode == 0, result.stderr
     # a lab run writes the files the spec names under the lab directory, never in place
-    rehearsed = project.dir / "X/files" / str((project.dir / "out/b").resolve()).lstrip("/")
-    assert rehearsed.read_text() == "hunter22"
+    assert rehearsed(project.dir / "X", project.dir / "out/b").read_text() == "hunter22"
     assert not (project.dir / "out/b").exists()
     assert (project.dir / "X/state/cozyplan.state.json").exists()
     assert not (project.dir / ".lab").exists(), "a default lab no state tracks was made"

@@ -7,13 +7,15 @@ from collections.abc import Iterator
 import pytest
 from k8s_lab import TALOS, Cluster
 
+from tests.conftest import rehearsed
+
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("k8s")
     labdir = root / ".lab"
     # a lab run writes the files the spec names under the lab directory
-    c = Cluster(root, labdir, labdir / "files" / str((root / "kubeconfig").resolve()).lstrip("/"))
+    c = Cluster(root, labdir, rehearsed(labdir, root / "kubeconfig"))
     c.up()
     try:
         c.write(TALOS, "talos.yaml")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,7 @@ from ruamel.yaml import YAML
 from cozyplan.lab import runtime
 from cozyplan_kubernetes.client import JSON, KubeClient, Response, load_configuration
 from cozyplan_kubernetes.errors import Request
+from tests.conftest import run_lab_cli
 
 TIME_SCALE = 0.02
 
@@ -60,24 +60,7 @@ class Cluster:
     def cli(
         self, *args: str, spec: str = "cozyplan.yaml", timeout: float = 240
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cozyplan",
-                *args,
-                "-f",
-                spec,
-                "--lab",
-                "--lab-dir",
-                str(self.labdir),
-            ],
-            cwd=self.dir,
-            text=True,
-            capture_output=True,
-            timeout=timeout,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
+        return run_lab_cli(self.dir, self.labdir, *args, spec=spec, timeout=timeout)
 
     def write(self, text: str, name: str = "cozyplan.yaml") -> Path:
         path = self.dir / name
