@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from cozyplan import plainyaml
 from cozyplan.provider import SpecView, contains_unknown
 from cozyplan_talos import cozystack as talos_cozystack
 
@@ -34,7 +35,7 @@ class TalosNetwork:
 def _network(patch: Any) -> dict[str, Any] | None:
     if isinstance(patch, str) and not contains_unknown(patch):
         try:
-            patch = yaml.safe_load(patch)
+            patch = plainyaml.load(patch)
         except yaml.YAMLError:
             return None
     if not isinstance(patch, dict):

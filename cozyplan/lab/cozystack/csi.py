@@ -20,8 +20,7 @@ import base64
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
-
+from cozyplan import plainyaml
 from cozyplan.lab.cozystack import flux
 from cozyplan.lab.cozystack.context import ClusterContext, Obj
 from cozyplan.lab.cozystack.pve import Pve, PveError
@@ -65,7 +64,7 @@ class Csi:
             raw = ((found or {}).get("data") or {}).get(key)
             if not raw:
                 return None
-            doc = yaml.safe_load(base64.b64decode(raw).decode()) or {}
+            doc = plainyaml.load(base64.b64decode(raw).decode()) or {}
             clusters = doc.get("clusters") or []
             return [c for c in clusters if isinstance(c, dict)]
         return None

@@ -10,7 +10,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import yaml
+from cozyplan import plainyaml
 
 DATA = Path(__file__).parent / "data"
 VERSIONS = ("v0.7.4",)
@@ -22,7 +22,7 @@ def _load(version: str) -> tuple[dict[str, Any], ...]:
     if version not in VERSIONS:
         raise ValueError(f"capmox {version!r} is not known; known: {', '.join(VERSIONS)}")
     return tuple(
-        yaml.safe_load(path.read_text()) for path in sorted((DATA / version).glob("*.crd.yaml"))
+        plainyaml.load(path.read_text()) for path in sorted((DATA / version).glob("*.crd.yaml"))
     )
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from cozyplan import plainyaml
 from cozyplan.upstream.gotemplate import HelmContext, render_chart_file, render_string
 from cozyplan.upstream.gotemplate.helm import Lookup
 
@@ -96,7 +95,7 @@ def _install_order(obj: dict[str, Any]) -> int:
 
 
 def _docs(text: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    return [d for d in plainyaml.load_all(text) if isinstance(d, dict)]
 
 
 class Release:
@@ -131,7 +130,7 @@ class Release:
             )
         ctx = HelmContext(self.platform, lookup=configmap_lookup(data, nodes))
         text = render_string(ctx, f'{{{{ tpl (.Files.Get "bundles/{bundle}.yaml") . }}}}')
-        doc = yaml.safe_load(text) or {}
+        doc = plainyaml.load(text) or {}
         out = []
         for item in doc.get("releases") or []:
             out.append(
@@ -191,12 +190,18 @@ class Release:
     def installer_manifest(self) -> list[dict[str, Any]]:
         """``cozystack-installer.yaml``: the installer chart's template with its values."""
         installer = self.root / "installer"
-        values = yaml.safe_load((installer / "values.yaml").read_text()) or {}
+        values = plainyaml.load((installer / "values.yaml").read_text()) or {}
         ctx = HelmContext(installer, values=values, release_name="cozystack")
         return _docs(render_string(ctx, (installer / "cozystack.yaml").read_text(), "cozystack"))
 
     # ---- apps ----------------------------------------------------------------------------
     def app_definitions(self) -> dict[str, AppDefinition]:
+        """Every ``apps.cozystack.io`` kind this release defines (read once per process; the
+        definitions are shared, treat their schemas as read-only)."""
+        return dict(self._app_definitions)
+
+    @cached_property
+    def _app_definitions(self) -> dict[str, AppDefinition]:
         out: dict[str, AppDefinition] = {}
         for path in sorted((self.root / "cozyrds").glob("*.yaml")):
             for doc in _docs(path.read_text()):
@@ -218,7 +223,7 @@ class Release:
         path = self.root / "apps" / chart / "values.yaml"
         if not path.is_file():
             return {}
-        return yaml.safe_load(path.read_text()) or {}
+        return plainyaml.load(path.read_text()) or {}
 
     def app_values_schema(self, chart: str) -> dict[str, Any] | None:
         path = self.root / "apps" / chart / "values.schema.json"

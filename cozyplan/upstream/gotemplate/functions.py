@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from cozyplan import plainyaml
 from cozyplan.upstream.gotemplate.execute import TemplateError, format_value, truthy
 
 
@@ -137,7 +138,7 @@ def from_yaml(text: Any) -> dict[str, Any]:
     if text is None or text == "":
         return {}
     try:
-        value = yaml.safe_load(str(text))
+        value = plainyaml.load(str(text))
     except yaml.YAMLError as exc:
         return {"Error": str(exc)}
     if value is None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
+from cozyplan import plainyaml
 from cozyplan.provider import ApplyContext, Change, PermanentError, Resource
 from cozyplan_capmox import kube, objects, privileges
 from cozyplan_capmox.models import AclEntry, CsiModel, CsiNode, StorageClassModel
@@ -41,7 +40,7 @@ class ProxmoxCsi(Resource[CapmoxProvider, CsiModel]):
         secret = kube.decode(await kube.get(api, "v1", "Secret", "proxmox-csi-plugin", ns))
         if hr is None or "config.yaml" not in secret:
             return None
-        config = yaml.safe_load(secret["config.yaml"]) or {}
+        config = plainyaml.load(secret["config.yaml"]) or {}
         cluster = (config.get("clusters") or [{}])[0]
         classes: dict[str, StorageClassModel] = {}
         for name, want in current.storage_classes.items():

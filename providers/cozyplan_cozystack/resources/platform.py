@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from cozyplan import plainyaml
 from cozyplan.provider import ApplyContext, Change, PermanentError, Resource
 from cozyplan.upstream.cozystack import release
 from cozyplan.upstream.cozystack.release import SYSTEM_APP_LABEL, UnknownVersion
@@ -219,6 +220,6 @@ def _config_from_data(data: dict[str, str], spec: CozystackConfigMap) -> Cozysta
 
 def _parse_values(text: str) -> Any:
     try:
-        return yaml.safe_load(text) or {}
+        return plainyaml.load(text) or {}
     except yaml.YAMLError:
         return text

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
+from cozyplan import plainyaml
 from cozyplan.provider import ApplyContext, Change, PlanError, Resource
 from cozyplan.upstream.cozystack import release
 from cozyplan_cozystack import kube
@@ -57,7 +56,7 @@ def storage_classes(version: str, pool: str) -> list[dict[str, Any]]:
     """Upstream e2e's ``local`` and ``replicated``, on ``pool``."""
     path = release(version).root / "e2e" / "storageclasses.yaml"
     out = []
-    for doc in yaml.safe_load_all(path.read_text()):
+    for doc in plainyaml.load_all(path.read_text()):
         if isinstance(doc, dict):
             doc["parameters"][POOL_PARAM] = pool
             out.append(doc)
