@@ -7,12 +7,22 @@ entry point whose name is the provider's name (a resource type's prefix before t
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from cozyplan.provider import Provider, Resource
 
 GROUP = "cozyplan.providers"
+
+
+@cache
+def _entry_points() -> dict[str, EntryPoint]:
+    """The group's entry points by name. Read once: each ``entry_points()`` call reads every
+    installed distribution's metadata (~5 ms with a few hundred installed)."""
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=GROUP):
+        found.setdefault(ep.name, ep)
+    return found
 
 
 @cache
@@ -22,7 +32,7 @@ def provider_name_of(resource_type: str) -> str:
     provider has no such type, the one provider that declares it exactly (``proxmox_cluster``
     is the ``capmox`` provider's: it runs on Kubernetes, not against the Proxmox API)."""
     prefix = resource_type.split("_", 1)[0]
-    by_prefix = prefix if entry_points(group=GROUP, name=prefix) else None
+    by_prefix = prefix if prefix in _entry_points() else None
     if by_prefix is None:
         for name in available():
             cls = provider_class(name)
@@ -39,17 +49,18 @@ def provider_name_of(resource_type: str) -> str:
 
 @cache
 def available() -> tuple[str, ...]:
-    return tuple(sorted(ep.name for ep in entry_points(group=GROUP)))
+    return tuple(sorted(_entry_points()))
 
 
 @cache
 def provider_class(name: str) -> type[Provider[Any]] | None:
-    for ep in entry_points(group=GROUP, name=name):
-        cls = ep.load()
-        if not (isinstance(cls, type) and issubclass(cls, Provider)):
-            raise TypeError(f"entry point {ep.value} is not a cozyplan Provider")
-        return cls
-    return None
+    ep = _entry_points().get(name)
+    if ep is None:
+        return None
+    cls = ep.load()
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise TypeError(f"entry point {ep.value} is not a cozyplan Provider")
+    return cls
 
 
 def resource_class(resource_type: str) -> type[Resource[Any, Any]] | None:
