@@ -3,6 +3,7 @@ request bodies, field managers, and the base of the handler classes."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import copy
 import json
@@ -86,6 +87,12 @@ def decode_body(body: bytes, content_type: str) -> Any:
     if not body:
         raise bad_request("the body of the request was empty")
     if "yaml" in content_type:
+        if body.lstrip()[:1] == b"{":
+            # JSON is YAML; clients send server-side apply's body as JSON (the Python client,
+            # the lab's controllers): parsed by the C decoder, not ruamel's pure-Python composer
+            # (~30 ms per HelmRelease)
+            with contextlib.suppress(ValueError):
+                return json.loads(body)
         try:
             return YAML(typ="safe", pure=True).load(body.decode())
         except YAMLError as exc:
