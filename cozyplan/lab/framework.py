@@ -75,6 +75,8 @@ class LabWorld:
         )
         self._endpoints: dict[str, dict[str, Any]] = {}
         self._subscribers: dict[str, list[EventHandler]] = {}
+        self._pulses: dict[str, int] = {}
+        self._pulse_waiters: dict[str, list[asyncio.Future[None]]] = {}
         # persistence: namespaces changed since the last snapshot, the last serialised text of
         # each, the pending coalesced write, and the writer thread (see ``save``)
         self._save_lock = threading.Lock()
@@ -215,6 +217,31 @@ class LabWorld:
     def option(self, simulator: str, key: str, default: Any = None) -> Any:
         return self.options.get(simulator, {}).get(key, default)
 
+    # -- pulses: "something changed here", for loops that would otherwise poll ----------------
+    def pulse(self, topic: str) -> None:
+        """Something in ``topic`` changed (``kubernetes/<cluster id>``: an object was written):
+        wake every ``wait_pulse`` on it. Call on the lab's loop."""
+        self._pulses[topic] = self._pulses.get(topic, 0) + 1
+        for waiter in self._pulse_waiters.pop(topic, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def pulses(self, topic: str) -> int:
+        """How many times ``topic`` has pulsed (compare before and after a pass)."""
+        return self._pulses.get(topic, 0)
+
+    async def wait_pulse(self, topic: str, since: int, timeout: float) -> bool:
+        """Wait until ``topic`` pulses after ``since`` (True), or ``timeout`` seconds (False)."""
+        if self.pulses(topic) != since:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._pulse_waiters.setdefault(topic, []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+            return True
+        except TimeoutError:
+            return False
+
     # -- events -------------------------------------------------------------------------------
     def subscribe(self, event: str, handler: EventHandler) -> None:
         self._subscribers.setdefault(event, []).append(handler)
@@ -295,6 +322,16 @@ class Simulator(abc.ABC):
 
     def __init__(self, world: LabWorld) -> None:
         self.world = world
+
+    @classmethod  # noqa: B027 - optional hook
+    def preload(cls, data: dict[str, Any]) -> None:
+        """Import now what ``start`` will need for a world whose namespace ``name`` is ``data``.
+
+        Simulators import their servers (gRPC, aiohttp, asyncssh) when they first need one, so
+        a lab with no Kubernetes cluster never loads the API server; a lab on standby (see
+        ``SubprocessLab``) calls this before it may open its directory, to have the imports
+        done by then.
+        """
 
     @abc.abstractmethod
     async def start(self) -> None:

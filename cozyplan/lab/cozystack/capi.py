@@ -19,7 +19,7 @@ from typing import Any
 
 from cozyplan.lab.cozystack import crds
 from cozyplan.lab.cozystack.context import ClusterContext, Obj, condition
-from cozyplan.lab.cozystack.platform import apply_all
+from cozyplan.lab.cozystack.platform import apply_once
 from cozyplan.upstream import capmox
 
 OPERATOR = "operator.cluster.x-k8s.io/v1alpha2"
@@ -170,7 +170,7 @@ class Operator:
     async def reconcile(self, ready: set[str]) -> None:
         if OPERATOR_RELEASE not in ready:
             return
-        if not await apply_all(self.ctx, operator_crds()):
+        if not await apply_once(self.ctx, "capi-operator", operator_crds):
             return
         c = self.ctx.client
         for provider in await c.list(OPERATOR, "InfrastructureProvider"):
@@ -217,7 +217,7 @@ class Operator:
             return
         if not await self._config_secret(provider):
             return
-        await apply_all(self.ctx, capmox.crds(version))
+        await apply_once(self.ctx, f"capmox-{version}", lambda: capmox.crds(version))
         dep = await self.ctx.client.apply(capmox_deployment(meta["namespace"], version))
         if not available(dep):
             await self._not_ready(provider, "Installing", "waiting for deployment to be available")
@@ -241,7 +241,7 @@ class Operator:
                 provider, "UnknownProvider", f"provider {meta['name']!r} is not in the lab"
             )
             return
-        if not await apply_all(self.ctx, ipam_crds()):
+        if not await apply_once(self.ctx, "capi-ipam", ipam_crds):
             return
         await set_status(
             self.ctx,
@@ -265,7 +265,7 @@ class Core:
     async def reconcile(self, ready: set[str]) -> None:
         if CORE_RELEASE not in ready:
             return
-        if not await apply_all(self.ctx, core_crds()):
+        if not await apply_once(self.ctx, "capi-core", core_crds):
             return
         c = self.ctx.client
         for cluster in await c.list(CAPI, "Cluster"):

@@ -150,11 +150,14 @@ class KubeClient:
             return self._kinds[key]
         prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         doc = await self.request("GET", prefix, allow_missing=True)
-        found = None
+        # one discovery document names every kind of the group version: remember them all
+        # (the apps controller asks for 23 kinds of apps.cozystack.io in a row)
         for res in (doc or {}).get("resources") or []:
-            if res.get("kind") == kind and "/" not in res.get("name", ""):
-                found = (str(res["name"]), bool(res.get("namespaced")))
-                break
+            if res.get("kind") and "/" not in res.get("name", ""):
+                self._kinds.setdefault(
+                    (api_version, str(res["kind"])), (str(res["name"]), bool(res.get("namespaced")))
+                )
+        found = self._kinds.get(key)
         self._kinds[key] = found
         return found
 

@@ -51,6 +51,8 @@ class ClusterContext:
     #: ``reconcile.fluxcd.io/requestedAt`` when it failed (Flux's exhausted retries)
     stalled: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
+    #: the ``apply_once`` sets this process has applied (or found applied by an earlier run)
+    applied: set[str] = field(default_factory=set)
 
     def scaled(self, seconds: float) -> float:
         return self.world.scaled(seconds)

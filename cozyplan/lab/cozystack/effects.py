@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cozyplan.lab.cozystack import crds
 from cozyplan.lab.cozystack.context import ClusterContext, Obj, condition, same_condition
-from cozyplan.lab.cozystack.platform import apply_all
+from cozyplan.lab.cozystack.platform import apply_once
 
 APISERVICE = "v1alpha1.apps.cozystack.io"
 
@@ -57,7 +57,6 @@ def apiservice() -> Obj:
 class Effects:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
-        self._applied: set[str] = set()  # what this process already applied
 
     async def reconcile(self, ready: set[str]) -> None:
         state = self.ctx.state
@@ -76,10 +75,9 @@ class Effects:
                 lambda: crds.apps(self.ctx.release.app_definitions()),
             ),
         ):
-            pending = release in ready and release not in self._applied
-            if pending and await apply_all(self.ctx, objects()):
-                self._applied.add(release)
-        if "cozy-system/cozystack-api" in self._applied:
+            if release in ready:
+                await apply_once(self.ctx, release, objects)
+        if "cozy-system/cozystack-api" in self.ctx.applied:
             svc = await self.ctx.client.get(
                 "apiregistration.k8s.io/v1", "APIService", APISERVICE
             ) or await self.ctx.client.apply(apiservice())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import cast
 
 from cozyplan.lab.cozystack import crds, flux
@@ -30,6 +31,28 @@ async def apply_all(ctx: ClusterContext, objects: list[Obj]) -> bool:
         if await ctx.client.apply(obj) is None:
             done = False
     return done
+
+
+def fingerprint(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+async def apply_once(ctx: ClusterContext, name: str, objects: Callable[[], list[Obj]]) -> bool:
+    """Apply the set ``name`` (a release's CRDs, say) until it is all applied, then no more:
+    not on every controller pass (a dozen server-side applies of big CRDs per tick kept the
+    lab busy), nor when the lab starts again with the same objects already applied (the world
+    keeps what was applied last, by content). False while some kind is not served yet."""
+    if name in ctx.applied:
+        return True
+    wanted = objects()
+    digest = fingerprint(wanted)
+    done = ctx.state.setdefault("applied_sets", {})
+    if done.get(name) != digest:
+        if not await apply_all(ctx, wanted):
+            return False
+        done[name] = digest
+    ctx.applied.add(name)
+    return True
 
 
 def _render_inputs(table: dict[tuple[str, str, str, str], Obj]) -> str:
@@ -97,7 +120,7 @@ class Installer:
         if not await self._available():
             return False
         if not self._flux:
-            self._flux = await apply_all(self.ctx, crds.flux())
+            self._flux = await apply_once(self.ctx, "flux", crds.flux)
         await self._install()
         return self._flux
 
@@ -197,3 +220,12 @@ class HelmController:
                     changed = changed or decision.status == "True"
         self.ctx.state["installed"] = sorted(installed)
         return releases
+
+    def next_due(self) -> float | None:
+        """Seconds until the first install in progress completes (None: none is)."""
+        pending = [
+            started + self.ctx.scaled(INSTALL_SECONDS)
+            for key, started in self._started.items()
+            if key not in set(self.ctx.state.get("installed") or ())
+        ]
+        return max(0.0, min(pending) - self.ctx.clock()) if pending else None

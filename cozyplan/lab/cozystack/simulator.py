@@ -17,77 +17,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, ClassVar
-from urllib.parse import urlparse
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cozyplan.lab.cozystack import flux
-from cozyplan.lab.cozystack.apps import AppsController
-from cozyplan.lab.cozystack.capi import Core, Operator
-from cozyplan.lab.cozystack.capmox import Capmox
-from cozyplan.lab.cozystack.client import ApiError, KubeClient
-from cozyplan.lab.cozystack.context import HR_API, ClusterContext
-from cozyplan.lab.cozystack.csi import Csi
-from cozyplan.lab.cozystack.effects import Effects
-from cozyplan.lab.cozystack.platform import HelmController, Installer, requested_at
-from cozyplan.lab.cozystack.pve import PveError
-from cozyplan.lab.cozystack.storage import Linstor, MetalLB, Volumes
 from cozyplan.lab.framework import LabError, LabWorld, Simulator
-from cozyplan.upstream.cozystack import release
+
+if TYPE_CHECKING:
+    from cozyplan.lab.cozystack.loop import ClusterLoop
 
 log = logging.getLogger(__name__)
 
 TICK = 1.0
 DEFAULT_FAULT = "context deadline exceeded"
-VERSION = "v0.37.2"
-
-
-class ClusterLoop:
-    """The controllers of one cluster, one pass per tick."""
-
-    def __init__(self, ctx: ClusterContext) -> None:
-        self.ctx = ctx
-        self.installer = Installer(ctx)
-        self.helm = HelmController(ctx)
-        self.effects = Effects(ctx)
-        self.apps = AppsController(ctx)
-        self.linstor = Linstor(ctx)
-        self.volumes = Volumes(ctx, self.linstor)
-        self.metallb = MetalLB(ctx)
-        self.operator = Operator(ctx)
-        self.capi = Core(ctx)
-        self.capmox = Capmox(ctx)
-        self.csi = Csi(ctx)
-        self.releases: list[dict[str, Any]] = []
-
-    async def tick(self) -> None:
-        # helm-controller exists only once the installer has installed Flux: before that a
-        # HelmRelease is an inert object (nothing reconciles it), as on a bare cluster
-        flux_running = await self.installer.reconcile()
-        self.releases = await self.helm.reconcile() if flux_running else []
-        ready = {flux.key_of(hr) for hr in self.releases if flux.is_ready(hr)}
-        await self.effects.reconcile(ready)
-        await self.apps.reconcile(self.releases)
-        await self.linstor.reconcile(ready)
-        await self.volumes.reconcile()
-        await self.metallb.reconcile(ready)
-        await self.operator.reconcile(ready)
-        await self.capi.reconcile(ready)
-        await self.capmox.reconcile()
-        await self.csi.reconcile(self.releases, ready)
-
-    async def run(self) -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                await self.tick()
-                self.ctx.state.pop("last_error", None)
-                self.ctx.state["tick_seconds"] = round(time.monotonic() - started, 3)
-            except (TimeoutError, ApiError, PveError, aiohttp.ClientError, OSError) as exc:
-                self.ctx.state["last_error"] = str(exc)  # a flaky API: try again next tick
-            self.ctx.world.save()
-            await asyncio.sleep(max(0.02, self.ctx.scaled(TICK)))
 
 
 class CozystackSimulator(Simulator):
@@ -99,6 +40,11 @@ class CozystackSimulator(Simulator):
         self.loops: dict[str, ClusterLoop] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._watcher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def preload(cls, data: dict[str, Any]) -> None:
+        if data.get("clusters"):
+            import cozyplan.lab.cozystack.loop  # noqa: F401
 
     async def start(self) -> None:
         wanted = self.world.option("cozystack", "fail_release")
@@ -130,36 +76,14 @@ class CozystackSimulator(Simulator):
             await asyncio.sleep(max(0.05, self.world.scaled(TICK)))
 
     def _attach(self, cluster_id: str, record: dict[str, Any]) -> None:
-        if not record.get("ca_crt") or not record.get("endpoint"):
-            return
-        parsed = urlparse(str(record["endpoint"]))
-        host, port = parsed.hostname or "", parsed.port or 6443
-        real = self.world.lookup_endpoint("kubernetes", host, port)
-        if real is None:
-            return  # its API server is not up yet
-        client = KubeClient(
-            f"https://{real[0]}:{real[1]}",
-            host,
-            str(record["ca_crt"]),
-            str(record["ca_key"]),
-            user="system:serviceaccount:cozy-system:cozystack",
-            field_manager="cozystack",
-            workdir=self.world.dir / "cozystack",
-        )
-        state = self.data.setdefault("clusters", {}).setdefault(cluster_id, {})
-        ctx = ClusterContext(
-            cluster_id=cluster_id,
-            world=self.world,
-            client=client,
-            release=release(VERSION),
-            faults=self._faults(),
-            publish=self.world.publish,
-            state=state,
-            stalled=self.data.setdefault("stalled", {}),
-        )
-        loop = ClusterLoop(ctx)
-        self.loops[cluster_id] = loop
-        self._tasks[cluster_id] = asyncio.get_running_loop().create_task(loop.run())
+        # the controllers (aiohttp, the apps API's schemas, the platform chart) load with the
+        # first cluster: a lab with no Kubernetes yet (most rehearsals of Day 1) starts without
+        from cozyplan.lab.cozystack.loop import attach
+
+        loop = attach(self.world, self.data, cluster_id, record, self._faults())
+        if loop is not None:
+            self.loops[cluster_id] = loop
+            self._tasks[cluster_id] = asyncio.get_running_loop().create_task(loop.run())
 
     # -- faults ----------------------------------------------------------------------------------
     def _faults(self) -> dict[str, str]:
@@ -202,6 +126,9 @@ class CozystackSimulator(Simulator):
         return next(iter(self.loops.values()))
 
     async def _drift(self, args: dict[str, Any]) -> dict[str, Any]:
+        from cozyplan.lab.cozystack.context import HR_API
+        from cozyplan.lab.cozystack.platform import requested_at
+
         kind = str(args["drift"])
         loop = await self._cluster()
         c = loop.ctx.client  # the API as an operator with kubectl would use it

@@ -99,6 +99,10 @@ class KubeCluster:
             self.registry,
             int(world.option("kubernetes", "watch_window", 1000) or 1000),
         )
+        # every write wakes the lab's controllers of this cluster that wait for a change
+        # (LabWorld.pulse), instead of their polling it
+        topic = f"kubernetes/{cluster_id}"
+        self.store.listeners.append(lambda *_: world.pulse(topic))
         self._builtins = {f"{rt.group}/{rt.plural}": rt for rt in BUILTINS}
         self.controllers: list[Controller] = []
         #: (namespace, uid, reason, message) -> the Event that counts its repeats

@@ -9,11 +9,13 @@ API of that cluster comes up on the endpoint (mapped to loopback), TLS from the 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
 from cozyplan.lab.framework import LabWorld, Simulator
-from cozyplan.lab.kube.cluster import KubeCluster
+
+if TYPE_CHECKING:
+    from cozyplan.lab.kube.cluster import KubeCluster
 
 
 class KubeSimulator(Simulator):
@@ -24,6 +26,11 @@ class KubeSimulator(Simulator):
         self.data: dict[str, Any] = world.data("kubernetes")
         self.records: dict[str, dict[str, Any]] = self.data.setdefault("clusters", {})
         self.clusters: dict[str, KubeCluster] = {}
+
+    @classmethod
+    def preload(cls, data: dict[str, Any]) -> None:
+        if data.get("clusters"):
+            import cozyplan.lab.kube.cluster  # noqa: F401
 
     async def start(self) -> None:
         self.world.subscribe("talos.bootstrapped", self._on_bootstrapped)
@@ -98,6 +105,9 @@ class KubeSimulator(Simulator):
         running = self.clusters.get(cluster_id)
         if running is not None:
             return running
+        # the API server (aiohttp, the stores, the controllers) loads with the first cluster
+        from cozyplan.lab.kube.cluster import KubeCluster
+
         cluster = KubeCluster(self.world, cluster_id, record)
         await cluster.start()
         self.clusters[cluster_id] = cluster

@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import asyncssh
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cozyplan.lab.framework import LabError, LabWorld, Simulator, bind_server, loopback_for
 from cozyplan.lab.sshhost.commands import PROGRAMS, REGISTRY
@@ -22,18 +23,32 @@ from cozyplan.lab.sshhost.commands.apt import ARCHIVE, PREINSTALLED
 from cozyplan.lab.sshhost.commands.git import NEXCAGE_URL, nexcage_remote
 from cozyplan.lab.sshhost.fakefs import FSError
 from cozyplan.lab.sshhost.host import SimHost
-from cozyplan.lab.sshhost.server import start_ssh_server
 
 
-def _private_key(path: Path) -> asyncssh.SSHKey:
+def _key_pair(path: Path) -> bytes:
+    """The OpenSSH public key of the ed25519 key at ``path`` (made, mode 0600, if absent).
+
+    With ``cryptography``, not asyncssh: asyncssh (~0.1 s to import) loads with the first SSH
+    server this lab starts, not with every lab.
+    """
     if path.exists():
-        return asyncssh.read_private_key(str(path))
-    key = asyncssh.generate_private_key("ssh-ed25519", comment="cozyplan-lab")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.export_private_key())
-    path.with_suffix(".pub").write_bytes(key.export_public_key())
-    return key
+        key = serialization.load_ssh_private_key(path.read_bytes(), None)
+    else:
+        key = Ed25519PrivateKey.generate()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.OpenSSH,
+                    serialization.NoEncryption(),
+                )
+            )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    path.with_suffix(".pub").write_bytes(public + b" cozyplan-lab\n")
+    return public
 
 
 class HostSimulator(Simulator):
@@ -45,17 +60,22 @@ class HostSimulator(Simulator):
         self.key_dir = (world.dir / "ssh").resolve()
         self.key_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.key_dir, 0o700)
-        self.host_key = _private_key(self.key_dir / "host_key")
+        self.host_key_file = self.key_dir / "host_key"
+        host_public = _key_pair(self.host_key_file)
         self.client_key_file = self.key_dir / "client_key"
-        client_key = _private_key(self.client_key_file)
-        self.authorized = asyncssh.import_authorized_keys(client_key.export_public_key().decode())
+        self.client_public = _key_pair(self.client_key_file)
         self.known_hosts_file = self.key_dir / "known_hosts"
-        self.known_hosts_file.write_bytes(b"* " + self.host_key.export_public_key())
+        self.known_hosts_file.write_bytes(b"* " + host_public + b"\n")
         self.data = world.data("host")
         self.data.setdefault("hosts", {})
         self.data.setdefault("remotes", {}).setdefault(NEXCAGE_URL, nexcage_remote())
         self._hosts: dict[str, SimHost] = {}
         self._servers: dict[tuple[str, int], Any] = {}
+
+    @classmethod
+    def preload(cls, data: dict[str, Any]) -> None:
+        if any(host.get("ports") for host in (data.get("hosts") or {}).values()):
+            import cozyplan.lab.sshhost.server  # noqa: F401
 
     async def start(self) -> None:
         for name, info in list(self.data["hosts"].items()):
@@ -107,8 +127,15 @@ class HostSimulator(Simulator):
         sim = self.host(host)
         address = loopback_for(host)
 
+        import asyncssh
+
+        from cozyplan.lab.sshhost.server import start_ssh_server
+
+        host_key = asyncssh.read_private_key(str(self.host_key_file))
+        authorized = asyncssh.import_authorized_keys(self.client_public.decode())
+
         async def start(addr: str, p: int) -> Any:
-            return await start_ssh_server(sim, addr, p, self.host_key, self.authorized)
+            return await start_ssh_server(sim, addr, p, host_key, authorized)
 
         server, real_port = await bind_server(start, address, port)
         self._servers[(host, port)] = server

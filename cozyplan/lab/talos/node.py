@@ -21,18 +21,17 @@ from talos_linux_api.v1_6_0.machine import ApplyConfigurationRequestMode as Mode
 
 from cozyplan.lab.framework import loopback_for
 from cozyplan.lab.talos import factory, machineconfig, pki
+from cozyplan.lab.talos.params import (  # noqa: F401 - re-exported
+    API_PORT,
+    BOOT_SECONDS,
+    ETCD_JOIN_SECONDS,
+    INSTALL_REBOOT_SECONDS,
+    REBOOT_SECONDS,
+)
 from cozyplan.lab.talos.service import MachineService
 
 if TYPE_CHECKING:
     from cozyplan.lab.talos.simulator import TalosSimulator
-
-API_PORT = 50000
-#: simulated seconds (scaled by the world's time_scale)
-INSTALL_REBOOT_SECONDS = 40.0
-REBOOT_SECONDS = 20.0
-BOOT_SECONDS = 10.0
-#: after bootstrap, how long another control plane takes to become an etcd member
-ETCD_JOIN_SECONDS = 15.0
 
 
 class SimNode:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cozyplan.lab.framework import LabError, Simulator
-from cozyplan.lab.talos import factory
-from cozyplan.lab.talos.machineconfig import NodeConfig
-from cozyplan.lab.talos.node import API_PORT, BOOT_SECONDS, ETCD_JOIN_SECONDS, SimNode
+from cozyplan.lab.talos.params import API_PORT, BOOT_SECONDS, ETCD_JOIN_SECONDS
+
+if TYPE_CHECKING:
+    from cozyplan.lab.talos.machineconfig import NodeConfig
+    from cozyplan.lab.talos.node import SimNode
 
 _VERSION = re.compile(r"v\d+\.\d+\.\d+")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -40,12 +42,20 @@ class TalosSimulator(Simulator):
         self.nodes: dict[str, SimNode] = {}
         self._joining: dict[str, asyncio.Task[None]] = {}
 
+    @classmethod
+    def preload(cls, data: dict[str, Any]) -> None:
+        if data.get("nodes"):
+            import cozyplan.lab.talos.node  # noqa: F401
+
     def _node(self, ip: str, **defaults: Any) -> SimNode:
         node = self.nodes.get(ip)
         if node is None:
             if not valid_host(ip):
                 # it names the node's certificate directory too: never a path
                 raise LabError(f"{ip!r} is not an IP address or host name")
+            # the gRPC machine API loads with the first node, not with every lab
+            from cozyplan.lab.talos.node import SimNode
+
             record = self.records.setdefault(ip, {"powered": True, **defaults})
             node = self.nodes[ip] = SimNode(self, ip, record)
         return node
@@ -104,6 +114,8 @@ class TalosSimulator(Simulator):
         image = str(payload.get("image") or "")
         if "talos" not in image.lower():
             return
+        from cozyplan.lab.talos import factory
+
         name = str(payload.get("name") or f"VM {key}")
         schematic, extensions = factory.extensions_of(self._download_url(image), image)
         # ``cpu``/``cloudinit`` come with the Proxmox lab's vm.started; absent: not modelled
