@@ -18,7 +18,6 @@ from cozyplan.lab import DEFAULT_LAB_DIR
 from cozyplan.render.values import scrub
 
 if TYPE_CHECKING:
-    from cozyplan.lab.runtime import LabHandle
     from cozyplan.render.human import Styler
     from cozyplan.session import Session
     from cozyplan.state.crypto import StateCipher
@@ -207,15 +206,19 @@ def open_session(
     path = state_path or default_state_path(spec, lab_dir if lab else None)
     workspace, pairs = cli_backend()
     session = Session(spec, path, None, parse_vars(var_pairs), workspace, pairs, rehearsal=lab)
-    session.variables  # noqa: B018 - a bad spec or variable fails before a lab or state dir is made
-    lab_ctx: contextlib.AbstractContextManager[LabHandle | None]
-    if lab:
-        from cozyplan.lab.runtime import lab_session  # the lab loads only when asked for
+    if not lab:
+        session.variables  # noqa: B018 - a bad spec or variable fails before a state dir is made
+        yield session
+        return
+    from cozyplan.lab.runtime import lab_session, start_lab  # the lab loads only when asked for
 
-        lab_ctx = lab_session(lab_dir, time_scale=time_scale or DEFAULT_LAB_TIME_SCALE)
-    else:
-        lab_ctx = contextlib.nullcontext(None)
-    with lab_ctx as handle:
+    # the lab's process starts first and imports its simulators while the spec is validated; it
+    # opens its directory only once the spec is valid (a bad spec leaves no lab behind)
+    with lab_session(
+        lab_dir, time_scale=time_scale or DEFAULT_LAB_TIME_SCALE, standby=True
+    ) as handle:
+        session.variables  # noqa: B018
+        start_lab(handle)
         session.lab = handle
         yield session
 

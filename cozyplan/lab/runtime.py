@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import secrets
@@ -44,7 +45,8 @@ INFO_FILE = "lab.json"
 LOCK_FILE = "lab.lock"
 
 
-def simulator_classes() -> list[type[Simulator]]:
+@functools.cache
+def simulator_classes() -> tuple[type[Simulator], ...]:
     found: list[type[Simulator]] = []
     for ep in sorted(entry_points(group="cozyplan.lab"), key=lambda e: e.name):
         try:
@@ -54,7 +56,7 @@ def simulator_classes() -> list[type[Simulator]]:
             print(f"lab: simulator {ep.name!r} unavailable: {exc}", file=sys.stderr)
             continue
         found.append(cls)
-    return found
+    return tuple(found)
 
 
 class LabHandle(Protocol):
@@ -232,13 +234,25 @@ class SubprocessLab:
     long as this object: it stops, writing its world, when its stdin closes, so also when the
     command dies. It ignores the terminal's Ctrl-C (a session of its own): the command decides
     when its lab stops.
+
+    With ``standby`` the child imports the simulators and then waits for ``go()`` before it
+    touches the directory: the command starts it first thing and validates its spec meanwhile
+    (the two take about as long; on two cores they overlap), and a spec that fails validation
+    leaves no lab directory behind. The first request sends ``go`` itself if the command did
+    not.
     """
 
     def __init__(
-        self, directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None
+        self,
+        directory: Path,
+        *,
+        time_scale: float = 1.0,
+        options: dict[str, Any] | None = None,
+        standby: bool = False,
     ) -> None:
         self.time_scale = time_scale
         self.dir = directory
+        self._going = not standby
         cmd = [
             sys.executable,
             "-m",
@@ -250,14 +264,25 @@ class SubprocessLab:
             "--options",
             json.dumps(options or {}),
             "--for-command",
+            *(["--standby"] if standby else []),
         ]
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
         )
         self._client: LabClient | None = None
 
+    def go(self) -> None:
+        """Let a standby child open the lab directory and start its simulators."""
+        if not self._going:
+            self._going = True
+            assert self._proc.stdin is not None
+            with contextlib.suppress(OSError):  # it died: _ready reports why
+                self._proc.stdin.write(b"go\n")
+                self._proc.stdin.flush()
+
     def _ready(self) -> LabClient:
         if self._client is None:
+            self.go()
             assert self._proc.stdout is not None
             line = self._proc.stdout.readline()
             info: dict[str, Any] = json.loads(line) if line.strip() else {}
@@ -281,6 +306,8 @@ class SubprocessLab:
 
     def close(self, wait: float = 60.0) -> None:
         """Stop the lab and wait until its world is written and the directory is free."""
+        if not self._going:  # still on standby: it has touched nothing, no need to wait for it
+            self._proc.kill()
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()
@@ -331,11 +358,24 @@ async def _serve_for_command(runtime: LabRuntime, out: Any) -> None:
         await runtime.stop()
 
 
-def serve_for_command(directory: Path, time_scale: float, options: dict[str, Any]) -> None:
+def serve_for_command(
+    directory: Path, time_scale: float, options: dict[str, Any], *, standby: bool = False
+) -> None:
     # the announcement goes to the real stdout (a pipe to the command); anything a simulator
     # prints goes to stderr, as it did when the lab ran in the command's own process
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
+    if standby:
+        # the imports, most of a lab's start: the simulators, and what they will need for the
+        # world as it is (read, not opened: the directory may not even exist)
+        try:
+            world = json.loads((directory / "world.json").read_text())
+        except (OSError, ValueError):
+            world = {}
+        for cls in simulator_classes():
+            cls.preload(world.get(cls.name) or {})
+        if sys.stdin.buffer.readline() != b"go\n":  # the command ended before it needed a lab
+            os._exit(0)
     runtime = LabRuntime(directory, time_scale=time_scale, options=options)
     try:
         runtime.acquire(wait=HANDOVER_WAIT)
@@ -575,19 +615,30 @@ def stop_background(directory: Path, wait: float = 30.0) -> bool:
 
 @contextlib.contextmanager
 def lab_session(
-    directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None
+    directory: Path,
+    *,
+    time_scale: float = 1.0,
+    options: dict[str, Any] | None = None,
+    standby: bool = False,
 ) -> Iterator[LabHandle]:
     """The running background lab if there is one, else a lab of this block's own (a child
-    process, see ``SubprocessLab``)."""
+    process, see ``SubprocessLab``; ``standby``: it opens the directory at its first request or
+    at ``start_lab(handle)``)."""
     info = read_info(directory)
     if info is not None:
         yield LabClient(info, directory)
         return
-    lab = SubprocessLab(directory, time_scale=time_scale, options=options)
+    lab = SubprocessLab(directory, time_scale=time_scale, options=options, standby=standby)
     try:
         yield lab
     finally:
         lab.close()
+
+
+def start_lab(handle: LabHandle) -> None:
+    """Let the lab of ``lab_session(..., standby=True)`` start now (no-op for a running lab)."""
+    if isinstance(handle, SubprocessLab):
+        handle.go()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -598,9 +649,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--for-command", action="store_true", help="serve one command (see SubprocessLab)"
     )
+    parser.add_argument(
+        "--standby", action="store_true", help="with --for-command: wait for 'go' on stdin"
+    )
     args = parser.parse_args(argv)
     if args.for_command:
-        serve_for_command(args.dir, args.time_scale, json.loads(args.options))
+        serve_for_command(args.dir, args.time_scale, json.loads(args.options), standby=args.standby)
     serve_forever(args.dir, args.time_scale, json.loads(args.options))
 
 
