@@ -412,6 +412,12 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    # a background lab is not our child: once it exits it is a zombie until its adoptive parent
+    # (init, or a container's first process) reaps it, which can take seconds
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.rindex(")") + 2 :].startswith("Z"):
+            return False
     return True
 
 
