@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import asyncssh
 from pydantic import Field, field_validator
 
 from cozyplan.provider import Sensitive, SpecModel
@@ -17,6 +16,8 @@ DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 
 def _check_host_key(value: str | None) -> str | None:
     if value is not None:
+        import asyncssh  # only a spec that pins a host key pays for it
+
         try:
             asyncssh.import_public_key(value)
         except (asyncssh.KeyImportError, ValueError):

@@ -12,11 +12,16 @@ import shlex
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import asyncssh
-
+from cozyplan.lazyimport import lazy
 from cozyplan.provider import PermanentError, ProviderContext, TemporaryError
 from cozyplan_host.config import ResolvedHost
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    asyncssh = lazy("asyncssh")  # loads with the first connection, not with the provider
 
 MAX_CHANNELS = 8  # OpenSSH's MaxSessions is 10 by default
 TAIL_LINES = 20

@@ -24,6 +24,7 @@ from talos_linux_api.v1_6_0 import machine as m
 
 from cozyplan.provider import PermanentError, TemporaryError
 from cozyplan_talos import tlsctx
+from cozyplan_talos.errors import NotOurCluster
 from cozyplan_talos.talosconfig import Credentials
 
 MODES = {
@@ -39,10 +40,6 @@ _TEMPORARY_STATUS = {
     Status.RESOURCE_EXHAUSTED,
     Status.CANCELLED,
 }
-
-
-class NotOurCluster(Exception):
-    """The node's certificate does not chain to our OS CA (maintenance mode or another cluster)."""
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 from cozyplan.provider import PermanentError, TemporaryError
 from cozyplan_talos import talosconfig
-from cozyplan_talos.client import NotOurCluster, TalosClient
+from cozyplan_talos.errors import NotOurCluster
 from cozyplan_talos.provider import TalosProvider
 from cozyplan_talos.talosconfig import Credentials
+
+if TYPE_CHECKING:
+    from cozyplan_talos.client import TalosClient
 
 API_PORT = 50000
 
@@ -27,6 +31,9 @@ async def client(provider: TalosProvider, address: str, creds: Credentials | Non
         target = await asyncio.to_thread(provider.ctx.resolve_endpoint, "talos", address, API_PORT)
     except Exception as exc:  # the resolver of a lab that plays nothing at that address
         raise TemporaryError(f"cannot resolve Talos API of {address}: {exc}", delay=5) from None
+    # grpclib and the Talos API (~60 ms of imports) load with the first connection
+    from cozyplan_talos.client import TalosClient
+
     return TalosClient(target, address, creds, timeout=provider.config.timeout)
 
 
