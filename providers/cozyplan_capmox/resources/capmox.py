@@ -3,7 +3,9 @@ operator CozyStack bundles (``cozy-cluster-api/capi-operator``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from cozyplan.provider import ApplyContext, Change, Resource
 from cozyplan_capmox import kube, objects
@@ -25,13 +27,11 @@ class CapmoxInstall(Resource[CapmoxProvider, ProviderModel]):
     description = "capmox (InfrastructureProvider proxmox) + the in-cluster IPAM provider."
 
     async def read(self, current: ProviderModel) -> ProviderModel | None:
-        api = await self.provider.api()
-        ns = current.namespace
-        infra = await kube.get(api, OPERATOR, "InfrastructureProvider", "proxmox", ns)
+        objs = await self._objects(current)
+        infra, ipam = objs["infra"], objs["ipam"]
         if infra is None:
             return None
-        variables = kube.decode(await kube.get(api, "v1", "Secret", "capmox-variables", ns))
-        ipam = await kube.get(api, OPERATOR, "IPAMProvider", "in-cluster", IPAM_NAMESPACE)
+        variables = kube.decode(objs["variables"])
         return current.model_copy(
             update={
                 "version": (infra.get("spec") or {}).get("version", ""),
@@ -39,27 +39,40 @@ class CapmoxInstall(Resource[CapmoxProvider, ProviderModel]):
                 "url": variables.get("PROXMOX_URL", ""),
                 "token": variables.get("PROXMOX_TOKEN", ""),
                 "secret": variables.get("PROXMOX_SECRET", ""),
-                "ready": await self._problem(current) is None,
+                "ready": self._problem_of(current, objs) is None,
             }
         )
 
-    async def _problem(self, m: ProviderModel) -> str | None:
+    async def _objects(self, m: ProviderModel) -> dict[str, dict[str, Any] | None]:
+        """Everything read and readiness look at, fetched at once (independent GETs)."""
         api = await self.provider.api()
-        infra = await kube.get(api, OPERATOR, "InfrastructureProvider", "proxmox", m.namespace)
+        wanted: dict[str, tuple[str, str, str, str | None]] = {
+            "infra": (OPERATOR, "InfrastructureProvider", "proxmox", m.namespace),
+            "variables": ("v1", "Secret", "capmox-variables", m.namespace),
+            "ipam": (OPERATOR, "IPAMProvider", "in-cluster", IPAM_NAMESPACE),
+            "deployment": ("apps/v1", "Deployment", objects.CAPMOX_DEPLOYMENT, m.namespace),
+            **{name: (CRD_API, "CustomResourceDefinition", name, None) for name in CRDS},
+        }
+        found = await asyncio.gather(*(kube.get(api, *args) for args in wanted.values()))
+        return dict(zip(wanted, found, strict=True))
+
+    async def _problem(self, m: ProviderModel) -> str | None:
+        return self._problem_of(m, await self._objects(m))
+
+    @staticmethod
+    def _problem_of(m: ProviderModel, objs: dict[str, dict[str, Any] | None]) -> str | None:
+        infra = objs["infra"]
         if not kube.is_true(infra, "Ready"):
             cond = kube.condition(infra, "Ready") or {}
             return (
                 f"InfrastructureProvider proxmox not Ready: {cond.get('message') or 'not reported'}"
             )
-        ipam = await kube.get(api, OPERATOR, "IPAMProvider", "in-cluster", IPAM_NAMESPACE)
-        if not kube.is_true(ipam, "Ready"):
+        if not kube.is_true(objs["ipam"], "Ready"):
             return "IPAMProvider in-cluster not Ready"
-        dep = await kube.get(api, "apps/v1", "Deployment", objects.CAPMOX_DEPLOYMENT, m.namespace)
-        if not kube.is_true(dep, "Available"):
+        if not kube.is_true(objs["deployment"], "Available"):
             return f"Deployment {m.namespace}/{objects.CAPMOX_DEPLOYMENT} not Available"
         for name in CRDS:
-            crd = await kube.get(api, CRD_API, "CustomResourceDefinition", name, None)
-            if not kube.is_true(crd, "Established"):
+            if not kube.is_true(objs[name], "Established"):
                 return f"CRD {name} not Established"
         return None
 

@@ -12,6 +12,7 @@ upstream's e2e creates them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -91,37 +92,43 @@ class CozystackStorage(Resource[CozystackProvider, StorageModel]):
                     raise PlanError(f"nodes.{node}: {exc}") from None
 
     async def _problems(self, m: StorageModel, api: Any) -> list[str]:
-        problems = []
-        dep = await kube.get(api, "apps/v1", "Deployment", "linstor-controller", NAMESPACE)
+        classes = [sc["metadata"]["name"] for sc in storage_classes(m.version, m.pool)]
+        # independent GETs, at once
+        dep, *rest = await asyncio.gather(
+            kube.get(api, "apps/v1", "Deployment", "linstor-controller", NAMESPACE),
+            *(kube.get(api, PIRAEUS, "LinstorSatellite", node, None) for node in m.nodes),
+            *(kube.get(api, "storage.k8s.io/v1", "StorageClass", n, None) for n in classes),
+        )
         why = kube.condition(dep, "Available=True")
         if why is not None:
             return [f"Deployment {NAMESPACE}/linstor-controller: {why}"]
-        for node in m.nodes:
-            sat = await kube.get(api, PIRAEUS, "LinstorSatellite", node, None)
-            problem = satellite_problem(node, sat)
-            if problem is not None:
-                problems.append(problem)
-        for sc in storage_classes(m.version, m.pool):
-            if (
-                await kube.get(
-                    api, "storage.k8s.io/v1", "StorageClass", sc["metadata"]["name"], None
-                )
-                is None
-            ):
-                problems.append(f"StorageClass {sc['metadata']['name']} missing")
+        satellites, found = rest[: len(m.nodes)], rest[len(m.nodes) :]
+        problems = [
+            problem
+            for node, sat in zip(m.nodes, satellites, strict=True)
+            if (problem := satellite_problem(node, sat)) is not None
+        ]
+        problems += [
+            f"StorageClass {n} missing" for n, sc in zip(classes, found, strict=True) if sc is None
+        ]
         return problems
 
     async def read(self, current: StorageModel) -> StorageModel | None:
         api = await self.provider.api()
         found = {}
-        for node in current.nodes:
-            obj = await kube.get(
-                api,
-                PIRAEUS,
-                "LinstorSatelliteConfiguration",
-                f"cozyplan-{current.pool}-{node}",
-                None,
+        configurations = await asyncio.gather(
+            *(
+                kube.get(
+                    api,
+                    PIRAEUS,
+                    "LinstorSatelliteConfiguration",
+                    f"cozyplan-{current.pool}-{node}",
+                    None,
+                )
+                for node in current.nodes
             )
+        )
+        for node, obj in zip(current.nodes, configurations, strict=True):
             if obj is None:
                 continue
             pools = (obj.get("spec") or {}).get("storagePools") or []
