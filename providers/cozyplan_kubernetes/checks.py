@@ -29,14 +29,19 @@ class CheckType:
     name: str
     params: type[BaseModel]
     run: CheckFn
+    #: a probe changes the cluster to see it work (creates and deletes a claim, say): it runs
+    #: when the check is applied, never at plan or refresh, which change nothing
+    probe: bool = False
 
 
 REGISTRY: dict[str, CheckType] = {}
 
 
-def check(name: str, params: type[BaseModel]) -> Callable[[CheckFn], CheckFn]:
+def check(
+    name: str, params: type[BaseModel], *, probe: bool = False
+) -> Callable[[CheckFn], CheckFn]:
     def register(fn: CheckFn) -> CheckFn:
-        REGISTRY[name] = CheckType(name, params, fn)
+        REGISTRY[name] = CheckType(name, params, fn, probe)
         return fn
 
     return register
@@ -146,7 +151,7 @@ class StorageBinds(SpecModel):
     image: str = Field("busybox:1.36", description="image of the consumer pod")
 
 
-@check("storage_binds", StorageBinds)
+@check("storage_binds", StorageBinds, probe=True)
 async def storage_binds(api: Api, p: StorageBinds, scale: Callable[[float], float]) -> list[str]:
     sc_kind = await api.kind("storage.k8s.io/v1", "StorageClass")
     sc = await api.get(sc_kind, p.storage_class, None)
@@ -236,13 +241,18 @@ async def load_balancer(
 
 
 async def run_all(
-    api: Api, configured: dict[str, Any], scale: Callable[[float], float]
+    api: Api, configured: dict[str, Any], scale: Callable[[float], float], *, probes: bool = True
 ) -> list[str]:
-    """Every configured check, concurrently; all failures, in check order."""
+    """Every configured check (without the probes unless ``probes``), concurrently; all
+    failures, in check order."""
 
     async def one(name: str, params: Any) -> list[str]:
         return await REGISTRY[name].run(api, params, scale)
 
-    names = [n for n in REGISTRY if configured.get(n) is not None]
+    names = [
+        n
+        for n, ct in REGISTRY.items()
+        if configured.get(n) is not None and (probes or not ct.probe)
+    ]
     results = await asyncio.gather(*(one(n, configured[n]) for n in names))
     return [f"{n}: {line}" for n, lines in zip(names, results, strict=True) for line in lines]

@@ -15,6 +15,7 @@ from k8s_lab import Cluster
 from ruamel.yaml import YAML
 
 from cozyplan_kubernetes.client import APPLY_PATCH, MERGE_PATCH
+from cozyplan_kubernetes.errors import Request
 
 pytestmark = pytest.mark.slow
 
@@ -491,7 +492,24 @@ def test_storage_and_load_balancer_checks(cluster: Cluster) -> None:
     claims = cluster.call("GET", "/api/v1/namespaces/infra/persistentvolumeclaims").body
     left = [c for c in claims["items"] if c["metadata"].get("deletionTimestamp") is None]
     assert left == []
+    since = cluster.call("GET", "/api/v1/namespaces/infra/persistentvolumeclaims").body
     assert cluster.cli("refresh", "--detailed-exitcode", spec=name).returncode == 0
+    assert cluster.cli("plan", "--detailed-exitcode", spec=name).returncode == 0
+    # storage_binds is a probe: refresh and plan re-evaluate the check without it, so no
+    # claim was created (and deleted) since the apply
+    client = cluster.client()
+    try:
+        events = list(
+            client.watch(
+                "/api/v1/namespaces/infra/persistentvolumeclaims",
+                Request("watch", "persistentvolumeclaims"),
+                {"resourceVersion": since["metadata"]["resourceVersion"]},
+                timeout=1,
+            )
+        )
+    finally:
+        client.close()
+    assert [e["type"] for e in events if e["type"] == "ADDED"] == []
 
     # no address pool in this cluster: the Service stays <pending>, the check says so
     lb = """\

@@ -1,9 +1,10 @@
 """``k8s_check``: named health checks, re-evaluated at every plan and refresh.
 
-``read`` runs the checks: a failing check reads as ``passing: false`` with its ``failures``, so
-``refresh --detailed-exitcode`` exits 2 and the next apply updates it, which waits (bounded) for
-the checks to pass and fails listing what still fails. Creating it waits the same way, after the
-resources it depends on are applied.
+``read`` runs the checks that only look (not the probes, which create objects: a plan changes
+nothing): a failing check reads as ``passing: false`` with its ``failures``, so ``refresh
+--detailed-exitcode`` exits 2 and the next apply updates it, which runs every check, probes too,
+waits (bounded) for them to pass and fails listing what still fails. Creating it waits the same
+way, after the resources it depends on are applied.
 """
 
 from __future__ import annotations
@@ -65,12 +66,14 @@ class K8sCheck(Resource[KubernetesProvider, CheckModel]):
         if not any(planned.get(name) for name in checks.REGISTRY):
             raise PlanError(f"set at least one check: {', '.join(checks.REGISTRY)}")
 
-    async def _evaluate(self, m: CheckModel) -> list[str]:
+    async def _evaluate(self, m: CheckModel, *, probes: bool = True) -> list[str]:
         api = await self.provider.api()
-        return await checks.run_all(api, self._configured(m), self.provider.ctx.scaled)
+        return await checks.run_all(
+            api, self._configured(m), self.provider.ctx.scaled, probes=probes
+        )
 
     async def read(self, current: CheckModel) -> CheckModel | None:
-        failures = await self._evaluate(current)
+        failures = await self._evaluate(current, probes=False)
         return current.model_copy(update={"passing": not failures, "failures": failures})
 
     async def _until_passing(self, planned: CheckModel, ctx: ApplyContext) -> CheckModel:
