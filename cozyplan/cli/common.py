@@ -201,26 +201,36 @@ def open_session(
     time_scale: float | None,
     var_pairs: tuple[str, ...] = (),
 ) -> Iterator[Session]:
-    from cozyplan.session import Session, default_state_path
-
-    path = state_path or default_state_path(spec, lab_dir if lab else None)
-    workspace, pairs = cli_backend()
-    session = Session(spec, path, None, parse_vars(var_pairs), workspace, pairs, rehearsal=lab)
     if not lab:
+        session = _session(spec, state_path, None, var_pairs)
         session.variables  # noqa: B018 - a bad spec or variable fails before a state dir is made
         yield session
         return
     from cozyplan.lab.runtime import lab_session, start_lab  # the lab loads only when asked for
 
-    # the lab's process starts first and imports its simulators while the spec is validated; it
-    # opens its directory only once the spec is valid (a bad spec leaves no lab behind)
+    # the lab's process starts first, before the engine is even imported, and imports its
+    # simulators meanwhile; it opens its directory only once the spec is valid (a bad spec
+    # leaves no lab behind)
     with lab_session(
         lab_dir, time_scale=time_scale or DEFAULT_LAB_TIME_SCALE, standby=True
     ) as handle:
+        session = _session(spec, state_path, lab_dir, var_pairs)
         session.variables  # noqa: B018
         start_lab(handle)
         session.lab = handle
         yield session
+
+
+def _session(
+    spec: Path, state_path: Path | None, lab_dir: Path | None, var_pairs: tuple[str, ...]
+) -> Session:
+    from cozyplan.session import Session, default_state_path
+
+    path = state_path or default_state_path(spec, lab_dir)
+    workspace, pairs = cli_backend()
+    return Session(
+        spec, path, None, parse_vars(var_pairs), workspace, pairs, rehearsal=lab_dir is not None
+    )
 
 
 def report_error(exc: BaseException, secrets: list[str] | None = None) -> None:

@@ -161,7 +161,7 @@ def graph(
         instances = expand(cfg, resolve_variables(cfg, session.var_overrides))
         g = instance_graph(cfg, instances)
         if with_plan:
-            from cozyplan.cli.run import make_plan
+            from cozyplan.cli.runner import make_plan
             from cozyplan.planner import PlanOptions
 
             plan = make_plan(session, PlanOptions())

@@ -8,4 +8,10 @@ The lab never imports a provider: it hands each provider its connection settings
 import os
 from pathlib import Path
 
+from cozyplan.errors import CozyplanError
+
 DEFAULT_LAB_DIR = Path(os.environ.get("COZYPLAN_LAB_DIR", ".lab"))
+
+
+class LabError(CozyplanError):
+    """The lab cannot do what was asked (also re-exported by ``cozyplan.lab.framework``)."""

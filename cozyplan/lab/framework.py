@@ -22,17 +22,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cozyplan.errors import CozyplanError
+from cozyplan.lab import LabError
 from cozyplan.lab.tls import LabCA
+
+__all__ = ["LabError", "LabWorld", "Simulator", "bind_server", "loopback_for"]
 
 #: how long (wall seconds) a save waits for others to join it before the world is written
 SAVE_DELAY = 0.05
 
 EventHandler = Callable[[str, dict[str, Any]], Awaitable[None] | None]
-
-
-class LabError(CozyplanError):
-    pass
 
 
 def loopback_for(host: str) -> str:

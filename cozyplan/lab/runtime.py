@@ -29,10 +29,12 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cozyplan.lab import DEFAULT_LAB_DIR
-from cozyplan.lab.framework import LabError, LabWorld, Simulator
+from cozyplan.lab import DEFAULT_LAB_DIR, LabError
+
+if TYPE_CHECKING:
+    from cozyplan.lab.framework import Simulator
 
 __all__ = [
     "DEFAULT_LAB_DIR",
@@ -82,6 +84,8 @@ class LabRuntime:
     def __init__(
         self, directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None
     ) -> None:
+        from cozyplan.lab.framework import LabWorld  # the lab's own process (or thread) only
+
         self.dir = directory
         self.world = LabWorld(directory, time_scale=time_scale, options=options)
         self.simulators: list[Simulator] = []
