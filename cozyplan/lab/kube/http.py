@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from cozyplan.lab.kube.errors import (
     required,
     unsupported_media,
 )
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.selection import field_matcher, label_matcher
 
@@ -127,7 +127,7 @@ def partial(obj: Obj) -> Obj:
     return {
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",
-        "metadata": copy.deepcopy(obj["metadata"]),
+        "metadata": copy_json(obj["metadata"]),
     }
 
 
@@ -162,7 +162,7 @@ class Handlers:
             strategy = self.cluster.strategy(t.rt)
             fmatch = field_matcher(fields, strategy.supported_field_labels(), t.rt.custom)
             items = [o for o in items if fmatch(o)]
-        return [copy.deepcopy(o) for o in items]
+        return [copy_json(o) for o in items]
 
     def _list_body(self, rt: ResourceType, items: list[Obj], rv: str, cont: str | None) -> Obj:
         meta: Obj = {"resourceVersion": rv}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 
 from aiohttp import web
 
 from cozyplan.lab.kube.errors import bad_request
 from cozyplan.lab.kube.http import Handlers, Obj, Target, json_response, partial, sort_key
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.strategies import age
 
@@ -106,7 +106,7 @@ class Reads(Handlers):
         include = request.query.get("includeObject", "Metadata")
         rows = []
         for obj in items:
-            row_obj = self.out(rt, copy.deepcopy(obj)) if include == "Object" else partial(obj)
+            row_obj = self.out(rt, copy_json(obj)) if include == "Object" else partial(obj)
             cells = [
                 *strategy.cells(obj),
                 *([age(obj)] if strategy.age_column else []),

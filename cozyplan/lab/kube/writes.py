@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 from typing import Any
 
@@ -31,6 +30,7 @@ from cozyplan.lab.kube.http import (
     json_response,
     manager_for,
 )
+from cozyplan.lab.kube.jsoncopy import copy_json
 
 #: kinds whose registry answers a DELETE with the deleted object, not a Status
 _RETURNS_DELETED = {
@@ -184,7 +184,7 @@ class Writes(Handlers):
             crd.check_apply(t.rt, body, ns, t.name)
         live = self.store.find(t.rt, ns, t.name)
         merged = managed.apply(
-            copy.deepcopy(live) if live is not None else None,
+            copy_json(live) if live is not None else None,
             body,
             manager,
             force=force,
