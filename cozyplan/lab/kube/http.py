@@ -21,7 +21,6 @@ from cozyplan.lab.kube.errors import (
     required,
     unsupported_media,
 )
-from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.selection import field_matcher, label_matcher
 
@@ -124,10 +123,12 @@ def sort_key(obj: Obj) -> str:
 
 
 def partial(obj: Obj) -> Obj:
+    """``obj``'s metadata as a PartialObjectMetadata (sharing it: for a reply serialised at
+    once)."""
     return {
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",
-        "metadata": copy_json(obj["metadata"]),
+        "metadata": obj["metadata"],
     }
 
 
@@ -147,11 +148,13 @@ class Handlers:
         self.store = cluster.store
 
     def out(self, t: Target | ResourceType, obj: Obj) -> Obj:
+        """``obj`` as served in the requested version: a shallow copy that shares the rest of
+        ``obj`` (the store's own object, often), for a reply serialised at once."""
         rt = t.rt if isinstance(t, Target) else t
-        obj["apiVersion"] = rt.api_version
-        return obj
+        return {**obj, "apiVersion": rt.api_version}
 
     def _select(self, request: web.Request, t: Target) -> list[Obj]:
+        """The stored objects the request's selectors match (not copies: read them only)."""
         items = self.store.items(t.rt, t.namespace)
         labels = request.query.get("labelSelector")
         fields = request.query.get("fieldSelector")
@@ -162,9 +165,11 @@ class Handlers:
             strategy = self.cluster.strategy(t.rt)
             fmatch = field_matcher(fields, strategy.supported_field_labels(), t.rt.custom)
             items = [o for o in items if fmatch(o)]
-        return [copy_json(o) for o in items]
+        return items
 
     def _list_body(self, rt: ResourceType, items: list[Obj], rv: str, cont: str | None) -> Obj:
+        """The list reply (``items``: the ``out`` copies, whose kind and apiVersion a built-in
+        list leaves out)."""
         meta: Obj = {"resourceVersion": rv}
         if cont:
             meta["continue"] = cont

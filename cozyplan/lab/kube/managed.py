@@ -102,8 +102,10 @@ def _store(obj: dict[str, Any], entries: list[Entry]) -> None:
 
 
 def _strip(obj: dict[str, Any], reset: tuple[str, ...]) -> dict[str, Any]:
-    out = copy_json(obj)
-    meta = out.get("metadata") or {}
+    out = dict(obj)  # only top-level and metadata keys are removed: the rest is shared
+    meta: dict[str, Any] = {}
+    if out.get("metadata"):
+        meta = out["metadata"] = dict(out["metadata"])
     for p in _STRIPPED:
         if len(p) == 2:
             meta.pop(p[1][2:], None)

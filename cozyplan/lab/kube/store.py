@@ -171,11 +171,16 @@ class Store:
     def find(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:
         return self.objects.get(key_of(rt, namespace, name))
 
-    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+    def stored(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        """The stored object itself, not a copy: to read (or serialise) at once, never change."""
         found = self.find(rt, namespace, name)
         if found is None:
             raise not_found(rt.gr, name)
-        return copy_json(found)
+        return found
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        """A copy of the stored object, the caller's to change."""
+        return copy_json(self.stored(rt, namespace, name))
 
     def items(self, rt: ResourceType, namespace: str | None = None) -> list[Obj]:
         prefix = f"{rt.group}/{rt.plural}/"
@@ -368,9 +373,8 @@ class Store:
             )
         meta.pop("resourceVersion", None)
         _omit_empty(meta)
-        old_cmp = {k: v for k, v in old.items()}
-        old_cmp = copy_json(old_cmp)
-        old_cmp["metadata"].pop("resourceVersion", None)
+        old_meta = {k: v for k, v in old["metadata"].items() if k != "resourceVersion"}
+        old_cmp = {**old, "metadata": old_meta}  # compared only: no copy of the rest
         if dry_run:
             new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             return new

@@ -12,7 +12,6 @@ from aiohttp import web
 
 from cozyplan.lab.kube.errors import StatusError, bad_request, invalid_object, required
 from cozyplan.lab.kube.http import TRUE, Handlers, Obj, Target
-from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.selection import field_matcher, label_matcher
 
@@ -84,7 +83,7 @@ class Watches(Handlers):
                 obj = event.obj
                 initial -= 1
                 if not matchers or all(m(obj) for m in matchers):
-                    line = {"type": event.type, "object": self.out(t, copy_json(obj))}
+                    line = {"type": event.type, "object": self.out(t, obj)}
                     await response.write(json.dumps(line).encode() + b"\n")
                 if initial == 0 and bookmarks:
                     await response.write(self._bookmark(t.rt, start_rv))

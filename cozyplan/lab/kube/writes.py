@@ -30,7 +30,6 @@ from cozyplan.lab.kube.http import (
     json_response,
     manager_for,
 )
-from cozyplan.lab.kube.jsoncopy import copy_json
 
 #: kinds whose registry answers a DELETE with the deleted object, not a Status
 _RETURNS_DELETED = {
@@ -184,7 +183,7 @@ class Writes(Handlers):
             crd.check_apply(t.rt, body, ns, t.name)
         live = self.store.find(t.rt, ns, t.name)
         merged = managed.apply(
-            copy_json(live) if live is not None else None,
+            live,  # read only: apply merges over its own copy
             body,
             manager,
             force=force,
