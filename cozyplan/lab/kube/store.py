@@ -120,6 +120,8 @@ class Store:
         self.watchers: list[Watcher] = []
         self.listeners: list[Listener] = []
         self._strategies: dict[str, Strategy] = {}
+        #: ``group/plural`` -> how many writes it had (what a cache of its objects keys on)
+        self._writes: dict[str, int] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -133,6 +135,11 @@ class Store:
             found = self._strategies[key] = strategy_for(rt)
         return found
 
+    def writes(self, rt: ResourceType) -> int:
+        """How many writes ``rt``'s objects had since the store was loaded: a value derived
+        from them stays valid while this stays the same."""
+        return self._writes.get(f"{rt.group}/{rt.plural}", 0)
+
     def rt_for_key(self, key: str) -> ResourceType | None:
         group, plural = key.split("/")[:2]
         for rt in self._registry().values():
@@ -144,12 +151,14 @@ class Store:
         _omit_empty(obj["metadata"])
         self.data["rv"] = self.rv + 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
+        type_key = _type_of(key)
+        self._writes[type_key] = self._writes.get(type_key, 0) + 1
         if kind == "DELETED":
             self.objects.pop(key, None)
-            self._by_type.get(_type_of(key), {}).pop(key, None)
+            self._by_type.get(type_key, {}).pop(key, None)
         else:
             self.objects[key] = obj
-            self._by_type.setdefault(_type_of(key), {})[key] = obj
+            self._by_type.setdefault(type_key, {})[key] = obj
         if len(self.events) == self.events.maxlen:
             self.compacted = self.events[0].rv
         ns = obj["metadata"].get("namespace", "")
