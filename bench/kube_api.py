@@ -1,6 +1,7 @@
 """Benchmark: CPU the lab's Kubernetes API server spends per request (GET, LIST, apply).
 
-    python bench/kube_api.py --lab-dir LAB [--baseline REV] [-n 200] [--rounds 3]
+    python bench/kube_api.py --lab-dir LAB [--baseline REV] [-n 300] [--rounds 3]
+        [--plan SPEC --state STATE]
 
 ``LAB`` is a lab directory whose world holds a CozyStack cluster (``cozyplan apply --lab
 --lab-dir LAB -f specs/cozystack.yaml``). A copy of it runs as a background lab (``cozyplan lab
@@ -8,7 +9,8 @@ up``, time scale 1.0, so the lab's own controllers stay idle) once with this che
 ``--baseline REV``, once with the code of that git revision (``git archive``), round after round.
 The client is the ``kubernetes`` package's connection pool sending raw JSON, as the provider
 does. Server CPU is the lab process's time on a CPU (``/proc/PID/task/*/schedstat``) over the
-requests, less what it spent idle over as long.
+requests, less what it spent idle over as long. With ``--plan``, also the lab's CPU over a whole
+no-op ``cozyplan plan --lab`` of SPEC (STATE: the state apply wrote; the plan must be empty).
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ class Lab:
         shutil.copytree(world, self.dir, ignore=shutil.ignore_patterns("lab.lock", "*.sock"))
         self.env = {**os.environ, "PYTHONPATH": str(root)}
         out = self._cozyplan("lab", "up", "--lab-dir", str(self.dir), "--time-scale", "1")
-        self.pid = int(re.search(r"pid (\d+)", out).group(1))  # type: ignore[union-attr]
+        started = re.search(r"pid (\d+)", out)
+        assert started is not None, out
+        self.pid = int(started.group(1))
         status = self._cozyplan("lab", "status", "--lab-dir", str(self.dir))
         served = re.search(r"kubernetes \S+ -> (\S+):(\d+)", status)
         assert served is not None, status
@@ -137,12 +141,26 @@ def operations(lab: Lab) -> dict[str, Callable[[], Any]]:
     }
 
 
+def plan(lab: Lab, spec: Path, state: Path, work: Path) -> Callable[[], Any]:
+    """A no-op plan against the lab (run by this checkout's cozyplan)."""
+    copy = work / "state"
+    shutil.copy(state, copy)
+    key = state.with_name(state.name + ".key")
+    if key.exists():
+        shutil.copy(key, copy.with_name(copy.name + ".key"))
+    command = [sys.executable, "-m", "cozyplan", "plan", "--lab", "--lab-dir", str(lab.dir)]
+    command += ["--time-scale", "1", "-f", str(spec), "--state", str(copy), "--detailed-exitcode"]
+    return lambda: subprocess.run(command, cwd=spec.parent, capture_output=True, check=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lab-dir", type=Path, required=True)
     p.add_argument("--baseline", metavar="REV", help="also measure this git revision")
-    p.add_argument("-n", type=int, default=200, help="requests per operation")
+    p.add_argument("-n", type=int, default=300, help="requests per operation")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--plan", type=Path, metavar="SPEC", help="also measure a no-op plan of SPEC")
+    p.add_argument("--state", type=Path, help="the state of --plan's SPEC")
     args = p.parse_args()
     urllib3.disable_warnings()
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,13 +182,16 @@ def main() -> None:
                 try:
                     for op, fn in operations(lab).items():
                         results.setdefault((op, label), []).append(lab.measure(fn, args.n))
+                    if args.plan:
+                        fn = plan(lab, args.plan.resolve(), args.state.resolve(), work)
+                        results.setdefault(("no-op plan", label), []).append(lab.measure(fn, 3))
                 finally:
                     lab.stop()
     print(f"{'operation':32} {'code':28} {'CPU ms/request':>15} {'requests/s':>11}")
     for (op, label), got in results.items():
         cpu = sorted(c for c, _ in got)[len(got) // 2]
         rps = sorted(r for _, r in got)[len(got) // 2]
-        print(f"{op:32} {label:28} {cpu:15.2f} {rps:11.0f}")
+        print(f"{op:32} {label:28} {cpu:15.2f} {rps:11.1f}")
     print(f"(median of {args.rounds} rounds of {args.n} requests each)")
 
 
