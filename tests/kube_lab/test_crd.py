@@ -168,3 +168,54 @@ def test_cel_rules(api: client.ApiClient, kubectl: Kubectl) -> None:
         'ipv6Config, spec.controlPlaneEndpoint: Invalid value: "object": port must be within '
         "1-65535]",
     )
+
+
+def _widget_crd(*versions: tuple[str, bool, bool]) -> dict[str, Any]:
+    """A small CRD with (name, served, storage) versions."""
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {"name": n, "served": served, "storage": storage, "schema": schema}
+                for n, served, storage in versions
+            ],
+        },
+    }
+
+
+def test_a_crd_change_is_served_by_the_next_request(api: client.ApiClient) -> None:
+    """The served types are rebuilt after any write to a CRD, never later."""
+    ext = client.ApiextensionsV1Api(api)
+    ext.create_custom_resource_definition(_widget_crd(("v1", True, True)))
+    wait_until(lambda: _raw(api, "GET", "/apis/example.com/v1")[0] == 200)
+    assert _raw(api, "GET", "/apis/example.com/v2")[0] == 404
+    ext.replace_custom_resource_definition(
+        "widgets.example.com",
+        {
+            **_widget_crd(("v1", True, True), ("v2", True, False)),
+            "metadata": {"name": "widgets.example.com"},
+        },
+    )
+    code, found = _raw(api, "GET", "/apis/example.com/v2")
+    assert code == 200 and [r["name"] for r in found["resources"]] == ["widgets"]
+    assert _raw(api, "GET", "/apis/example.com/v2/namespaces/default/widgets")[0] == 200
+    ext.patch_custom_resource_definition(
+        "widgets.example.com",
+        {
+            "spec": {
+                "versions": _widget_crd(("v1", True, True), ("v2", False, False))["spec"][
+                    "versions"
+                ]
+            }
+        },
+    )
+    assert _raw(api, "GET", "/apis/example.com/v2/namespaces/default/widgets")[0] == 404
+    assert _raw(api, "GET", "/apis/example.com/v1/namespaces/default/widgets")[0] == 200
+    ext.delete_custom_resource_definition("widgets.example.com")
+    wait_until(lambda: _raw(api, "GET", "/apis/example.com/v1")[0] == 404)

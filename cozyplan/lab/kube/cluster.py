@@ -9,6 +9,7 @@ import datetime as dt
 import ipaddress
 import ssl
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -80,6 +81,13 @@ def _server_cert(
     return crt_path, key_path
 
 
+@dataclass(frozen=True)
+class _Types:
+    crd_writes: int  # the store's count of CRD writes they were built at
+    registry: dict[str, ResourceType]
+    served: list[ResourceType]
+
+
 class KubeCluster:
     def __init__(self, world: LabWorld, cluster_id: str, record: dict[str, Any]) -> None:
         self.world = world
@@ -104,6 +112,7 @@ class KubeCluster:
         topic = f"kubernetes/{cluster_id}"
         self.store.listeners.append(lambda *_: world.pulse(topic))
         self._builtins = {f"{rt.group}/{rt.plural}": rt for rt in BUILTINS}
+        self._types_cache: _Types | None = None
         self.controllers: list[Controller] = []
         #: (namespace, uid, reason, message) -> the Event that counts its repeats
         self.event_names: dict[tuple[str, str, str, str], str] = {}
@@ -132,23 +141,27 @@ class KubeCluster:
         return f"{self.host}:{self.port}"
 
     # -- types ---------------------------------------------------------------------------------
+    def _types(self) -> _Types:
+        """The types of the CRDs as they are now: rebuilt after a write to any CRD (every
+        request needs them; the ResourceTypes stay the same objects until then)."""
+        crd_rt = self._builtins["apiextensions.k8s.io/customresourcedefinitions"]
+        writes = self.store.writes(crd_rt)
+        if self._types_cache is None or self._types_cache.crd_writes != writes:
+            registry = dict(self._builtins)
+            for rt in crd.served_types(self.store, crd_rt):
+                registry.setdefault(f"{rt.group}/{rt.plural}", rt)
+            served = [*self._builtins.values()]
+            served += crd.served_types(self.store, crd_rt, all_versions=True)
+            self._types_cache = _Types(writes, registry, served)
+        return self._types_cache
+
     def registry(self) -> dict[str, ResourceType]:
         """Storage types by ``group/plural``: built-ins and every established CRD."""
-        out = dict(self._builtins)
-        for rt in crd.served_types(
-            self.store, self._builtins["apiextensions.k8s.io/customresourcedefinitions"]
-        ):
-            out.setdefault(f"{rt.group}/{rt.plural}", rt)
-        return out
+        return dict(self._types().registry)
 
     def served(self) -> list[ResourceType]:
-        out = list(self._builtins.values())
-        out += crd.served_types(
-            self.store,
-            self._builtins["apiextensions.k8s.io/customresourcedefinitions"],
-            all_versions=True,
-        )
-        return out
+        """Every served type: built-ins and each served version of every established CRD."""
+        return list(self._types().served)
 
     def strategy(self, rt: ResourceType) -> Strategy:
         return self.store.strategy(rt)

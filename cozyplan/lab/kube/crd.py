@@ -4,7 +4,6 @@ and custom objects validated, pruned and defaulted against the structural ``open
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from cozyplan.lab.kube.errors import (
     required,
     unsupported,
 )
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.strategies import Column, Strategy
 
@@ -254,7 +254,7 @@ def unknown_fields(rt: ResourceType, body: Obj) -> list[str]:
     from cozyplan.lab.kube import schema as structural
 
     schema = _root_schema(rt)
-    return structural.prune(copy.deepcopy(body), schema, root=True) if schema else []
+    return structural.prune(copy_json(body), schema, root=True) if schema else []
 
 
 def check_fields(rt: ResourceType, body: Obj, directive: str, warnings: list[str]) -> None:
@@ -291,7 +291,7 @@ def admit(rt: ResourceType, body: Obj) -> Obj:
     from cozyplan.lab.kube import schema as structural
 
     schema = _root_schema(rt)
-    obj = copy.deepcopy(body)
+    obj = copy_json(body)
     if not schema:
         return obj
     structural.prune(obj, schema, root=True)

@@ -9,10 +9,11 @@ Python set of paths; ``to_fields_v1``/``from_fields_v1`` convert to and from man
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from cozyplan.lab.kube.jsoncopy import copy_json
 
 Path = tuple[str, ...]
 #: ("atomic", ()) | ("map", keys) | ("set", ())
@@ -171,7 +172,7 @@ def merge(live: Any, config: Any, list_types: ListTypes, names: tuple[str, ...] 
     if isinstance(live, dict) and isinstance(config, dict):
         out = dict(live)
         for k, v in config.items():
-            out[k] = merge(live[k], v, list_types, (*names, k)) if k in live else copy.deepcopy(v)
+            out[k] = merge(live[k], v, list_types, (*names, k)) if k in live else copy_json(v)
         return out
     if isinstance(live, list) and isinstance(config, list):
         kind, keys = list_types(names)
@@ -186,11 +187,11 @@ def merge(live: Any, config: Any, list_types: ListTypes, names: tuple[str, ...] 
                     seen.add(k)
                 else:
                     merged.append(item)
-            merged += [copy.deepcopy(i) for i in config if key_element(i, keys) not in seen]
+            merged += [copy_json(i) for i in config if key_element(i, keys) not in seen]
             return merged
         if kind == "set":
             return list(live) + [v for v in config if v not in live]
-    return copy.deepcopy(config)
+    return copy_json(config)
 
 
 def _children(value: Any, el: str) -> Iterator[tuple[Any, Any]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from aiohttp import web
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -48,11 +48,21 @@ class Target:
     subresource: str
 
 
+def encode(body: Any) -> bytes:
+    """``body`` as JSON (UTF-8). orjson writes it 7x faster than the standard library, which
+    still writes what orjson refuses (integers beyond 64 bits, keys that are not strings)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(body).encode()
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         status=status,
-        text=json.dumps(body),
+        body=encode(body),
         content_type="application/json",
+        charset="utf-8",
         headers=headers,
     )
 
@@ -124,10 +134,12 @@ def sort_key(obj: Obj) -> str:
 
 
 def partial(obj: Obj) -> Obj:
+    """``obj``'s metadata as a PartialObjectMetadata (sharing it: for a reply serialised at
+    once)."""
     return {
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",
-        "metadata": copy.deepcopy(obj["metadata"]),
+        "metadata": obj["metadata"],
     }
 
 
@@ -147,11 +159,13 @@ class Handlers:
         self.store = cluster.store
 
     def out(self, t: Target | ResourceType, obj: Obj) -> Obj:
+        """``obj`` as served in the requested version: a shallow copy that shares the rest of
+        ``obj`` (the store's own object, often), for a reply serialised at once."""
         rt = t.rt if isinstance(t, Target) else t
-        obj["apiVersion"] = rt.api_version
-        return obj
+        return {**obj, "apiVersion": rt.api_version}
 
     def _select(self, request: web.Request, t: Target) -> list[Obj]:
+        """The stored objects the request's selectors match (not copies: read them only)."""
         items = self.store.items(t.rt, t.namespace)
         labels = request.query.get("labelSelector")
         fields = request.query.get("fieldSelector")
@@ -162,9 +176,11 @@ class Handlers:
             strategy = self.cluster.strategy(t.rt)
             fmatch = field_matcher(fields, strategy.supported_field_labels(), t.rt.custom)
             items = [o for o in items if fmatch(o)]
-        return [copy.deepcopy(o) for o in items]
+        return items
 
     def _list_body(self, rt: ResourceType, items: list[Obj], rv: str, cont: str | None) -> Obj:
+        """The list reply (``items``: the ``out`` copies, whose kind and apiVersion a built-in
+        list leaves out)."""
         meta: Obj = {"resourceVersion": rv}
         if cont:
             meta["continue"] = cont

@@ -9,13 +9,13 @@ changed, every manager loses the fields that were removed.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from cozyplan.lab.kube import fieldpath as fp
 from cozyplan.lab.kube.errors import StatusError
+from cozyplan.lab.kube.jsoncopy import copy_json
 
 _STRIPPED: set[fp.Path] = {
     ("f:apiVersion",),
@@ -102,8 +102,10 @@ def _store(obj: dict[str, Any], entries: list[Entry]) -> None:
 
 
 def _strip(obj: dict[str, Any], reset: tuple[str, ...]) -> dict[str, Any]:
-    out = copy.deepcopy(obj)
-    meta = out.get("metadata") or {}
+    out = dict(obj)  # only top-level and metadata keys are removed: the rest is shared
+    meta: dict[str, Any] = {}
+    if out.get("metadata"):
+        meta = out["metadata"] = dict(out["metadata"])
     for p in _STRIPPED:
         if len(p) == 2:
             meta.pop(p[1][2:], None)
@@ -165,7 +167,7 @@ def apply(
 ) -> dict[str, Any]:
     """The object after ``manager`` applied ``config`` (with its managedFields)."""
     entries = decode(live)
-    base = copy.deepcopy(live) if live is not None else {}
+    base = copy_json(live) if live is not None else {}
     base.get("metadata", {}).pop("managedFields", None)
     cfg = _strip(config, reset)
     cfg_members = _members(cfg, list_types)

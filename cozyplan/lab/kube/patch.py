@@ -8,13 +8,13 @@ k8s.io/apimachinery/pkg/util/strategicpatch.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import jsonpatch
 
 from cozyplan.lab.kube import fieldpath as fp
 from cozyplan.lab.kube.errors import bad_request
+from cozyplan.lab.kube.jsoncopy import copy_json
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -26,7 +26,7 @@ PATCH_TYPES = [JSON_PATCH, MERGE_PATCH, STRATEGIC, APPLY_YAML]
 
 def merge_patch(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return copy_json(patch)
     out = dict(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if v is None:
@@ -58,9 +58,9 @@ def strategic_merge_patch(
     target: Any, patch: Any, list_types: fp.ListTypes, names: tuple[str, ...] = ()
 ) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return copy_json(patch)
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+        return {k: copy_json(v) for k, v in patch.items() if k != "$patch"}
     if patch.get("$patch") == "delete":
         return None
     out = dict(target) if isinstance(target, dict) else {}
@@ -85,7 +85,7 @@ def strategic_merge_patch(
             else:
                 out[k] = merged
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = copy_json(v)
     if isinstance(retain, list):
         out = {k: v for k, v in out.items() if k in retain}
     return out
@@ -101,8 +101,8 @@ def _merge_list(
             return list(live) + [v for v in patch if v not in live]
         if any(isinstance(i, dict) and i.get("$patch") == "replace" for i in patch):
             return [i for i in patch if not (isinstance(i, dict) and "$patch" in i)]
-        return copy.deepcopy(patch)
-    out = [copy.deepcopy(i) for i in live]
+        return copy_json(patch)
+    out = [copy_json(i) for i in live]
     for item in patch:
         if not isinstance(item, dict):
             continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 
 from aiohttp import web
@@ -42,8 +41,7 @@ class Reads(Handlers):
             items = items[:limit]
             token = {"rv": rv, "start": sort_key(items[-1])}
             cont = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
-        for item in items:
-            self.out(t, item)
+        items = [self.out(t, item) for item in items]
         accept = request.headers.get("Accept", "")
         if "as=Table" in accept:
             return json_response(
@@ -106,7 +104,7 @@ class Reads(Handlers):
         include = request.query.get("includeObject", "Metadata")
         rows = []
         for obj in items:
-            row_obj = self.out(rt, copy.deepcopy(obj)) if include == "Object" else partial(obj)
+            row_obj = self.out(rt, obj) if include == "Object" else partial(obj)
             cells = [
                 *strategy.cells(obj),
                 *([age(obj)] if strategy.age_column else []),

@@ -3,13 +3,13 @@ of kube-openapi's validator as the apiextensions-apiserver reports them."""
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 import sys
 from typing import Any
 
 from cozyplan.lab.kube.errors import FieldError, required, unsupported
+from cozyplan.lab.kube.jsoncopy import copy_json
 
 Obj = dict[str, Any]
 _GO_TYPES = {
@@ -60,7 +60,7 @@ def default(value: Any, schema: Obj) -> None:
     if isinstance(value, dict):
         for key, sub in (schema.get("properties") or {}).items():
             if key not in value and "default" in sub:
-                value[key] = copy.deepcopy(sub["default"])
+                value[key] = copy_json(sub["default"])
             if key in value:
                 default(value[key], sub)
         extra = schema.get("additionalProperties")

@@ -186,12 +186,12 @@ class Api(Reads, Writes, Watches):
         ns = t.namespace or ""
         if m == "GET":
             if t.subresource == "scale":
-                return json_response(200, self._scale(t, self.store.get(t.rt, ns, t.name)))
+                return json_response(200, self._scale(t, self.store.stored(t.rt, ns, t.name)))
             if t.subresource == "finalize":
                 raise method_not_allowed()
             if t.subresource == "log":
                 return self.logs(request, t)
-            return self.one(request, t, self.store.get(t.rt, ns, t.name))
+            return self.one(request, t, self.store.stored(t.rt, ns, t.name))
         if m == "PUT":
             return await self.replace(request, t)
         if m == "PATCH":

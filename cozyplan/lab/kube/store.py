@@ -8,7 +8,6 @@ run on the lab's event loop; nothing awaits inside a write, so writes are atomic
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 import uuid
 from collections import deque
@@ -32,6 +31,7 @@ from cozyplan.lab.kube.errors import (
     required,
     stale,
 )
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.strategies import Strategy, strategy_for
 
@@ -120,6 +120,8 @@ class Store:
         self.watchers: list[Watcher] = []
         self.listeners: list[Listener] = []
         self._strategies: dict[str, Strategy] = {}
+        #: ``group/plural`` -> how many writes it had (what a cache of its objects keys on)
+        self._writes: dict[str, int] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -133,6 +135,11 @@ class Store:
             found = self._strategies[key] = strategy_for(rt)
         return found
 
+    def writes(self, rt: ResourceType) -> int:
+        """How many writes ``rt``'s objects had since the store was loaded: a value derived
+        from them stays valid while this stays the same."""
+        return self._writes.get(f"{rt.group}/{rt.plural}", 0)
+
     def rt_for_key(self, key: str) -> ResourceType | None:
         group, plural = key.split("/")[:2]
         for rt in self._registry().values():
@@ -144,16 +151,18 @@ class Store:
         _omit_empty(obj["metadata"])
         self.data["rv"] = self.rv + 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
+        type_key = _type_of(key)
+        self._writes[type_key] = self._writes.get(type_key, 0) + 1
         if kind == "DELETED":
             self.objects.pop(key, None)
-            self._by_type.get(_type_of(key), {}).pop(key, None)
+            self._by_type.get(type_key, {}).pop(key, None)
         else:
             self.objects[key] = obj
-            self._by_type.setdefault(_type_of(key), {})[key] = obj
+            self._by_type.setdefault(type_key, {})[key] = obj
         if len(self.events) == self.events.maxlen:
             self.compacted = self.events[0].rv
         ns = obj["metadata"].get("namespace", "")
-        event = Event(self.rv, kind, f"{rt.group}/{rt.plural}", ns, copy.deepcopy(obj))
+        event = Event(self.rv, kind, f"{rt.group}/{rt.plural}", ns, copy_json(obj))
         self.events.append(event)
         for w in self.watchers:
             if self._wants(w, event):
@@ -161,7 +170,7 @@ class Store:
         self._save()
         for listener in list(self.listeners):
             listener(kind, rt, obj, old)
-        return copy.deepcopy(obj)
+        return copy_json(obj)
 
     @staticmethod
     def _wants(w: Watcher, e: Event) -> bool:
@@ -171,11 +180,16 @@ class Store:
     def find(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:
         return self.objects.get(key_of(rt, namespace, name))
 
-    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+    def stored(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        """The stored object itself, not a copy: to read (or serialise) at once, never change."""
         found = self.find(rt, namespace, name)
         if found is None:
             raise not_found(rt.gr, name)
-        return copy.deepcopy(found)
+        return found
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        """A copy of the stored object, the caller's to change."""
+        return copy_json(self.stored(rt, namespace, name))
 
     def items(self, rt: ResourceType, namespace: str | None = None) -> list[Obj]:
         prefix = f"{rt.group}/{rt.plural}/"
@@ -189,7 +203,7 @@ class Store:
         if since is None:
             for obj in self.items(rt, namespace):
                 ns = obj["metadata"].get("namespace", "")
-                w.queue.put_nowait(Event(self.rv, "ADDED", "", ns, copy.deepcopy(obj)))
+                w.queue.put_nowait(Event(self.rv, "ADDED", "", ns, copy_json(obj)))
                 w.initial += 1
         else:
             if since < self.compacted:
@@ -265,7 +279,7 @@ class Store:
         apply_fields: bool = False,
     ) -> Obj:
         strategy = self.strategy(rt)
-        obj = copy.deepcopy(obj)
+        obj = copy_json(obj)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
@@ -321,7 +335,7 @@ class Store:
         old = self.objects.get(key)
         if old is None:
             raise not_found(rt.gr, name)
-        new = copy.deepcopy(obj)
+        new = copy_json(obj)
         meta = new.setdefault("metadata", {})
         if meta.get("name", name) != name:
             raise bad_request(
@@ -368,14 +382,13 @@ class Store:
             )
         meta.pop("resourceVersion", None)
         _omit_empty(meta)
-        old_cmp = {k: v for k, v in old.items()}
-        old_cmp = copy.deepcopy(old_cmp)
-        old_cmp["metadata"].pop("resourceVersion", None)
+        old_meta = {k: v for k, v in old["metadata"].items() if k != "resourceVersion"}
+        old_cmp = {**old, "metadata": old_meta}  # compared only: no copy of the rest
         if dry_run:
             new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             return new
         if old_cmp == new:  # a no-op write keeps the resourceVersion, as etcd3's GuaranteedUpdate
-            return copy.deepcopy(old)
+            return copy_json(old)
         if (
             meta.get("deletionTimestamp")
             and not meta.get("finalizers")
@@ -410,7 +423,7 @@ class Store:
             )
         if precondition_rv and precondition_rv != meta.get("resourceVersion"):
             raise stale(rt.gr, name)
-        new = copy.deepcopy(old)
+        new = copy_json(old)
         nmeta = new["metadata"]
         finalizers = list(nmeta.get("finalizers") or [])
         if propagation == "Foreground" and "foregroundDeletion" not in finalizers:
@@ -423,7 +436,7 @@ class Store:
         if not pending:
             return self._commit("DELETED", rt, key, new, old), True
         if nmeta.get("deletionTimestamp") and nmeta.get("finalizers") == finalizers:
-            return copy.deepcopy(old), False  # already being deleted
+            return copy_json(old), False  # already being deleted
         nmeta.setdefault("deletionTimestamp", timestamp())
         nmeta.setdefault("deletionGracePeriodSeconds", 0)
         nmeta["finalizers"] = finalizers
@@ -437,7 +450,7 @@ class Store:
         old = self.objects.get(key)
         if old is None:
             return
-        new = copy.deepcopy(old)
+        new = copy_json(old)
         new.setdefault("spec", {})["finalizers"] = remaining
         if not remaining and not new["metadata"].get("finalizers"):
             self._commit("DELETED", rt, key, new, old)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
-import json
 from collections.abc import Callable
 
 from aiohttp import web
 
 from cozyplan.lab.kube.errors import StatusError, bad_request, invalid_object, required
-from cozyplan.lab.kube.http import TRUE, Handlers, Obj, Target
+from cozyplan.lab.kube.http import TRUE, Handlers, Obj, Target, encode
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.selection import field_matcher, label_matcher
 
@@ -54,9 +52,7 @@ class Watches(Handlers):
             if exc.code != 410:
                 raise
             await response.prepare(request)
-            await response.write(
-                json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n"
-            )
+            await response.write(encode({"type": "ERROR", "object": exc.status()}) + b"\n")
             return response
         start_rv = self.store.rv
         await response.prepare(request)
@@ -84,8 +80,8 @@ class Watches(Handlers):
                 obj = event.obj
                 initial -= 1
                 if not matchers or all(m(obj) for m in matchers):
-                    line = {"type": event.type, "object": self.out(t, copy.deepcopy(obj))}
-                    await response.write(json.dumps(line).encode() + b"\n")
+                    line = {"type": event.type, "object": self.out(t, obj)}
+                    await response.write(encode(line) + b"\n")
                 if initial == 0 and bookmarks:
                     await response.write(self._bookmark(t.rt, start_rv))
         except (ConnectionResetError, asyncio.CancelledError):
@@ -101,4 +97,4 @@ class Watches(Handlers):
         if initial_end:  # the end of a watch-list's initial events (KEP-3157)
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
         obj = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
-        return json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n"
+        return encode({"type": "BOOKMARK", "object": obj}) + b"\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 from typing import Any
 
@@ -184,7 +183,7 @@ class Writes(Handlers):
             crd.check_apply(t.rt, body, ns, t.name)
         live = self.store.find(t.rt, ns, t.name)
         merged = managed.apply(
-            copy.deepcopy(live) if live is not None else None,
+            live,  # read only: apply merges over its own copy
             body,
             manager,
             force=force,

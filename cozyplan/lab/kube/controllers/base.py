@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import sys
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cozyplan.lab.kube.errors import StatusError
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.store import timestamp
 
@@ -126,7 +126,7 @@ class Controller:
         known = self.cluster.event_names.get(key)
         existing = self.store.find(events_rt, namespace, known) if known else None
         if existing is not None:
-            new = copy.deepcopy(existing)
+            new = copy_json(existing)
             new["count"] = int(existing.get("count", 1)) + 1
             new["lastTimestamp"] = now
             with contextlib.suppress(StatusError):

@@ -3,11 +3,11 @@ custom object of the CRD is deleted before the cleanup finalizer is removed."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from cozyplan.lab.kube.controllers.base import Controller, Obj
 from cozyplan.lab.kube.crd import CLEANUP_FINALIZER, condition, served_types
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.store import timestamp
 
@@ -33,16 +33,16 @@ class CrdController(Controller):
             await self._cleanup(rt, obj)
             return
         if CLEANUP_FINALIZER not in (meta.get("finalizers") or []):
-            new = copy.deepcopy(obj)
+            new = copy_json(obj)
             new["metadata"]["finalizers"] = [*(meta.get("finalizers") or []), CLEANUP_FINALIZER]
             self.store.update(rt, "", name, new, "kube-apiserver")
             return
-        status = copy.deepcopy(obj.get("status") or {})
+        status = copy_json(obj.get("status") or {})
         spec = obj.get("spec") or {}
         storage = [v["name"] for v in spec.get("versions") or [] if v.get("storage")]
         if not condition(obj, "NamesAccepted"):
             await self.cluster.world.sleep(self.cluster.faults.simulated("crd_names"))
-            names = copy.deepcopy(spec.get("names") or {})
+            names = copy_json(spec.get("names") or {})
             status["acceptedNames"] = names
             status["conditions"] = [
                 _cond("NamesAccepted", "NoConflicts", "no conflicts found"),
@@ -69,7 +69,7 @@ class CrdController(Controller):
         if spec.get("names") != status.get("acceptedNames") or not set(storage) <= set(
             status.get("storedVersions") or []
         ):
-            status["acceptedNames"] = copy.deepcopy(spec.get("names") or {})
+            status["acceptedNames"] = copy_json(spec.get("names") or {})
             status["storedVersions"] = sorted({*status.get("storedVersions", []), *storage})
             self.write_status(rt, obj, status)
 
@@ -89,7 +89,7 @@ class CrdController(Controller):
         if remaining:
             self.later(0.5, rt, "", name)
             return
-        new = copy.deepcopy(obj)
+        new = copy_json(obj)
         new["metadata"]["finalizers"] = [
             f for f in obj["metadata"].get("finalizers") or [] if f != CLEANUP_FINALIZER
         ]

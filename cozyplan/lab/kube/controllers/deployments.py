@@ -4,12 +4,12 @@ from the ReplicaSets, Available once ``replicas - maxUnavailable`` pods are read
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
 from cozyplan.lab.kube.controllers.base import MANAGER, Controller, Obj
 from cozyplan.lab.kube.controllers.owners import condition, controlled_by, owner_ref, template_hash
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 
 
@@ -52,7 +52,7 @@ class DeploymentController(Controller):
         spec, meta = obj.get("spec") or {}, obj["metadata"]
         rs_rt = self.rt("apps", "ReplicaSet")
         replicas = int(spec.get("replicas", 1))
-        template = copy.deepcopy(spec.get("template") or {})
+        template = copy_json(spec.get("template") or {})
         hash_ = template_hash(template)
         rs_name = f"{name}-{hash_}"
         owned = [r for r in self.store.items(rs_rt, namespace) if controlled_by(r, meta["uid"])]
@@ -61,7 +61,7 @@ class DeploymentController(Controller):
             template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = (
                 hash_
             )
-            selector = copy.deepcopy(spec.get("selector") or {})
+            selector = copy_json(spec.get("selector") or {})
             selector.setdefault("matchLabels", {})["pod-template-hash"] = hash_
             body = {
                 "metadata": {
@@ -78,14 +78,14 @@ class DeploymentController(Controller):
             current = self.store.create(rs_rt, namespace, body, MANAGER)
             self._scaled(rt, obj, rs_name, 0, replicas)
         elif (current.get("spec") or {}).get("replicas") != replicas:
-            new = copy.deepcopy(current)
+            new = copy_json(current)
             before = int(new["spec"].get("replicas", 0))
             new["spec"]["replicas"] = replicas
             current = self.store.update(rs_rt, namespace, rs_name, new, MANAGER)
             self._scaled(rt, obj, rs_name, before, replicas)
         for old in owned:
             if old["metadata"]["name"] != rs_name and (old.get("spec") or {}).get("replicas"):
-                scaled = copy.deepcopy(old)
+                scaled = copy_json(old)
                 before = int(scaled["spec"]["replicas"])
                 scaled["spec"]["replicas"] = 0
                 self.store.update(rs_rt, namespace, old["metadata"]["name"], scaled, MANAGER)

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import copy
-
 from cozyplan.lab.kube.controllers.base import MANAGER, Controller, Obj
 from cozyplan.lab.kube.errors import StatusError
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 
 
@@ -43,7 +42,7 @@ class GarbageCollector(Controller):
         finalizers = meta.get("finalizers") or []
         if "orphan" in finalizers:
             for drt, dep in self.dependents(meta["uid"]):
-                new = copy.deepcopy(dep)
+                new = copy_json(dep)
                 new["metadata"]["ownerReferences"] = [
                     r for r in dep["metadata"]["ownerReferences"] if r.get("uid") != meta["uid"]
                 ]
@@ -74,7 +73,7 @@ class GarbageCollector(Controller):
         fresh = self.store.find(rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         if fresh is None:
             return
-        new = copy.deepcopy(fresh)
+        new = copy_json(fresh)
         new["metadata"]["finalizers"] = [
             f for f in fresh["metadata"].get("finalizers") or [] if f != finalizer
         ]

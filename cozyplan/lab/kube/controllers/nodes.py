@@ -3,11 +3,11 @@ not initialised, ``node.kubernetes.io/not-ready`` taint) until a CNI is reported
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from cozyplan.lab.kube.controllers.base import Controller, Obj
 from cozyplan.lab.kube.discovery import KUBE_VERSION
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.store import timestamp
 
@@ -92,7 +92,7 @@ class NodeController(Controller):
 
     def _write(self, rt: ResourceType, obj: Obj, info: dict[str, Any], state: str) -> None:
         now = timestamp()
-        new = copy.deepcopy(obj)
+        new = copy_json(obj)
         taints = self._taints(obj, state, now)
         new.setdefault("spec", {})["taints"] = taints
         if not taints:

@@ -4,7 +4,6 @@ in line with its spec and reports their state in its status."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from typing import Any, ClassVar
@@ -13,6 +12,7 @@ from cozyplan.lab.kube.controllers.base import MANAGER, Controller, Obj
 from cozyplan.lab.kube.controllers.pods import finished, ready
 from cozyplan.lab.kube.controllers.scheduling import fits
 from cozyplan.lab.kube.errors import StatusError
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.store import timestamp
 
@@ -95,7 +95,7 @@ class PodOwner(Controller):
         node: str | None = None,
         claims: dict[str, str] | None = None,
     ) -> None:
-        template = copy.deepcopy((owner.get("spec") or {}).get("template") or {})
+        template = copy_json((owner.get("spec") or {}).get("template") or {})
         meta = template.get("metadata") or {}
         meta.pop("creationTimestamp", None)
         meta["labels"] = {**(meta.get("labels") or {}), **extra_labels}
@@ -239,7 +239,7 @@ class StatefulSetController(PodOwner):
         )
 
     def _claim(self, owner: Obj, template: Obj, pod_name: str) -> str:
-        meta = copy.deepcopy(template.get("metadata") or {})
+        meta = copy_json(template.get("metadata") or {})
         meta["name"] = f"{meta.get('name')}-{pod_name}"
         meta.setdefault("labels", {}).update(
             (owner.get("spec") or {}).get("selector", {}).get("matchLabels") or {}
@@ -257,7 +257,7 @@ class StatefulSetController(PodOwner):
             self.store.create(
                 pvc_rt,
                 ns,
-                {"metadata": meta, "spec": copy.deepcopy(template.get("spec") or {})},
+                {"metadata": meta, "spec": copy_json(template.get("spec") or {})},
                 MANAGER,
             )
         return str(meta["name"])
@@ -277,7 +277,7 @@ class DaemonSetController(PodOwner):
 
     def reconcile(self, rt: ResourceType, obj: Obj) -> None:
         spec, meta = obj.get("spec") or {}, obj["metadata"]
-        tspec = copy.deepcopy((spec.get("template") or {}).get("spec") or {})
+        tspec = copy_json((spec.get("template") or {}).get("spec") or {})
         tspec["tolerations"] = [*(tspec.get("tolerations") or []), *self._AUTO]
         nodes = [n for n in self.store.items(self.rt("", "Node")) if fits(n, tspec)]
         wanted = {n["metadata"]["name"] for n in nodes}
@@ -315,7 +315,7 @@ class DaemonSetController(PodOwner):
         node: str | None = None,
         claims: dict[str, str] | None = None,
     ) -> None:
-        patched = copy.deepcopy(owner)
+        patched = copy_json(owner)
         tspec = patched.setdefault("spec", {}).setdefault("template", {}).setdefault("spec", {})
         tspec["tolerations"] = [*(tspec.get("tolerations") or []), *self._AUTO]
         super().make_pod(rt, patched, name, extra_labels, node, claims)

@@ -6,12 +6,12 @@ in the ``image_pull_errors`` option fail to pull; ``crashing_images`` crash-loop
 from __future__ import annotations
 
 import asyncio
-import copy
 import hashlib
 from typing import Any
 
 from cozyplan.lab.kube.controllers.base import Controller, Obj
 from cozyplan.lab.kube.controllers.scheduling import fits, unschedulable_message
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 from cozyplan.lab.kube.store import timestamp
 
@@ -57,7 +57,7 @@ def ready(pod: Obj) -> bool:
 
 def _comparable(status: Obj) -> Any:
     """A pod status without the timestamps that change on every write."""
-    s = copy.deepcopy(status)
+    s = copy_json(status)
     for c in s.get("conditions") or []:
         c.pop("lastTransitionTime", None)
     for c in s.get("containerStatuses") or []:
@@ -129,7 +129,7 @@ class PodController(Controller):
                 if missing
                 else unschedulable_message(nodes, spec)
             )
-            status = copy.deepcopy(pod.get("status") or {})
+            status = copy_json(pod.get("status") or {})
             prev: Obj = next(
                 (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {}
             )
@@ -161,13 +161,13 @@ class PodController(Controller):
                 continue
             annotations = pvc["metadata"].get("annotations") or {}
             if annotations.get("volume.kubernetes.io/selected-node") != chosen:
-                new = copy.deepcopy(pvc)
+                new = copy_json(pvc)
                 new["metadata"].setdefault("annotations", {})[
                     "volume.kubernetes.io/selected-node"
                 ] = chosen
                 ns = pvc["metadata"]["namespace"]
                 self.store.update(pvc_rt, ns, claim, new, "kube-scheduler")
-        bound = copy.deepcopy(pod)
+        bound = copy_json(pod)
         bound["spec"]["nodeName"] = chosen
         meta = pod["metadata"]
         self.store.update(rt, meta["namespace"], meta["name"], bound, "kube-scheduler")
@@ -254,7 +254,7 @@ class PodController(Controller):
             running = bool(statuses) and all(c.get("started") for c in statuses)
             began = self.started[uid] = loop.time() - (takes if running else 0.0)
         left = began + takes - loop.time()
-        status = copy.deepcopy(pod.get("status") or {})
+        status = copy_json(pod.get("status") or {})
         status.setdefault("hostIP", self._node_ip(spec.get("nodeName", "")))
         digest = _id(uid)
         status.setdefault("podIP", f"10.244.{int(digest[:2], 16)}.{int(digest[2:4], 16) % 250 + 2}")
@@ -360,7 +360,7 @@ class PodController(Controller):
 
     def _mark_not_ready(self, rt: ResourceType, pod: Obj) -> None:
         """The node controller's MarkPodsNotReady: its kubelet is gone, its pods are not ready."""
-        status = copy.deepcopy(pod.get("status") or {})
+        status = copy_json(pod.get("status") or {})
         changed = False
         for c in status.get("conditions") or []:
             if c.get("type") == "Ready" and c.get("status") != "False":

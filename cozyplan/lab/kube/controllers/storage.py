@@ -7,12 +7,12 @@ protected (``kubernetes.io/pvc-protection``) while a pod uses them; a released v
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from cozyplan.lab.kube.controllers.base import MANAGER, Controller, Obj
 from cozyplan.lab.kube.controllers.pods import claims, finished
 from cozyplan.lab.kube.errors import StatusError
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 
 PROTECTION = "kubernetes.io/pvc-protection"
@@ -57,13 +57,13 @@ class StorageController(Controller):
         meta = obj["metadata"]
         if meta.get("deletionTimestamp"):
             if PROTECTION in (meta.get("finalizers") or []) and not self.in_use(obj):
-                new = copy.deepcopy(obj)
+                new = copy_json(obj)
                 new["metadata"]["finalizers"] = [f for f in meta["finalizers"] if f != PROTECTION]
                 self.store.update(rt, namespace, name, new, MANAGER)
                 self._release(obj)
             return
         if PROTECTION not in (meta.get("finalizers") or []):
-            new = copy.deepcopy(obj)
+            new = copy_json(obj)
             new["metadata"]["finalizers"] = [*(meta.get("finalizers") or []), PROTECTION]
             self.store.update(rt, namespace, name, new, MANAGER)
             return
@@ -131,7 +131,7 @@ class StorageController(Controller):
             }
             made = self.store.create(pv_rt, "", pv, "persistentvolume-controller")
             self.write_status(pv_rt, made, {"phase": "Bound"})
-        new = copy.deepcopy(pvc)
+        new = copy_json(pvc)
         new["spec"]["volumeName"] = pv_name
         new["spec"]["storageClassName"] = class_name
         ann = new["metadata"].setdefault("annotations", {})
@@ -172,7 +172,7 @@ class StorageController(Controller):
         if pv is None:
             return
         if (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Delete":
-            new = copy.deepcopy(pv)
+            new = copy_json(pv)
             new["metadata"]["finalizers"] = []
             try:
                 self.store.update(pv_rt, "", volume, new, "persistentvolume-controller")

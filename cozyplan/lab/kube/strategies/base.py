@@ -4,12 +4,12 @@ validation, what the main resource and the status subresource may change, when
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from typing import Any
 
 from cozyplan.lab.kube import fieldpath as fp
 from cozyplan.lab.kube.errors import FieldError
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.resources import ResourceType
 
 Obj = dict[str, Any]
@@ -57,13 +57,13 @@ class Strategy:
             status = new.get("status")
             keep_meta = new.get("metadata", {})
             new.clear()
-            new.update(copy.deepcopy({k: v for k, v in old.items() if k != "status"}))
+            new.update(copy_json({k: v for k, v in old.items() if k != "status"}))
             if status is not None:
                 new["status"] = status
             if "managedFields" in keep_meta:
                 new["metadata"]["managedFields"] = keep_meta["managedFields"]
         elif "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
+            new["status"] = copy_json(old["status"])
         else:
             new.pop("status", None)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from cozyplan.lab.kube import names
 from cozyplan.lab.kube.errors import FieldError, forbidden, invalid, required
+from cozyplan.lab.kube.jsoncopy import copy_json
 from cozyplan.lab.kube.strategies.base import Column, Obj, Strategy
 
 
@@ -80,7 +80,7 @@ class PodStrategy(Strategy):
         if old is not None:
 
             def images(o: Obj) -> Obj:
-                s = copy.deepcopy(o.get("spec") or {})
+                s = copy_json(o.get("spec") or {})
                 for c in s.get("containers") or []:
                     c.pop("image", None)
                 s.pop("activeDeadlineSeconds", None)

@@ -1,0 +1,36 @@
+"""The world's JSON fragments: what json.dumps(sort_keys=True) writes, faster."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cozyplan.lab.framework import _compact
+
+_json: st.SearchStrategy[Any] = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),  # beyond 64 bits too
+        st.text(max_size=5),  # non-ASCII too: escaped, as json.dumps writes it
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json)
+def test_compact_is_what_json_dumps_writes(value: Any) -> None:
+    assert _compact(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_floats_read_back_the_same(value: float) -> None:
+    assert json.loads(_compact({"x": value})) == {"x": value}
