@@ -98,8 +98,16 @@ DRIFTS: dict[str, dict[str, list[str]]] = {
 
 #: resources whose readiness a drift may knock over for a while (a ConfigMap edit re-renders
 #: cozystack-controller, which the root tenant's releases wait on; a stopped node fails the
-#: Day-5 check): they may show up, with nothing but readiness changing
-CONSEQUENCES = {"cozystack_tenant.root", "k8s_check.day5", "cozystack_platform.main"}
+#: Day-5 check, and takes down the controllers the scheduler happened to put on it: capmox's,
+#: the CSI plugin's): they may show up, with nothing but readiness changing
+CONSEQUENCES = {
+    "cozystack_tenant.root",
+    "k8s_check.day5",
+    "cozystack_platform.main",
+    "capmox_provider.main[0]",
+    "proxmox_csi.main[0]",
+    "proxmox_cluster.workload[0]",
+}
 READINESS = re.compile(r"^\s+(~ ready: true -> false|~ passing: true -> false|\+ failures.*)$")
 
 
