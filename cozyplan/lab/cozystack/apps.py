@@ -26,7 +26,21 @@ TENANT_SERVICES = ("etcd", "ingress", "monitoring", "seaweedfs")
 
 
 def helmrelease_for(d: AppDefinition, app: Obj) -> Obj:
+    """The HelmRelease of an app. CozyStack's API server stores an app *as* its HelmRelease,
+    so deleting the app deletes the release; here the app is an object of its own, and owns
+    its release (the garbage collector deletes it with the app)."""
     meta = app["metadata"]
+    owned: dict[str, Any] = {}
+    if meta.get("uid"):
+        owned["ownerReferences"] = [
+            {
+                "apiVersion": APPS,
+                "kind": d.kind,
+                "name": meta["name"],
+                "uid": meta["uid"],
+                "controller": True,
+            }
+        ]
     return {
         "apiVersion": HR_API,
         "kind": "HelmRelease",
@@ -39,6 +53,7 @@ def helmrelease_for(d: AppDefinition, app: Obj) -> Obj:
                 "apps.cozystack.io/application.name": meta["name"],
                 "cozystack.io/ui": "true",
             },
+            **owned,
         },
         "spec": {
             "interval": "5m",
@@ -58,6 +73,11 @@ def helmrelease_for(d: AppDefinition, app: Obj) -> Obj:
             "values": app.get("spec") or {},
         },
     }
+
+
+def _app_owned(hr: Obj) -> bool:
+    refs = (hr.get("metadata") or {}).get("ownerReferences") or []
+    return any(str(ref.get("apiVersion")) == APPS for ref in refs)
 
 
 def admin_kubeconfig(name: str, namespace: str) -> str:
@@ -101,6 +121,8 @@ class AppsController:
             name = hr["metadata"]["name"]
             if owner is None or key in apps or not name.startswith(owner.prefix):
                 continue
+            if _app_owned(hr):
+                continue  # its app was deleted: the release goes with it, never the reverse
             values = (hr.get("spec") or {}).get("values") or {}
             try:
                 # created only if absent: an app object someone applied meanwhile (cozyplan's
