@@ -6,23 +6,11 @@ import json
 from typing import Any
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from cozyplan.lab.kube.http import encode
+from tests.jsondata import json_values
 
-_json: st.SearchStrategy[Any] = st.recursive(
-    st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(),  # beyond 64 bits too: written by the standard library
-        st.floats(allow_nan=False, allow_infinity=False),
-        st.text(max_size=5),  # any code point, escaped or UTF-8
-    ),
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=30,
-)
+_json = json_values()
 
 
 @settings(max_examples=200, deadline=None)

@@ -8,23 +8,11 @@ from collections import OrderedDict
 from typing import Any
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from cozyplan.lab.kube.jsoncopy import copy_json
+from tests.jsondata import json_values
 
-_json: st.SearchStrategy[Any] = st.recursive(
-    st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(),
-        st.floats(allow_nan=False),
-        st.text(max_size=5),
-    ),
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=30,
-)
+_json = json_values(infinities=True)
 
 
 def _containers(value: Any) -> list[Any]:

@@ -9,19 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cozyplan.lab.framework import _compact
+from tests.jsondata import json_values
 
-_json: st.SearchStrategy[Any] = st.recursive(
-    st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(),  # beyond 64 bits too
-        st.text(max_size=5),  # non-ASCII too: escaped, as json.dumps writes it
-    ),
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=30,
-)
+_json = json_values(floats=False)
 
 
 @settings(max_examples=200, deadline=None)
