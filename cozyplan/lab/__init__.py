@@ -11,6 +11,8 @@ from pathlib import Path
 from cozyplan.errors import CozyplanError
 
 DEFAULT_LAB_DIR = Path(os.environ.get("COZYPLAN_LAB_DIR", ".lab"))
+#: the simulated world in a lab directory (``LabWorld`` keeps it)
+WORLD_FILE = "world.json"
 
 
 class LabError(CozyplanError):

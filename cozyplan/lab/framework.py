@@ -24,10 +24,10 @@ from typing import Any, ClassVar
 
 import orjson
 
-from cozyplan.lab import LabError
+from cozyplan.lab import WORLD_FILE, LabError
 from cozyplan.lab.tls import LabCA
 
-__all__ = ["LabError", "LabWorld", "Simulator", "bind_server", "loopback_for"]
+__all__ = ["LabError", "LabWorld", "Simulator", "bind_server", "cluster_topic", "loopback_for"]
 
 #: how long (wall seconds) a save waits for others to join it before the world is written
 SAVE_DELAY = 0.05
@@ -71,6 +71,12 @@ def _compact(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def cluster_topic(cluster_id: str) -> str:
+    """The pulse topic of a lab Kubernetes cluster: its API server pulses it on every write,
+    the controllers that play its operators wait on it (``LabWorld.wait_pulse``)."""
+    return f"kubernetes/{cluster_id}"
+
+
 class LabWorld:
     """Persistent simulated world shared by all simulators of one lab."""
 
@@ -83,7 +89,7 @@ class LabWorld:
         self.time_scale = time_scale
         self.options: dict[str, dict[str, Any]] = options or {}
         self.ca = LabCA(self.dir / "tls")
-        self._file = self.dir / "world.json"
+        self._file = self.dir / WORLD_FILE
         self._data: dict[str, Any] = (
             json.loads(self._file.read_text()) if self._file.exists() else {}
         )

@@ -31,7 +31,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cozyplan.lab import DEFAULT_LAB_DIR, LabError
+from cozyplan.lab import DEFAULT_LAB_DIR, WORLD_FILE, LabError
 
 if TYPE_CHECKING:
     from cozyplan.lab.framework import Simulator
@@ -397,7 +397,7 @@ def serve_for_command(
         # the imports, most of a lab's start: the simulators, and what they will need for the
         # world as it is (read, not opened: the directory may not even exist)
         try:
-            world = json.loads((directory / "world.json").read_text())
+            world = json.loads((directory / WORLD_FILE).read_text())
         except (OSError, ValueError):
             world = {}
         for cls in simulator_classes():

@@ -21,7 +21,7 @@ from cozyplan.lab.cozystack.platform import HelmController, Installer
 from cozyplan.lab.cozystack.pve import PveError
 from cozyplan.lab.cozystack.simulator import TICK
 from cozyplan.lab.cozystack.storage import Linstor, MetalLB, Volumes
-from cozyplan.lab.framework import LabWorld
+from cozyplan.lab.framework import LabWorld, cluster_topic
 from cozyplan.upstream.cozystack import release
 
 #: the longest an idle cluster's controllers wait (wall seconds) before a pass anyway: what
@@ -69,7 +69,7 @@ class ClusterLoop:
         else wrote meanwhile, the loop waits for the next write to the cluster (or the next
         install to complete), backing off up to IDLE_WAIT: an idle lab at time scale 0.01
         polled ~30 requests 50 times a second and kept a core busy."""
-        world, topic = self.ctx.world, f"kubernetes/{self.ctx.cluster_id}"
+        world, topic = self.ctx.world, cluster_topic(self.ctx.cluster_id)
         tick = max(0.02, self.ctx.scaled(TICK))
         wait = tick
         while True:

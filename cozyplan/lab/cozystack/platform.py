@@ -68,13 +68,12 @@ def _render_inputs(table: dict[tuple[str, str, str, str], Obj]) -> str:
         for n in table[("v1", "Node", "", "")].get("items") or []
     ]
     releases = sorted(k for k in table if k[1] == "HelmRelease")
-    return hashlib.sha256(json.dumps([cm, nodes, releases], sort_keys=True).encode()).hexdigest()
+    return fingerprint([cm, nodes, releases])
 
 
 class Installer:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
-        self._flux = False
 
     # what was rendered from which inputs, kept in the world: a lab that starts again (every
     # `--lab` command) does not re-apply an unchanged chart, which would bump the generation of
@@ -119,10 +118,9 @@ class Installer:
         """One installer pass; True while Flux runs (the installer installs it first)."""
         if not await self._available():
             return False
-        if not self._flux:
-            self._flux = await apply_once(self.ctx, "flux", crds.flux)
+        flux_installed = await apply_once(self.ctx, "flux", crds.flux)
         await self._install()
-        return self._flux
+        return flux_installed
 
     async def _install(self) -> None:
         if await self.ctx.client.kind(HR_API, "HelmRelease") is None:
@@ -146,7 +144,7 @@ class Installer:
             self.ctx.state["installer_error"] = str(exc)
             return
         self.ctx.state.pop("installer_error", None)
-        digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
+        digest = fingerprint(objects)
         if digest == self._rendered:
             self._inputs = inputs
             return
@@ -223,9 +221,10 @@ class HelmController:
 
     def next_due(self) -> float | None:
         """Seconds until the first install in progress completes (None: none is)."""
+        installed = set(self.ctx.state.get("installed") or ())
         pending = [
             started + self.ctx.scaled(INSTALL_SECONDS)
             for key, started in self._started.items()
-            if key not in set(self.ctx.state.get("installed") or ())
+            if key not in installed
         ]
         return max(0.0, min(pending) - self.ctx.clock()) if pending else None

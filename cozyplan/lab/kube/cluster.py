@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cozyplan.lab.framework import LabWorld, loopback_for
+from cozyplan.lab.framework import LabWorld, cluster_topic, loopback_for
 from cozyplan.lab.kube import authz, crd
 from cozyplan.lab.kube.controllers.base import Controller
 from cozyplan.lab.kube.faults import Faults
@@ -109,7 +109,7 @@ class KubeCluster:
         )
         # every write wakes the lab's controllers of this cluster that wait for a change
         # (LabWorld.pulse), instead of their polling it
-        topic = f"kubernetes/{cluster_id}"
+        topic = cluster_topic(cluster_id)
         self.store.listeners.append(lambda *_: world.pulse(topic))
         self._builtins = {f"{rt.group}/{rt.plural}": rt for rt in BUILTINS}
         self._types_cache: _Types | None = None
