@@ -1,32 +1,18 @@
-"""Small helpers over the kubernetes provider's ``Api`` used by every capmox resource."""
+"""Small helpers over the kubernetes provider's ``Api`` used by every capmox resource (``get``,
+``apply``, ``delete`` are the cozystack provider's)."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
+from cozyplan_cozystack.kube import apply, delete, get, get_all
 from cozyplan_kubernetes.api import Api
 from cozyplan_kubernetes.discovery import NotServed
 
+__all__ = ["apply", "condition", "decode", "delete", "get", "get_all", "is_true", "items"]
+
 Obj = dict[str, Any]
-
-
-async def apply(api: Api, obj: Obj, timeout: float = 120.0) -> Obj:
-    """Server-side apply, waiting (bounded) for the kind to be served."""
-    kind = await api.kind_when_served(obj["apiVersion"], obj["kind"], timeout)
-    return await api.apply(kind, obj, force=True)
-
-
-async def get(
-    api: Api, api_version: str, kind: str, name: str, namespace: str | None
-) -> Obj | None:
-    """The object, or None when it (or its kind) does not exist."""
-    try:
-        k = await api.kind(api_version, kind)
-    except NotServed:
-        api.discovery.invalidate()  # its CRD may come later: ask again next time
-        return None
-    return await api.get(k, name, namespace)
 
 
 async def items(
@@ -39,14 +25,6 @@ async def items(
         return []
     found, _ = await api.list(k, namespace, label_selector=selector)
     return found
-
-
-async def delete(api: Api, api_version: str, kind: str, name: str, namespace: str | None) -> None:
-    try:
-        k = await api.kind(api_version, kind)
-    except NotServed:
-        return
-    await api.delete(k, name, namespace, "Background")
 
 
 def condition(obj: Obj | None, name: str) -> Obj | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from cozyplan.provider import PermanentError
@@ -30,6 +30,13 @@ async def get(
         api.discovery.invalidate()
         return None
     return await api.get(kind, name, namespace)
+
+
+async def get_all(
+    api: Api, wanted: Sequence[tuple[str, str, str, str | None]]
+) -> list[dict[str, Any] | None]:
+    """``get`` of each (apiVersion, kind, name, namespace), all at once (independent GETs)."""
+    return list(await asyncio.gather(*(get(api, *args) for args in wanted)))
 
 
 def condition(obj: dict[str, Any] | None, text: str) -> str | None:

@@ -3,7 +3,6 @@ operator CozyStack bundles (``cozy-cluster-api/capi-operator``)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,8 +52,7 @@ class CapmoxInstall(Resource[CapmoxProvider, ProviderModel]):
             "deployment": ("apps/v1", "Deployment", objects.CAPMOX_DEPLOYMENT, m.namespace),
             **{name: (CRD_API, "CustomResourceDefinition", name, None) for name in CRDS},
         }
-        found = await asyncio.gather(*(kube.get(api, *args) for args in wanted.values()))
-        return dict(zip(wanted, found, strict=True))
+        return dict(zip(wanted, await kube.get_all(api, list(wanted.values())), strict=True))
 
     async def _problem(self, m: ProviderModel) -> str | None:
         return self._problem_of(m, await self._objects(m))

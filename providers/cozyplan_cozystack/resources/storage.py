@@ -93,16 +93,14 @@ class CozystackStorage(Resource[CozystackProvider, StorageModel]):
 
     async def _problems(self, m: StorageModel, api: Any) -> list[str]:
         classes = [sc["metadata"]["name"] for sc in storage_classes(m.version, m.pool)]
-        # independent GETs, at once
-        dep, *rest = await asyncio.gather(
+        dep, satellites, found = await asyncio.gather(
             kube.get(api, "apps/v1", "Deployment", "linstor-controller", NAMESPACE),
-            *(kube.get(api, PIRAEUS, "LinstorSatellite", node, None) for node in m.nodes),
-            *(kube.get(api, "storage.k8s.io/v1", "StorageClass", n, None) for n in classes),
+            kube.get_all(api, [(PIRAEUS, "LinstorSatellite", node, None) for node in m.nodes]),
+            kube.get_all(api, [("storage.k8s.io/v1", "StorageClass", n, None) for n in classes]),
         )
         why = kube.condition(dep, "Available=True")
         if why is not None:
             return [f"Deployment {NAMESPACE}/linstor-controller: {why}"]
-        satellites, found = rest[: len(m.nodes)], rest[len(m.nodes) :]
         problems = [
             problem
             for node, sat in zip(m.nodes, satellites, strict=True)
@@ -116,17 +114,12 @@ class CozystackStorage(Resource[CozystackProvider, StorageModel]):
     async def read(self, current: StorageModel) -> StorageModel | None:
         api = await self.provider.api()
         found = {}
-        configurations = await asyncio.gather(
-            *(
-                kube.get(
-                    api,
-                    PIRAEUS,
-                    "LinstorSatelliteConfiguration",
-                    f"cozyplan-{current.pool}-{node}",
-                    None,
-                )
+        configurations = await kube.get_all(
+            api,
+            [
+                (PIRAEUS, "LinstorSatelliteConfiguration", f"cozyplan-{current.pool}-{node}", None)
                 for node in current.nodes
-            )
+            ],
         )
         for node, obj in zip(current.nodes, configurations, strict=True):
             if obj is None:
