@@ -1,14 +1,13 @@
 """The ``capmox`` provider: Cluster API Proxmox and the Proxmox CSI plugin on a cluster.
 
-Like ``cozystack`` it holds a ``KubernetesProvider`` and uses its connection, server-side apply
-and discovery; its own settings are the kubernetes provider's plus ``proxmox_ca_file``. It
-waits with ``cozystack``'s ``kube.poll`` and checks address pools with its ``netranges`` (capmox
+Like ``cozystack`` it is a ``KubernetesBackedProvider``: the kubernetes provider's connection,
+server-side apply and discovery, and waits with ``kube.poll``; its own settings are the
+kubernetes provider's plus ``proxmox_ca_file``. It checks address pools with its ``netranges`` (capmox
 runs on CozyStack's bundled Cluster API operator, so the two share a cluster).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,15 +15,12 @@ from pydantic import Field
 
 from cozyplan.provider import (
     PermanentError,
-    Provider,
-    ProviderContext,
     Resource,
     SpecProblem,
     SpecView,
 )
-from cozyplan_cozystack import kube
-from cozyplan_kubernetes.api import Api
-from cozyplan_kubernetes.provider import KubernetesConfig, KubernetesProvider
+from cozyplan_cozystack.provider import KubernetesBackedProvider
+from cozyplan_kubernetes.provider import KubernetesConfig
 
 
 class CapmoxProviderConfig(KubernetesConfig):
@@ -35,20 +31,10 @@ class CapmoxProviderConfig(KubernetesConfig):
     )
 
 
-class CapmoxProvider(Provider[CapmoxProviderConfig]):
+class CapmoxProvider(KubernetesBackedProvider[CapmoxProviderConfig]):
     name = "capmox"
     config_model = CapmoxProviderConfig
     resource_types: ClassVar[list[type[Resource[Any, Any]]]] = []
-
-    def __init__(self, config: CapmoxProviderConfig, ctx: ProviderContext) -> None:
-        super().__init__(config, ctx)
-        self.kubernetes = KubernetesProvider(config, ctx)
-
-    async def api(self) -> Api:
-        return await self.kubernetes.api()
-
-    async def close(self) -> None:
-        await self.kubernetes.close()
 
     def read_file(self, path: str) -> str:
         p = Path(path).expanduser()
@@ -63,26 +49,6 @@ class CapmoxProvider(Provider[CapmoxProviderConfig]):
         if not self.config.proxmox_ca_file:
             return None
         return self.read_file(self.config.proxmox_ca_file)
-
-    async def wait(
-        self,
-        check: Callable[[], Awaitable[str | None]],
-        *,
-        timeout: float,
-        what: str,
-        progress: Callable[[str], None],
-        interval: float = 5.0,
-    ) -> None:
-        """Call ``check`` until it returns None (scaled interval and bound); PermanentError
-        with its last answer at the bound. A progress line whenever the answer changes."""
-        await kube.poll(
-            check,
-            timeout=timeout,
-            interval=interval,
-            what=what,
-            progress=progress,
-            time_scale=self.ctx.time_scale,
-        )
 
     @classmethod
     def validate_spec(cls, spec: SpecView) -> list[SpecProblem]:

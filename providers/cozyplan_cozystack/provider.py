@@ -9,7 +9,7 @@ are a separate type family (``cozystack_*``) because they are CozyStack's API, n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from cozyplan.provider import Provider, ProviderContext, Resource, SpecProblem, SpecView
 from cozyplan_cozystack import kube
@@ -21,12 +21,14 @@ class CozystackProviderConfig(KubernetesConfig):
     pass
 
 
-class CozystackProvider(Provider[CozystackProviderConfig]):
-    name = "cozystack"
-    config_model = CozystackProviderConfig
-    resource_types: ClassVar[list[type[Resource[Any, Any]]]] = []
+KubeConfigT = TypeVar("KubeConfigT", bound=KubernetesConfig)
 
-    def __init__(self, config: CozystackProviderConfig, ctx: ProviderContext) -> None:
+
+class KubernetesBackedProvider(Provider[KubeConfigT]):
+    """A provider whose resources are objects on a cluster, reached through the kubernetes
+    provider's connection (``cozystack``, ``capmox``): its config is a ``KubernetesConfig``."""
+
+    def __init__(self, config: KubeConfigT, ctx: ProviderContext) -> None:
         super().__init__(config, ctx)
         #: the connection, made on first use, exactly as the kubernetes provider makes it
         self.kubernetes = KubernetesProvider(config, ctx)
@@ -57,6 +59,12 @@ class CozystackProvider(Provider[CozystackProviderConfig]):
             summary=summary,
             time_scale=self.ctx.time_scale,
         )
+
+
+class CozystackProvider(KubernetesBackedProvider[CozystackProviderConfig]):
+    name = "cozystack"
+    config_model = CozystackProviderConfig
+    resource_types: ClassVar[list[type[Resource[Any, Any]]]] = []
 
     @classmethod
     def validate_spec(cls, spec: SpecView) -> list[SpecProblem]:
