@@ -18,7 +18,7 @@ import string
 from typing import Any
 
 from cozyplan.lab.cozystack import crds
-from cozyplan.lab.cozystack.context import ClusterContext, Obj, condition
+from cozyplan.lab.cozystack.context import ClusterContext, Obj, condition, deployment
 from cozyplan.lab.cozystack.platform import apply_once
 from cozyplan.upstream import capmox
 
@@ -84,26 +84,8 @@ def capmox_deployment(namespace: str, version: str) -> Obj:
         "cluster.x-k8s.io/provider": "infrastructure-proxmox",
         "control-plane": "controller-manager",
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": CAPMOX_DEPLOYMENT, "namespace": namespace, "labels": labels},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "manager",
-                            "image": f"ghcr.io/ionos-cloud/cluster-api-provider-proxmox:{version}",
-                        }
-                    ]
-                },
-            },
-        },
-    }
+    image = f"ghcr.io/ionos-cloud/cluster-api-provider-proxmox:{version}"
+    return deployment(CAPMOX_DEPLOYMENT, namespace, labels, "manager", image)
 
 
 def capi_condition(kind: str, status: str, reason: str = "", message: str = "") -> Obj:

@@ -30,6 +30,25 @@ def condition(kind: str, status: str, reason: str, message: str) -> Obj:
     }
 
 
+def deployment(
+    name: str, namespace: str, labels: dict[str, str], container: str, image: str
+) -> Obj:
+    """A one-replica Deployment of one container, as a chart installs an operator."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": container, "image": image}]},
+            },
+        },
+    }
+
+
 def same_condition(obj: Obj | None, wanted: Obj) -> bool:
     for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
         if cond.get("type") == wanted["type"]:

@@ -8,34 +8,26 @@ the ``apps.cozystack.io`` kinds and the APIService ``v1alpha1.apps.cozystack.io`
 from __future__ import annotations
 
 from cozyplan.lab.cozystack import crds
-from cozyplan.lab.cozystack.context import ClusterContext, Obj, condition, same_condition
+from cozyplan.lab.cozystack.context import (
+    ClusterContext,
+    Obj,
+    condition,
+    deployment,
+    same_condition,
+)
 from cozyplan.lab.cozystack.platform import apply_once
 
 APISERVICE = "v1alpha1.apps.cozystack.io"
 
 
 def linstor_controller() -> Obj:
-    labels = {"app.kubernetes.io/name": "linstor-controller"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "linstor-controller", "namespace": "cozy-linstor", "labels": labels},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "linstor-controller",
-                            "image": "quay.io/piraeusdatastore/piraeus-server",
-                        }
-                    ]
-                },
-            },
-        },
-    }
+    return deployment(
+        "linstor-controller",
+        "cozy-linstor",
+        {"app.kubernetes.io/name": "linstor-controller"},
+        "linstor-controller",
+        "quay.io/piraeusdatastore/piraeus-server",
+    )
 
 
 def apiservice() -> Obj:
