@@ -26,9 +26,10 @@ TENANT_SERVICES = ("etcd", "ingress", "monitoring", "seaweedfs")
 
 
 def helmrelease_for(d: AppDefinition, app: Obj) -> Obj:
-    """The HelmRelease of an app. CozyStack's API server stores an app *as* its HelmRelease,
-    so deleting the app deletes the release; here the app is an object of its own, and owns
-    its release (the garbage collector deletes it with the app)."""
+    """The HelmRelease of an app. CozyStack's API server stores an app *as* its HelmRelease
+    (cozystack ``pkg/registry/apps/application/rest.go``: every verb converts between the two,
+    Delete deletes the release); here the app is an object of its own, and owns its release
+    (the garbage collector deletes it with the app)."""
     meta = app["metadata"]
     owned: dict[str, Any] = {}
     if meta.get("uid"):
