@@ -2,8 +2,9 @@
 
 Like ``cozystack`` it is a ``KubernetesBackedProvider``: the kubernetes provider's connection,
 server-side apply and discovery, and waits with ``kube.poll``; its own settings are the
-kubernetes provider's plus ``proxmox_ca_file``. It checks address pools with its ``netranges`` (capmox
-runs on CozyStack's bundled Cluster API operator, so the two share a cluster).
+kubernetes provider's plus ``proxmox_ca_file``. It checks address pools with cozystack's
+``netranges`` (capmox runs on CozyStack's bundled Cluster API operator, so the two share a
+cluster).
 """
 
 from __future__ import annotations
