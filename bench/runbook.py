@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def measure(time_scale: str) -> dict[str, float | int | str]:
     from cozyplan.cli.common import open_store
-    from cozyplan.lab import DEFAULT_LAB_DIR
+    from cozyplan.lab import default_lab_dir
     from cozyplan.runlog import RunRecord
 
     with tempfile.TemporaryDirectory(prefix="cozyplan-runbook-") as tmp:
@@ -43,7 +43,7 @@ def measure(time_scale: str) -> dict[str, float | int | str]:
         old = Path.cwd()
         os.chdir(work)
         try:
-            store = open_store(Path("specs/cozystack.yaml"), None, True, DEFAULT_LAB_DIR)
+            store = open_store(Path("specs/cozystack.yaml"), None, True, default_lab_dir())
             last = store.load().last_run
         finally:
             os.chdir(old)

@@ -167,6 +167,9 @@ class Provider(Generic[ConfigT]):
     type_prefix: ClassVar[str | None] = None
     config_model: ClassVar[type[BaseModel]] = EmptyConfig
     resource_types: ClassVar[Sequence[type[Resource[Any, Any]]]] = ()
+    #: modules the provider imports on first use rather than with itself (a client library
+    #: needed only to connect): a warm command server (``cozyplan server``) imports them ahead
+    lazy_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ConfigT, ctx: ProviderContext) -> None:
         self.config = config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from cozyplan.errors import TemporaryError
 
 T = TypeVar("T")
 _RNG = random.Random()
+# a process forked from a warm command server must not replay its parent's jitter
+os.register_at_fork(after_in_child=_RNG.seed)
 
 
 @dataclass(frozen=True)

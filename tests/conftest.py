@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from cozyplan.cli import main
+from cozyplan.cli.app import main
+
+# a command server the developer started must not run the tests' commands (tests/server starts
+# its own and turns this off for its commands)
+os.environ["COZYPLAN_SERVER"] = "off"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cozyplan.errors import CozyplanError, SpecError
-from cozyplan.lab import DEFAULT_LAB_DIR
+from cozyplan.lab import DEFAULT_LAB_DIR_NAME, LAB_DIR_ENV
 from cozyplan.render.values import scrub
 
 if TYPE_CHECKING:
@@ -154,9 +154,10 @@ def lab_options(f: F) -> F:
     f = click.option(
         "--lab-dir",
         type=click.Path(path_type=Path),
-        default=DEFAULT_LAB_DIR,
+        default=DEFAULT_LAB_DIR_NAME,
+        envvar=LAB_DIR_ENV,
         show_default=True,
-        help="Lab directory.",
+        help=f"Lab directory (or ${LAB_DIR_ENV}).",
     )(f)
     f = click.option(
         "--time-scale",

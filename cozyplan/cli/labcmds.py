@@ -11,7 +11,7 @@ import click
 
 from cozyplan.cli.common import DEFAULT_LAB_TIME_SCALE, handle_errors
 from cozyplan.errors import CozyplanError
-from cozyplan.lab import DEFAULT_LAB_DIR
+from cozyplan.lab import DEFAULT_LAB_DIR_NAME, LAB_DIR_ENV
 from cozyplan.lab.drift import KINDS as DRIFT_KINDS
 
 F = TypeVar("F", bound=Any)
@@ -19,7 +19,11 @@ F = TypeVar("F", bound=Any)
 
 def _dir(f: F) -> F:
     return click.option(
-        "--lab-dir", type=click.Path(path_type=Path), default=DEFAULT_LAB_DIR, show_default=True
+        "--lab-dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_LAB_DIR_NAME,
+        envvar=LAB_DIR_ENV,
+        show_default=True,
     )(f)
 
 

@@ -10,7 +10,17 @@ from pathlib import Path
 
 from cozyplan.errors import CozyplanError
 
-DEFAULT_LAB_DIR = Path(os.environ.get("COZYPLAN_LAB_DIR", ".lab"))
+#: the lab directory when none is given: ``$COZYPLAN_LAB_DIR``, else ``.lab``
+LAB_DIR_ENV = "COZYPLAN_LAB_DIR"
+DEFAULT_LAB_DIR_NAME = ".lab"
+
+
+def default_lab_dir() -> Path:
+    """Read when asked, not at import: a command forked from the command server has its own
+    environment."""
+    return Path(os.environ.get(LAB_DIR_ENV) or DEFAULT_LAB_DIR_NAME)
+
+
 #: the simulated world in a lab directory (``LabWorld`` keeps it)
 WORLD_FILE = "world.json"
 

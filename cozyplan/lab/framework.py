@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import hashlib
+import importlib
 import ipaddress
 import json
 import os
@@ -337,19 +338,29 @@ class Simulator(abc.ABC):
 
     #: also the provider name whose settings ``provider_settings`` returns
     name: ClassVar[str]
+    #: the modules of this simulator's servers, imported when it first needs one
+    server_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, world: LabWorld) -> None:
         self.world = world
 
-    @classmethod  # noqa: B027 - optional hook
+    @classmethod
+    def serves(cls, data: dict[str, Any]) -> bool:
+        """Whether a world whose namespace ``name`` is ``data`` has something to serve."""
+        return False
+
+    @classmethod
     def preload(cls, data: dict[str, Any]) -> None:
         """Import now what ``start`` will need for a world whose namespace ``name`` is ``data``.
 
         Simulators import their servers (gRPC, aiohttp, asyncssh) when they first need one, so
         a lab with no Kubernetes cluster never loads the API server; a lab on standby (see
         ``SubprocessLab``) calls this before it may open its directory, to have the imports
-        done by then.
+        done by then. A warm command server imports every ``server_modules``.
         """
+        if cls.serves(data):
+            for module in cls.server_modules:
+                importlib.import_module(module)
 
     @abc.abstractmethod
     async def start(self) -> None:

@@ -31,13 +31,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cozyplan.lab import DEFAULT_LAB_DIR, WORLD_FILE, LabError
+from cozyplan.lab import WORLD_FILE, LabError, default_lab_dir
+from cozyplan.server.spawn import popen_module
 
 if TYPE_CHECKING:
     from cozyplan.lab.framework import Simulator
 
 __all__ = [
-    "DEFAULT_LAB_DIR",
     "InProcessLab",
     "LabClient",
     "LabHandle",
@@ -260,10 +260,7 @@ class SubprocessLab:
         self.time_scale = time_scale
         self.dir = directory
         self._going = not standby
-        cmd = [
-            sys.executable,
-            "-m",
-            "cozyplan.lab.runtime",
+        args = [
             "--dir",
             str(directory.absolute()),
             "--time-scale",
@@ -273,9 +270,8 @@ class SubprocessLab:
             "--for-command",
             *(["--standby"] if standby else []),
         ]
-        self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
-        )
+        # an interpreter of its own; forked instead in a command of the warm command server
+        self._proc = popen_module("cozyplan.lab.runtime", args)
         self._client: LabClient | None = None
 
     def go(self) -> None:
@@ -680,7 +676,7 @@ def start_lab(handle: LabHandle) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cozyplan.lab.runtime")
-    parser.add_argument("--dir", type=Path, default=DEFAULT_LAB_DIR)
+    parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--options", default="{}")
     parser.add_argument(
@@ -690,6 +686,7 @@ def main(argv: list[str] | None = None) -> None:
         "--standby", action="store_true", help="with --for-command: wait for 'go' on stdin"
     )
     args = parser.parse_args(argv)
+    args.dir = args.dir or default_lab_dir()
     if args.for_command:
         serve_for_command(args.dir, args.time_scale, json.loads(args.options), standby=args.standby)
     serve_forever(args.dir, args.time_scale, json.loads(args.options))

@@ -34,6 +34,7 @@ class CapmoxProviderConfig(KubernetesConfig):
 
 class CapmoxProvider(KubernetesBackedProvider[CapmoxProviderConfig]):
     name = "capmox"
+    lazy_modules = ("cozyplan_capmox.validate",)
     config_model = CapmoxProviderConfig
     resource_types: ClassVar[list[type[Resource[Any, Any]]]] = []
 

@@ -63,6 +63,7 @@ class KubernetesBackedProvider(Provider[KubeConfigT]):
 
 class CozystackProvider(KubernetesBackedProvider[CozystackProviderConfig]):
     name = "cozystack"
+    lazy_modules = ("cozyplan_cozystack.validate",)
     config_model = CozystackProviderConfig
     resource_types: ClassVar[list[type[Resource[Any, Any]]]] = []
 

@@ -13,6 +13,7 @@ from cozyplan_host.ssh import HostConnection
 
 class HostProvider(Provider[HostProviderConfig]):
     name = "host"
+    lazy_modules = ("asyncssh",)
     config_model = HostProviderConfig
     resource_types: ClassVar[Sequence[type[Resource[Any, Any]]]] = ()  # filled in __init__.py
 

@@ -20,5 +20,6 @@ class TalosConfig(SpecModel):
 
 class TalosProvider(Provider[TalosConfig]):
     name = "talos"
+    lazy_modules = ("cozyplan_talos.client",)
     config_model = TalosConfig
     resource_types: ClassVar[list[type[Resource[Any, Any]]]] = []

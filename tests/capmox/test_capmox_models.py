@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from cozyplan import registry
-from cozyplan.cli import main as cli_main
+from cozyplan.cli.app import main as cli_main
 from cozyplan_capmox import objects, privileges
 from cozyplan_capmox.models import AclEntry, ClusterModel, CredentialsModel, CsiModel
 from cozyplan_capmox.resources.cluster import ProxmoxClusterResource

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cozyplan.cli import main
+from cozyplan.cli.app import main
 
 SPEC = """\
 version: 1

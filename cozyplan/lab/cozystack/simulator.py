@@ -33,6 +33,7 @@ DEFAULT_FAULT = "context deadline exceeded"
 
 class CozystackSimulator(Simulator):
     name: ClassVar[str] = "cozystack"
+    server_modules = ("cozyplan.lab.cozystack.loop",)
 
     def __init__(self, world: LabWorld) -> None:
         super().__init__(world)
@@ -42,9 +43,8 @@ class CozystackSimulator(Simulator):
         self._watcher: asyncio.Task[None] | None = None
 
     @classmethod
-    def preload(cls, data: dict[str, Any]) -> None:
-        if data.get("clusters"):
-            import cozyplan.lab.cozystack.loop  # noqa: F401
+    def serves(cls, data: dict[str, Any]) -> bool:
+        return bool(data.get("clusters"))
 
     async def start(self) -> None:
         wanted = self.world.option("cozystack", "fail_release")

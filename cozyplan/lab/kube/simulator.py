@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 class KubeSimulator(Simulator):
     name: ClassVar[str] = "kubernetes"
+    server_modules = ("cozyplan.lab.kube.cluster",)
 
     def __init__(self, world: LabWorld) -> None:
         super().__init__(world)
@@ -28,9 +29,8 @@ class KubeSimulator(Simulator):
         self.clusters: dict[str, KubeCluster] = {}
 
     @classmethod
-    def preload(cls, data: dict[str, Any]) -> None:
-        if data.get("clusters"):
-            import cozyplan.lab.kube.cluster  # noqa: F401
+    def serves(cls, data: dict[str, Any]) -> bool:
+        return bool(data.get("clusters"))
 
     async def start(self) -> None:
         self.world.subscribe("talos.bootstrapped", self._on_bootstrapped)

@@ -53,6 +53,7 @@ def _key_pair(path: Path) -> bytes:
 
 class HostSimulator(Simulator):
     name = "host"
+    server_modules = ("cozyplan.lab.sshhost.server",)
 
     def __init__(self, world: LabWorld) -> None:
         super().__init__(world)
@@ -73,9 +74,8 @@ class HostSimulator(Simulator):
         self._servers: dict[tuple[str, int], Any] = {}
 
     @classmethod
-    def preload(cls, data: dict[str, Any]) -> None:
-        if any(host.get("ports") for host in (data.get("hosts") or {}).values()):
-            import cozyplan.lab.sshhost.server  # noqa: F401
+    def serves(cls, data: dict[str, Any]) -> bool:
+        return any(host.get("ports") for host in (data.get("hosts") or {}).values())
 
     async def start(self) -> None:
         for name, info in list(self.data["hosts"].items()):

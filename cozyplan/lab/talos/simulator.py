@@ -34,6 +34,7 @@ def valid_host(host: str) -> bool:
 
 class TalosSimulator(Simulator):
     name = "talos"
+    server_modules = ("cozyplan.lab.talos.node",)
 
     def __init__(self, world: Any) -> None:
         super().__init__(world)
@@ -43,9 +44,8 @@ class TalosSimulator(Simulator):
         self._joining: dict[str, asyncio.Task[None]] = {}
 
     @classmethod
-    def preload(cls, data: dict[str, Any]) -> None:
-        if data.get("nodes"):
-            import cozyplan.lab.talos.node  # noqa: F401
+    def serves(cls, data: dict[str, Any]) -> bool:
+        return bool(data.get("nodes"))
 
     def _node(self, ip: str, **defaults: Any) -> SimNode:
         node = self.nodes.get(ip)

@@ -1,0 +1,60 @@
+"""The command server: a warm process that runs cozyplan commands without their start-up cost.
+
+A cold ``cozyplan plan`` spends most of its CPU importing (pydantic, networkx and every
+provider's client library: kubernetes, asyncssh, grpclib, requests) before it reads anything.
+``cozyplan server start`` starts one process per user and Python environment that has imported
+all of that once (and the lab's simulators, and CozyStack's upstream data). Each command then
+connects to it over a Unix socket (``client``), hands over its stdin, stdout and stderr
+(``SCM_RIGHTS``), its arguments, environment, working directory and umask, and the server
+forks a process that runs the command exactly as the command line would have (``child``): it
+writes straight to the terminal, reads prompts from it, and exits with the command's code. A
+forked ``--lab`` command forks its lab too, instead of starting an interpreter for it.
+
+Nothing changes without the server, and the client falls back to running the command itself
+whenever the server cannot take it (none running, ``COZYPLAN_SERVER=off``, another Python, or
+code changed since the server started: the server then exits, see ``fingerprint``). Module
+overview:
+
+- ``wire``: the messages (length-prefixed JSON, file descriptors passed with the request);
+- ``client``: the ``cozyplan`` side, standard library only, so that it costs nothing;
+- ``daemon``: the server's loop (accept, fork, forward signals, report exit statuses);
+- ``child``: turning a forked copy of the server into the command's process;
+- ``warm``: what the server imports and reads ahead;
+- ``fingerprint``: the code the server runs, to refuse commands once it changed;
+- ``spawn``: a Popen-like child that is forked from a warm process instead of exec'd.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+#: ``off`` (or ``0``/``no``/``false``): never use a server, not even a running one
+ENV_SWITCH = "COZYPLAN_SERVER"
+#: the directory of the socket (default: ``$XDG_RUNTIME_DIR/cozyplan`` or a per-user temp dir)
+ENV_DIR = "COZYPLAN_SERVER_DIR"
+OFF = frozenset({"0", "off", "no", "false"})
+
+
+def disabled() -> bool:
+    return os.environ.get(ENV_SWITCH, "").strip().lower() in OFF
+
+
+def server_dir() -> Path:
+    explicit = os.environ.get(ENV_DIR)
+    if explicit:
+        return Path(explicit)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        return Path(runtime) / "cozyplan"
+    return Path(tempfile.gettempdir()) / f"cozyplan-{os.getuid()}"
+
+
+def socket_path() -> Path:
+    """The socket of this Python environment's server: one per interpreter and prefix, so a
+    virtualenv never reaches a server that imported another environment's packages."""
+    tag = hashlib.sha256(f"{sys.executable}\0{sys.prefix}".encode()).hexdigest()[:12]
+    return server_dir() / f"server-{tag}.sock"

@@ -1,0 +1,148 @@
+"""The ``cozyplan`` side of the command server: hand the command over, or say it cannot be.
+
+Standard library only, and nothing imported that the fallback would not need anyway: a command
+that finds no server pays one failed ``connect`` (microseconds).
+
+Once the server has answered with the pid of the process that runs the command, that process
+*is* the command: this one only relays what the terminal sends it (Ctrl-C, ``kill``) and leaves
+with the command's exit status, or dies of the same signal. If this process is killed outright,
+the server kills the command (the connection closes), as killing a cold ``cozyplan`` would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from cozyplan import __version__
+from cozyplan.server import disabled, socket_path, wire
+
+#: what the terminal or a ``kill`` sends the command; the server passes these on
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+#: commands the server never runs: they manage the server itself
+LOCAL_ONLY = frozenset({"server"})
+
+
+def run_via_server(argv: list[str]) -> int | None:
+    """Run ``cozyplan ARGV`` in the command server; its exit status, or None when no server
+    took it (then nothing was run, and the caller runs it in this process)."""
+    if disabled() or (argv and argv[0] in LOCAL_ONLY):
+        return None
+    sock = connect()
+    if sock is None:
+        return None
+    with sock:
+        fds = _stdio_fds()
+        if fds is None:  # a closed standard stream: nothing to hand over faithfully
+            return None
+        try:
+            wire.send(sock, request(argv), fds)
+        except OSError:  # the server went away before it had the whole request: nothing ran
+            return None
+        try:
+            reply = wire.recv(sock)
+        except (OSError, wire.WireError):
+            reply = None
+        if reply is None:
+            print(
+                "cozyplan: the command server closed the connection without answering; the "
+                "command may or may not have started. Check with 'cozyplan plan', or run with "
+                "COZYPLAN_SERVER=off.",
+                file=sys.stderr,
+            )
+            return 1
+        answer = reply[0]
+        if "pid" not in answer:
+            if answer.get("refused") == "stale":
+                _restart_in_background()
+            return None
+        return _follow(sock)
+
+
+def connect() -> socket.socket | None:
+    """A connection to this environment's server, or None when there is none (or it is not
+    ours: a socket that another user could have put there is never spoken to)."""
+    path = socket_path()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+        if wire.peer_uid(sock) != os.getuid():
+            raise OSError(f"{path} is served by another user")
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def request(argv: list[str]) -> dict[str, Any]:
+    """What the server needs to run the command as this process would have."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return {
+        "op": "run",
+        "argv": argv,
+        "cwd": os.getcwd(),
+        "env": dict(os.environ),
+        "umask": umask,
+        "version": __version__,
+        "executable": sys.executable,
+        # sys.path[0] is this script's directory (or the working directory for ``-m``): the
+        # server runs with none (``-P``)
+        "path": sys.path[1:],
+        "stdio": [
+            {"encoding": stream.encoding, "errors": stream.errors}
+            for stream in (sys.stdin, sys.stdout, sys.stderr)
+        ],
+    }
+
+
+def _stdio_fds() -> list[int] | None:
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            return None
+    return [0, 1, 2]
+
+
+def _follow(sock: socket.socket) -> int:
+    """Relay signals to the command until the server reports how it ended."""
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(OSError):  # the server is gone: the next recv says so
+            wire.send(sock, {"signal": signum})
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    while True:
+        try:
+            got = wire.recv(sock)
+        except (OSError, wire.WireError):
+            got = None
+        if got is None:
+            print(
+                "cozyplan: the command server went away while running the command",
+                file=sys.stderr,
+            )
+            return 1
+        message = got[0]
+        if "exit" in message:
+            return int(message["exit"])
+        if "signal" in message:  # the command died of a signal: so does this process
+            died_of = signal.Signals(int(message["signal"]))
+            signal.signal(died_of, signal.SIG_DFL)
+            os.kill(os.getpid(), died_of)
+            return 128 + died_of
+
+
+def _restart_in_background() -> None:
+    """The server exited because cozyplan's code changed under it: start a fresh one for the
+    next commands (this one runs in this process)."""
+    from cozyplan.server.control import start
+
+    with contextlib.suppress(OSError):
+        start(wait=False)
