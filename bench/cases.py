@@ -13,6 +13,8 @@ DEFAULT_SIZES: dict[str, tuple[int, ...]] = {
     "journal": (1000,),
     "startup": (1,),
     "cozystack": (1,),  # N is ignored: the main spec as it is
+    "startup-warm": (1,),
+    "cozystack-warm": (1,),
     "vm": (100, 300, 1000),  # the series shows whether the lab stays linear
     "vm-bg": (100, 1000),  # beside the in-process lab: at 100 its start-up shows, at 1000 not
 }
@@ -23,6 +25,8 @@ QUICK_SIZES: dict[str, tuple[int, ...]] = {
     "journal": (10,),
     "startup": (1,),
     "cozystack": (1,),
+    "startup-warm": (1,),
+    "cozystack-warm": (1,),
     "vm": (3,),
     "vm-bg": (3,),
 }
@@ -37,6 +41,8 @@ TERRAFORM_MAX_N: dict[str, int] = {
     "journal": 0,  # its Terraform counterpart is the chain's (the same HCL): measured once
     "startup": 1,
     "cozystack": 0,
+    "startup-warm": 0,
+    "cozystack-warm": 0,
     "vm": 0,
     "vm-bg": 0,
 }

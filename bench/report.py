@@ -52,6 +52,23 @@ TARGETS = (
     Target("cozyplan --version <= 0.1 s", "startup", 1, "version", 0.1),
     Target("validate of a one-resource spec <= 0.2 s", "startup", 1, "validate", 0.2),
     Target("no-op plan --lab of the main spec <= 0.6 s", "cozystack", 1, "plan", 0.6),
+    Target(
+        "... with the command server (cozyplan server start) <= 0.6 s",
+        "cozystack-warm",
+        1,
+        "plan",
+        0.6,
+    ),
+    Target(
+        "cozyplan --version with the command server <= 0.1 s", "startup-warm", 1, "version", 0.1
+    ),
+    Target(
+        "validate of a one-resource spec with the command server <= 0.2 s",
+        "startup-warm",
+        1,
+        "validate",
+        0.2,
+    ),
     Target("1000 proxmox_vm apply on the lab (scale 0.01) <= 35 s", "vm", 1000, "apply", 35.0),
     Target("1000 proxmox_vm no-op plan on the lab <= 1.5 s", "vm", 1000, "plan", 1.5),
 )

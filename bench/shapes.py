@@ -10,6 +10,8 @@
   no-op ``plan --lab`` (cozyplan only).
 - ``vm`` / ``vm-bg``: N ``proxmox_vm`` cloned from one template on the lab at time scale
   0.01, in-process / in a background lab (``lab up``); cozyplan only.
+- ``startup-warm`` / ``cozystack-warm``: ``startup`` and ``cozystack`` with a command server
+  (``cozyplan server start`` first, ``server stop`` last): every command is forked from it.
 
 cozyplan uses ``null_resource`` / ``local_command``; Terraform uses the built-in
 ``terraform_data`` (no provider download) and a ``local-exec`` provisioner.
@@ -163,6 +165,23 @@ SHAPES: dict[str, Shape] = {
             cozystack_yaml,
             None,
             lab="in-process",
+        ),
+        Shape(
+            "startup-warm",
+            "`--version` and `validate` with the command server",
+            ("server-start", "version", "validate"),
+            fanout_yaml,
+            None,
+            teardown=("server-stop",),
+        ),
+        Shape(
+            "cozystack-warm",
+            "the main spec on the in-process lab, with the command server",
+            ("server-start", "apply", "plan"),
+            cozystack_yaml,
+            None,
+            lab="in-process",
+            teardown=("server-stop",),
         ),
         Shape(
             "vm",

@@ -28,6 +28,8 @@ EXPECTED_EXIT = {
     "validate": 0,
     "lab-up": 0,
     "lab-down": 0,
+    "server-start": 0,
+    "server-stop": 0,
 }
 #: steps whose figure is the fixed cost of a command: repeated like the no-op plan
 REPEATED_STEPS = ("plan", "version", "validate")
@@ -99,6 +101,8 @@ class Cozyplan:
             return [*self.argv, "lab", "up", *lab_dir, "--time-scale", str(VM_TIME_SCALE)]
         if step == "lab-down":
             return [*self.argv, "lab", "down", *lab_dir]
+        if step in ("server-start", "server-stop"):
+            return [*self.argv, "server", step.removeprefix("server-")]
         if step == "apply":
             return [
                 *self.argv,
@@ -125,7 +129,14 @@ class Cozyplan:
 
     def env(self, workdir: Path) -> dict[str, str]:
         path = [str(REPO), str(workdir / "entry-points"), os.environ.get("PYTHONPATH", "")]
-        return {**_base_env(), "PYTHONPATH": os.pathsep.join(p for p in path if p)}
+        return {
+            **_base_env(),
+            "PYTHONPATH": os.pathsep.join(p for p in path if p),
+            # the command server of this work dir only: started by the ``-warm`` shapes, absent
+            # (one failed connect) for the others, whatever server the user runs
+            "COZYPLAN_SERVER_DIR": str(workdir / "server"),
+            "COZYPLAN_SERVER": "on",
+        }
 
 
 @dataclass

@@ -69,7 +69,7 @@ def connect() -> socket.socket | None:
     path = socket_path()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(path))
+        sock.connect(path)
         if wire.peer_uid(sock) != os.getuid():
             raise OSError(f"{path} is served by another user")
     except OSError:

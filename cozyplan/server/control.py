@@ -16,15 +16,15 @@ START_TIMEOUT = 60.0
 
 
 def log_path(path: Path | None = None) -> Path:
-    sock = path or socket_path()
+    sock = path or Path(socket_path())
     return sock.with_name(sock.stem + ".log")
 
 
 def start(*, idle_timeout: float = DEFAULT_IDLE_TIMEOUT, wait: bool = True) -> dict[str, Any]:
     """Start this environment's server in the background; with ``wait``, return once it
     answers (its status). Raises ServerError if one already runs or it fails to start."""
-    path = socket_path()
-    directory = server_dir()
+    path = Path(socket_path())
+    directory = Path(server_dir())
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _check_private(directory)
     running = request({"op": "status"})
