@@ -30,15 +30,20 @@ import os
 import sys
 import zlib
 
-#: ``off`` (or ``0``/``no``/``false``): never use a server, not even a running one
+#: ``off`` (or ``0``/``no``/``false``): never use a server, not even a running one;
+#: ``auto``: start one in the background when none runs (this command runs on its own)
 ENV_SWITCH = "COZYPLAN_SERVER"
 #: the directory of the socket (default: ``$XDG_RUNTIME_DIR/cozyplan`` or a per-user temp dir)
 ENV_DIR = "COZYPLAN_SERVER_DIR"
 OFF = frozenset({"0", "off", "no", "false"})
 
 
-def disabled() -> bool:
-    return os.environ.get(ENV_SWITCH, "").strip().lower() in OFF
+def mode() -> str:
+    """``off``, ``auto`` or ``on`` (use a running server, start none): ``$COZYPLAN_SERVER``."""
+    value = os.environ.get(ENV_SWITCH, "").strip().lower()
+    if value in OFF:
+        return "off"
+    return "auto" if value == "auto" else "on"
 
 
 # Paths are strings here: the client imports this module on every command, and pathlib,

@@ -16,10 +16,11 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
 from cozyplan import __version__
-from cozyplan.server import disabled, socket_path, wire
+from cozyplan.server import mode, socket_path, wire
 
 #: what the terminal or a ``kill`` sends the command; the server passes these on
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -30,10 +31,13 @@ LOCAL_ONLY = frozenset({"server"})
 def run_via_server(argv: list[str]) -> int | None:
     """Run ``cozyplan ARGV`` in the command server; its exit status, or None when no server
     took it (then nothing was run, and the caller runs it in this process)."""
-    if disabled() or (argv and argv[0] in LOCAL_ONLY):
+    wanted = mode()
+    if wanted == "off" or (argv and argv[0] in LOCAL_ONLY):
         return None
     sock = connect()
     if sock is None:
+        if wanted == "auto":
+            start_in_background()
         return None
     with sock:
         fds = _stdio_fds()
@@ -57,10 +61,10 @@ def run_via_server(argv: list[str]) -> int | None:
             return 1
         answer = reply[0]
         if "pid" not in answer:
-            if answer.get("refused") == "stale":
-                _restart_in_background()
+            if answer.get("refused") == "stale":  # it exits: a fresh one for the next commands
+                start_in_background()
             return None
-        return _follow(sock)
+        return _follow(sock, int(answer["pid"]))
 
 
 def connect() -> socket.socket | None:
@@ -109,7 +113,7 @@ def _stdio_fds() -> list[int] | None:
     return [0, 1, 2]
 
 
-def _follow(sock: socket.socket) -> int:
+def _follow(sock: socket.socket, pid: int) -> int:
     """Relay signals to the command until the server reports how it ended."""
 
     def forward(signum: int, _frame: object) -> None:
@@ -123,9 +127,11 @@ def _follow(sock: socket.socket) -> int:
             got = wire.recv(sock)
         except (OSError, wire.WireError):
             got = None
-        if got is None:
+        if got is None:  # the server died; the command runs on, and writes to our streams
+            _outlive(pid)
             print(
-                "cozyplan: the command server went away while running the command",
+                f"cozyplan: the command server died while running this command (pid {pid}); "
+                "the command has ended, its exit status is unknown",
                 file=sys.stderr,
             )
             return 1
@@ -139,10 +145,21 @@ def _follow(sock: socket.socket) -> int:
             return 128 + died_of
 
 
-def _restart_in_background() -> None:
-    """The server exited because cozyplan's code changed under it: start a fresh one for the
-    next commands (this one runs in this process)."""
-    from cozyplan.server.control import start
+def _outlive(pid: int) -> None:
+    """Wait until process ``pid`` (not our child: we cannot reap it) has ended."""
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # the pid was reused by another user's process
+            return
+        time.sleep(0.05)
 
-    with contextlib.suppress(OSError):
+
+def start_in_background() -> None:
+    """Start a server for the next commands (this one runs in this process)."""
+    from cozyplan.server.control import ServerError, start
+
+    with contextlib.suppress(OSError, ServerError):
         start(wait=False)

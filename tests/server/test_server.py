@@ -281,3 +281,51 @@ def test_changed_code_is_refused(tmp_path: Path) -> None:
     assert server._refusal(request, [0, 1, 2]) == "stale"
     assert server._refusal({**request, "path": ["/elsewhere"]}, [0, 1, 2]) == "environment"
     server.close()
+
+
+def test_auto_starts_a_server_for_the_next_commands(tmp_path: Path) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="czs-", dir="/tmp"))
+    env = Env(directory)
+    (tmp_path / "cozyplan.yaml").write_text(SPEC)
+    try:
+        first = env.cozyplan("plan", cwd=tmp_path, env={"COZYPLAN_SERVER": "auto"})
+        assert first.returncode == 0 and "2 to add" in first.stdout  # run on its own
+        wait_for(lambda: env.status() is not None)
+        second = env.cozyplan("plan", cwd=tmp_path, env={"COZYPLAN_SERVER": "auto"})
+        assert second.stdout == first.stdout
+        status = env.status()
+        assert status is not None and status["served"] == 1
+    finally:
+        env.cozyplan("server", "stop", cwd=tmp_path)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_commands_at_once(server: Env, tmp_path: Path) -> None:
+    (tmp_path / "cozyplan.yaml").write_text(SPEC)
+    procs = [
+        # a state each: plans of one state would queue on its lock
+        server.spawn("plan", "--detailed-exitcode", "--state", f"s{i}.json", cwd=tmp_path)
+        for i in range(4)
+    ]
+    done = [p.communicate(timeout=60) for p in procs]
+    outs = [out for out, _ in done]
+    assert [p.returncode for p in procs] == [2, 2, 2, 2], done
+    assert len(set(outs)) == 1
+    status = server.status()
+    assert status is not None and status["served"] == 4
+
+
+def test_a_dead_server_leaves_its_command_to_finish(server: Env, tmp_path: Path) -> None:
+    (tmp_path / "cozyplan.yaml").write_text(
+        'version: 1\nresources:\n  local_command.slow:\n    command: "sleep 1 && echo done > out"\n'
+    )
+    proc = server.spawn("apply", "--auto-approve", cwd=tmp_path)
+    wait_for(lambda: (server.status() or {}).get("running") == 1)
+    status = server.status()
+    assert status is not None
+    os.kill(int(status["pid"]), signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    # the client waited for the command, which finished its work and wrote its output
+    assert (tmp_path / "out").read_text() == "done\n"
+    assert "Apply complete!" in out
+    assert proc.returncode == 1 and "exit status is unknown" in err
