@@ -10,6 +10,7 @@ DEFAULT_SIZES: dict[str, tuple[int, ...]] = {
     "chain": (1000,),
     "fanout": (1, 1000, 10000),  # N=1: the fixed cost of one invocation
     "sleep": (100,),
+    "sleep-warm": (100,),
     "journal": (1000,),
     "startup": (1,),
     "cozystack": (1,),  # N is ignored: the main spec as it is
@@ -22,6 +23,7 @@ QUICK_SIZES: dict[str, tuple[int, ...]] = {
     "chain": (10,),
     "fanout": (20,),
     "sleep": (5,),
+    "sleep-warm": (5,),
     "journal": (10,),
     "startup": (1,),
     "cozystack": (1,),
@@ -38,6 +40,7 @@ TERRAFORM_MAX_N: dict[str, int] = {
     "chain": 1000,
     "fanout": 1000,
     "sleep": 1000,
+    "sleep-warm": 0,
     "journal": 0,  # its Terraform counterpart is the chain's (the same HCL): measured once
     "startup": 1,
     "cozystack": 0,
@@ -86,7 +89,7 @@ def parse_sizes(values: list[str], shapes: list[str]) -> dict[str, tuple[int, ..
 
 def parallelisms(shape: str, n: int, quick: bool) -> tuple[int, ...]:
     """The sleep shape measures the walker: at the default 10 and with one slot per command."""
-    if shape != "sleep":
+    if shape not in ("sleep", "sleep-warm"):
         return (DEFAULT_PARALLELISM,)
     if quick:
         return (n,)

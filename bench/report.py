@@ -48,6 +48,15 @@ TARGETS = (
         parallelism=100,
         sleep_s=1.0,
     ),
+    Target(
+        "... with the command server (cozyplan server start)",
+        "sleep-warm",
+        100,
+        "apply",
+        1.1,
+        parallelism=100,
+        sleep_s=1.0,
+    ),
     # issue 13
     Target("cozyplan --version <= 0.1 s", "startup", 1, "version", 0.1),
     Target("validate of a one-resource spec <= 0.2 s", "startup", 1, "validate", 0.2),

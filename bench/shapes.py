@@ -10,8 +10,9 @@
   no-op ``plan --lab`` (cozyplan only).
 - ``vm`` / ``vm-bg``: N ``proxmox_vm`` cloned from one template on the lab at time scale
   0.01, in-process / in a background lab (``lab up``); cozyplan only.
-- ``startup-warm`` / ``cozystack-warm``: ``startup`` and ``cozystack`` with a command server
-  (``cozyplan server start`` first, ``server stop`` last): every command is forked from it.
+- ``startup-warm`` / ``cozystack-warm`` / ``sleep-warm``: ``startup``, ``cozystack`` and
+  ``sleep`` with a command server (``cozyplan server start`` first, ``server stop`` last):
+  every command is forked from it.
 
 cozyplan uses ``null_resource`` / ``local_command``; Terraform uses the built-in
 ``terraform_data`` (no provider download) and a ``local-exec`` provisioner.
@@ -171,6 +172,14 @@ SHAPES: dict[str, Shape] = {
             "`--version` and `validate` with the command server",
             ("server-start", "version", "validate"),
             fanout_yaml,
+            None,
+            teardown=("server-stop",),
+        ),
+        Shape(
+            "sleep-warm",
+            "N independent `sleep S` commands, with the command server",
+            ("server-start", "apply"),
+            sleep_yaml,
             None,
             teardown=("server-stop",),
         ),

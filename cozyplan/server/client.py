@@ -43,10 +43,14 @@ def run_via_server(argv: list[str]) -> int | None:
         fds = _stdio_fds()
         if fds is None:  # a closed standard stream: nothing to hand over faithfully
             return None
+        # from here on the terminal's signals are the command's: passed on (if they come
+        # before the server has forked, the server reads them right after)
+        caught: list[int] = []
+        _relay_signals(sock, caught)
         try:
             wire.send(sock, request(argv), fds)
         except OSError:  # the server went away before it had the whole request: nothing ran
-            return None
+            return _refused(caught)
         try:
             reply = wire.recv(sock)
         except (OSError, wire.WireError):
@@ -63,8 +67,18 @@ def run_via_server(argv: list[str]) -> int | None:
         if "pid" not in answer:
             if answer.get("refused") == "stale":  # it exits: a fresh one for the next commands
                 start_in_background()
-            return None
+            return _refused(caught)
         return _follow(sock, int(answer["pid"]))
+
+
+def _refused(caught: list[int]) -> int | None:
+    """The server did not take the command: this process runs it, unless it was interrupted
+    meanwhile (then it stops, as the command would have at once)."""
+    for sig in FORWARDED:
+        signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+    if caught:
+        return 128 + caught[0]
+    return None
 
 
 def connect() -> socket.socket | None:
@@ -113,15 +127,18 @@ def _stdio_fds() -> list[int] | None:
     return [0, 1, 2]
 
 
-def _follow(sock: socket.socket, pid: int) -> int:
-    """Relay signals to the command until the server reports how it ended."""
-
+def _relay_signals(sock: socket.socket, caught: list[int]) -> None:
     def forward(signum: int, _frame: object) -> None:
+        caught.append(signum)
         with contextlib.suppress(OSError):  # the server is gone: the next recv says so
             wire.send(sock, {"signal": signum})
 
     for sig in FORWARDED:
         signal.signal(sig, forward)
+
+
+def _follow(sock: socket.socket, pid: int) -> int:
+    """Wait until the server reports how the command ended (signals are relayed meanwhile)."""
     while True:
         try:
             got = wire.recv(sock)

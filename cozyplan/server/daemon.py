@@ -229,11 +229,19 @@ class Server:
                 from cozyplan.server.child import become_command
 
                 become_command(message, fds)
+            except SystemExit as exc:  # run_local exits normally under a profiler or tracer
+                import atexit
+
+                atexit._run_exitfuncs()
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
             except BaseException:
                 import traceback
 
                 traceback.print_exc()
             finally:
+                with contextlib.suppress(Exception):
+                    sys.stdout.flush()
+                    sys.stderr.flush()
                 os._exit(code)
         _close_fds(fds)
         self.served += 1
