@@ -60,9 +60,15 @@ def server_dir() -> str:
     return os.path.join(os.environ.get("TMPDIR") or "/tmp", f"cozyplan-{os.getuid()}")
 
 
+def interpreter() -> str:
+    """This process's interpreter, whichever link started it (``python``, ``python3.11``, a
+    console script's shebang): a virtualenv stays apart by its ``sys.prefix``."""
+    return os.path.realpath(sys.executable)
+
+
 def socket_path() -> str:
     """The socket of this Python environment's server: one per interpreter and prefix, so a
     virtualenv never reaches a server that imported another environment's packages (and the
     server checks the client's interpreter and ``sys.path`` besides)."""
-    tag = zlib.crc32(f"{sys.executable}\0{sys.prefix}".encode())
+    tag = zlib.crc32(f"{interpreter()}\0{sys.prefix}".encode())
     return os.path.join(server_dir(), f"server-{tag:08x}.sock")

@@ -39,7 +39,7 @@ from typing import Any
 
 from cozyplan import __version__
 from cozyplan.errors import CozyplanError
-from cozyplan.server import fingerprint, wire
+from cozyplan.server import fingerprint, interpreter, wire
 
 DEFAULT_IDLE_TIMEOUT = 3 * 3600.0
 #: the only signals a client may have passed on to its command
@@ -210,7 +210,7 @@ class Server:
             return "no stdio"
         if (
             message.get("version") != __version__
-            or message.get("executable") != sys.executable
+            or message.get("executable") != interpreter()
             or message.get("path") != sys.path
         ):
             return "environment"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from cozyplan.server import ENV_DIR, control, fingerprint
+from cozyplan.server import ENV_DIR, control, fingerprint, interpreter
 from cozyplan.server.daemon import Server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -270,7 +270,7 @@ def test_changed_code_is_refused(tmp_path: Path) -> None:
     server._stamps = fingerprint.take([package])
     request = {
         "version": __import__("cozyplan").__version__,
-        "executable": sys.executable,
+        "executable": interpreter(),
         "path": sys.path,
     }
     assert server._refusal(request, [0, 1, 2]) in (None, "threads")  # pytest may run threads
