@@ -16,8 +16,9 @@ from click.testing import CliRunner, Result
 from cozyplan.cli.app import main
 
 # a command server the developer started must not run the tests' commands (tests/server starts
-# its own and turns this off for its commands)
-os.environ["COZYPLAN_SERVER"] = "off"
+# its own and turns this off for its commands, and runs tests/lab through it)
+if not os.environ.get("COZYPLAN_TEST_THROUGH_SERVER"):
+    os.environ["COZYPLAN_SERVER"] = "off"
 
 
 @dataclass

@@ -329,3 +329,19 @@ def test_a_dead_server_leaves_its_command_to_finish(server: Env, tmp_path: Path)
     assert (tmp_path / "out").read_text() == "done\n"
     assert "Apply complete!" in out
     assert proc.returncode == 1 and "exit status is unknown" in err
+
+
+def test_the_lab_tests_pass_through_the_server(server: Env) -> None:
+    """Every ``cozyplan`` the lab tests start as a subprocess (apply, plan, refresh, lab up,
+    drift...) runs in the server: they pass as they do without it."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/lab"],
+        cwd=REPO,
+        env={**server.vars, "COZYPLAN_TEST_THROUGH_SERVER": "1", "COZYPLAN_SERVER": "on"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    status = server.status()
+    assert status is not None and status["served"] > 20 and status["refused"] == 0
