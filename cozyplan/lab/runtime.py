@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cozyplan.lab import WORLD_FILE, LabError, default_lab_dir
+from cozyplan.pids import pid_alive
 from cozyplan.server.spawn import popen_module
 
 if TYPE_CHECKING:
@@ -427,34 +428,13 @@ def serve_for_command(
 
 
 # -- background process -------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
-    # a lab this process started and that has exited is a zombie until reaped, and a zombie
-    # still answers kill(0): reap it first (ChildProcessError: not our child)
-    with contextlib.suppress(ChildProcessError, OSError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a background lab is not our child: once it exits it is a zombie until its adoptive parent
-    # (init, or a container's first process) reaps it, which can take seconds
-    with contextlib.suppress(OSError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat[stat.rindex(")") + 2 :].startswith("Z"):
-            return False
-    return True
-
-
 def read_info(directory: Path) -> dict[str, Any] | None:
     path = directory / INFO_FILE
     try:
         info: dict[str, Any] = json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-    if not _pid_alive(int(info.get("pid", -1))):
+    if not pid_alive(int(info.get("pid", -1))):
         return None
     return info
 
@@ -639,9 +619,9 @@ def stop_background(directory: Path, wait: float = 30.0) -> bool:
     LabClient(info, directory).shutdown()
     pid = int(info["pid"])
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and _pid_alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.05)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         os.kill(pid, signal.SIGKILL)
     return True
 

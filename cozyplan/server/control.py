@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cozyplan.pids import pid_alive
 from cozyplan.server import server_dir, socket_path, wire
 from cozyplan.server.daemon import DEFAULT_IDLE_TIMEOUT, ServerError, _check_private
 
@@ -77,7 +78,7 @@ def stop(wait: float = 30.0) -> dict[str, Any] | None:
     request({"op": "stop"})
     pid = int(status["pid"])
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.02)
     return status
 
@@ -97,20 +98,6 @@ def request(message: dict[str, Any]) -> dict[str, Any] | None:
         except (OSError, wire.WireError):
             return None
     return got[0] if got else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie of ours (a server this process started) has exited
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 __all__ = ["ServerError", "log_path", "request", "start", "stop"]

@@ -98,6 +98,16 @@ def server() -> Iterator[Env]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def slow_apply(server: Env, directory: Path, command: str) -> subprocess.Popen[str]:
+    """``cozyplan apply`` of one ``local_command``, returned once the server runs it."""
+    (directory / "cozyplan.yaml").write_text(
+        f'version: 1\nresources:\n  local_command.slow:\n    command: "{command}"\n'
+    )
+    proc = server.spawn("apply", "--auto-approve", cwd=directory)
+    wait_for(lambda: (server.status() or {}).get("running") == 1)
+    return proc
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -147,11 +157,7 @@ def test_environment_working_directory_and_stdin_are_the_clients(
 
 
 def test_ctrl_c_reaches_the_command(server: Env, tmp_path: Path) -> None:
-    (tmp_path / "cozyplan.yaml").write_text(
-        'version: 1\nresources:\n  local_command.slow:\n    command: "sleep 3"\n'
-    )
-    proc = server.spawn("apply", "--auto-approve", cwd=tmp_path)
-    wait_for(lambda: (server.status() or {}).get("running") == 1)
+    proc = slow_apply(server, tmp_path, "sleep 3")
     time.sleep(0.5)  # in the apply
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -215,11 +221,7 @@ def test_a_lab_command_forks_its_lab(server: Env, tmp_path: Path) -> None:
 
 
 def test_stop_lets_a_running_command_finish(server: Env, tmp_path: Path) -> None:
-    (tmp_path / "cozyplan.yaml").write_text(
-        'version: 1\nresources:\n  local_command.slow:\n    command: "sleep 1 && echo done > out"\n'
-    )
-    proc = server.spawn("apply", "--auto-approve", cwd=tmp_path)
-    wait_for(lambda: (server.status() or {}).get("running") == 1)
+    proc = slow_apply(server, tmp_path, "sleep 1 && echo done > out")
     stopped = server.cozyplan("server", "stop", cwd=tmp_path)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     out, err = proc.communicate(timeout=60)
@@ -316,11 +318,7 @@ def test_commands_at_once(server: Env, tmp_path: Path) -> None:
 
 
 def test_a_dead_server_leaves_its_command_to_finish(server: Env, tmp_path: Path) -> None:
-    (tmp_path / "cozyplan.yaml").write_text(
-        'version: 1\nresources:\n  local_command.slow:\n    command: "sleep 1 && echo done > out"\n'
-    )
-    proc = server.spawn("apply", "--auto-approve", cwd=tmp_path)
-    wait_for(lambda: (server.status() or {}).get("running") == 1)
+    proc = slow_apply(server, tmp_path, "sleep 1 && echo done > out")
     status = server.status()
     assert status is not None
     os.kill(int(status["pid"]), signal.SIGKILL)
