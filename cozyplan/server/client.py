@@ -41,6 +41,10 @@ def run_via_server(argv: list[str]) -> int | None:
         return None
     with sock:
         fds = _stdio_fds()
+        try:
+            message = request(argv)
+        except OSError:  # e.g. the working directory was removed: the command says so itself
+            return None
         if fds is None:  # a closed standard stream: nothing to hand over faithfully
             return None
         # from here on the terminal's signals are the command's: passed on (if they come
@@ -48,7 +52,7 @@ def run_via_server(argv: list[str]) -> int | None:
         caught: list[int] = []
         _relay_signals(sock, caught)
         try:
-            wire.send(sock, request(argv), fds)
+            wire.send(sock, message, fds)
         except OSError:  # the server went away before it had the whole request: nothing ran
             return _refused(caught)
         try:
