@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
+from cozyplan import plainyaml
 from cozyplan.provider import PermanentError, Provider, Resource, Sensitive, SpecModel
 from cozyplan_kubernetes.api import Api
 from cozyplan_kubernetes.client import KubeClient, load_configuration
@@ -73,8 +72,10 @@ class KubernetesProvider(Provider[KubernetesConfig]):
             except OSError as exc:
                 raise PermanentError(f"kubeconfig {source}: {exc.strerror or exc}") from None
         try:
-            doc = YAML(typ="safe", pure=True).load(text)
-        except YAMLError:
+            # libyaml's YAML 1.1, as kubectl reads a kubeconfig (and ~10x faster than ruamel's
+            # pure-Python parser)
+            doc = plainyaml.load(text)
+        except plainyaml.YAMLError:
             raise PermanentError(f"kubeconfig {source} is not valid YAML") from None
         if not isinstance(doc, dict):
             raise PermanentError(f"kubeconfig {source} is not a kubeconfig document")
