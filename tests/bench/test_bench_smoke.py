@@ -50,9 +50,7 @@ def test_terraform_is_capped_unless_asked() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    "shape", sorted(s for s in SHAPES if s not in ("cozystack", "vm", "vm-bg"))
-)
+@pytest.mark.parametrize("shape", sorted(s for s, shape in SHAPES.items() if shape.terraform))
 def test_shapes_render_the_same_graph_for_both_tools(shape: str) -> None:
     n = 4
     spec = YAML(typ="safe").load(SHAPES[shape].cozyplan(n, 0.5))
@@ -162,3 +160,18 @@ def test_quick_run_writes_a_well_formed_result(tmp_path: Path) -> None:
     assert all(row["ratio"] is None and "terraform" not in row for row in doc["comparisons"])
     assert doc["targets"] == []  # the targets are for full sizes only
     assert "| shape" in out.stdout  # the table
+
+
+def test_warm_shapes_start_and_stop_their_own_server(tmp_path: Path) -> None:
+    from bench.tools import Cozyplan
+
+    tool = Cozyplan()
+    for name in ("startup-warm", "cozystack-warm", "sleep-warm"):
+        shape = SHAPES[name]
+        assert shape.steps[0] == "server-start" and shape.teardown == ("server-stop",)
+        assert shape.terraform is None
+        assert tool.command("server-start", tmp_path, 10, shape)[-2:] == ["server", "start"]
+    # every cozyplan step of the bench talks to the work dir's server only (absent for the
+    # cold shapes), never to one the user runs
+    env = tool.env(tmp_path)
+    assert env["COZYPLAN_SERVER_DIR"] == str(tmp_path / "server")
