@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import fcntl
 import functools
+import gc
 import json
 import os
 import secrets
@@ -408,12 +409,18 @@ def serve_for_command(
         # here is the lab's if the file is still the same once the lab owns the directory
         from cozyplan.lab.framework import WorldFile
 
+        # the imports and the world make ~85,000 containers that live as long as the lab: the
+        # cycle collector would scan them over and over, as they are made and then at every
+        # full collection while the lab serves, and free none of them (frozen, it does not)
+        gc.disable()
         try:
             world = WorldFile.read(directory / WORLD_FILE)
         except (OSError, ValueError):
             world = None  # the lab reports it when it opens the directory
         for cls in simulator_classes():
             cls.preload((world.data if world else {}).get(cls.name) or {})
+        gc.freeze()
+        gc.enable()
         if sys.stdin.buffer.readline() != b"go\n":  # the command ended before it needed a lab
             os._exit(0)
     runtime = LabRuntime(directory, time_scale=time_scale, options=options, preread=world)
