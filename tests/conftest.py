@@ -60,6 +60,19 @@ class Project:
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The parse cache of shipped data files (``cozyplan.datacache``) in a temp dir, never in
+    the home of whoever runs the tests (also for the commands they spawn)."""
+    old = os.environ.get("COZYPLAN_CACHE_DIR")
+    os.environ["COZYPLAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("parse-cache"))
+    yield
+    if old is None:
+        del os.environ["COZYPLAN_CACHE_DIR"]
+    else:
+        os.environ["COZYPLAN_CACHE_DIR"] = old
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     monkeypatch.setenv("NO_COLOR", "1")

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import fcntl
 import functools
+import gc
 import json
 import os
 import secrets
@@ -36,7 +37,7 @@ from cozyplan.pids import pid_alive
 from cozyplan.server.spawn import popen_module
 
 if TYPE_CHECKING:
-    from cozyplan.lab.framework import Simulator
+    from cozyplan.lab.framework import Simulator, WorldFile
 
 __all__ = [
     "InProcessLab",
@@ -83,12 +84,17 @@ class LabRuntime:
     """All simulators of one lab directory, in one event loop."""
 
     def __init__(
-        self, directory: Path, *, time_scale: float = 1.0, options: dict[str, Any] | None = None
+        self,
+        directory: Path,
+        *,
+        time_scale: float = 1.0,
+        options: dict[str, Any] | None = None,
+        preread: WorldFile | None = None,
     ) -> None:
         from cozyplan.lab.framework import LabWorld  # the lab's own process (or thread) only
 
         self.dir = directory
-        self.world = LabWorld(directory, time_scale=time_scale, options=options)
+        self.world = LabWorld(directory, time_scale=time_scale, options=options, preread=preread)
         self.simulators: list[Simulator] = []
         self._lock_fd: int | None = None
 
@@ -111,6 +117,9 @@ class LabRuntime:
                     f"(see 'cozyplan lab status --lab-dir {self.dir}')"
                 ) from None
         self._lock_fd = fd
+        # the world was read before the lock: the lab that owned the directory until now (a
+        # command's lab still stopping, say) may have written its world since
+        self.world.reload_if_replaced()
 
     def release(self) -> None:
         if self._lock_fd is not None:
@@ -390,18 +399,28 @@ def serve_for_command(
     # prints goes to stderr, as it did when the lab ran in the command's own process
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
+    world: WorldFile | None = None
     if standby:
         # the imports, most of a lab's start: the simulators, and what they will need for the
-        # world as it is (read, not opened: the directory may not even exist)
+        # world as it is (read, not opened: the directory may not even exist); the world read
+        # here is the lab's if the file is still the same once the lab owns the directory
+        from cozyplan.lab.framework import WorldFile
+
+        # the imports and the world make ~85,000 containers that live as long as the lab: the
+        # cycle collector would scan them over and over, as they are made and then at every
+        # full collection while the lab serves, and free none of them (frozen, it does not)
+        gc.disable()
         try:
-            world = json.loads((directory / WORLD_FILE).read_text())
+            world = WorldFile.read(directory / WORLD_FILE)
         except (OSError, ValueError):
-            world = {}
+            world = None  # the lab reports it when it opens the directory
         for cls in simulator_classes():
-            cls.preload(world.get(cls.name) or {})
+            cls.preload((world.data if world else {}).get(cls.name) or {})
+        gc.freeze()
+        gc.enable()
         if sys.stdin.buffer.readline() != b"go\n":  # the command ended before it needed a lab
             os._exit(0)
-    runtime = LabRuntime(directory, time_scale=time_scale, options=options)
+    runtime = LabRuntime(directory, time_scale=time_scale, options=options, preread=world)
     try:
         runtime.acquire(wait=HANDOVER_WAIT)
     except LabError as exc:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cozyplan.lab.framework import LabError, LabWorld
+from cozyplan.lab.framework import LabError, LabWorld, WorldFile
 from cozyplan.lab.runtime import LabRuntime, SubprocessLab
 
 
@@ -92,6 +92,49 @@ def test_close_writes_what_a_pending_save_has_not(tmp_path: Path) -> None:
     world.close()
     assert _on_disk(tmp_path) == {"sim": {"k": "v"}}
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def _replace_world(directory: Path, data: dict[str, Any]) -> None:
+    """Another lab writing its world: a new file renamed over the old one."""
+    tmp = directory / ".other.tmp"
+    tmp.write_text(json.dumps(data))
+    tmp.replace(directory / "world.json")
+
+
+def test_a_world_read_on_standby_is_used_while_the_file_is_unchanged(tmp_path: Path) -> None:
+    _replace_world(tmp_path, {"sim": {"n": 1}})
+    early = WorldFile.read(tmp_path / "world.json")
+    early.data["sim"]["n"] = 2  # what was read is what the world holds (not read again)
+    assert LabWorld(tmp_path, preread=early).data("sim") == {"n": 2}
+    # replaced since: read again
+    _replace_world(tmp_path, {"sim": {"n": 3}})
+    assert LabWorld(tmp_path, preread=early).data("sim") == {"n": 3}
+    # no world then, one now
+    absent = WorldFile.read(tmp_path / "nothing.json")
+    assert absent.stamp is None and not absent.current(tmp_path / "world.json")
+
+
+def test_the_runtime_reads_a_world_written_before_it_owned_the_directory(tmp_path: Path) -> None:
+    _replace_world(tmp_path, {"sim": {"n": 1}})
+    runtime = LabRuntime(tmp_path, time_scale=0.01)
+    assert runtime.world.data("sim") == {"n": 1}
+    # the previous owner writes its world as it stops, after this runtime read it
+    _replace_world(tmp_path, {"sim": {"n": 2}, "other": {}})
+    runtime.acquire()
+    try:
+        assert runtime.world.data("sim") == {"n": 2}
+        runtime.world.flush()  # and it is all written again, not only what changed
+        assert _on_disk(tmp_path) == {"sim": {"n": 2}, "other": {}}
+    finally:
+        runtime.release()
+
+
+def test_a_world_only_json_reads_is_read(tmp_path: Path) -> None:
+    # what json.dumps may write and orjson does not read: NaN, integers beyond 64 bits
+    (tmp_path / "world.json").write_text('{"sim": {"x": NaN, "big": 123456789012345678901234}}')
+    data = WorldFile.read(tmp_path / "world.json").data
+    assert data["sim"]["big"] == 123456789012345678901234
+    assert data["sim"]["x"] != data["sim"]["x"]
 
 
 def test_the_runtime_stopping_flushes_the_world(tmp_path: Path) -> None:

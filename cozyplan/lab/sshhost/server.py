@@ -57,4 +57,7 @@ async def start_ssh_server(
         encoding=None,
         allow_scp=False,
         keepalive_interval=0,
+        # no GSSAPI (the hosts accept the lab's key only); left unset, asyncssh would look
+        # up this machine's FQDN for it (socket.getfqdn, a DNS lookup) as the server starts
+        gss_host=None,
     )

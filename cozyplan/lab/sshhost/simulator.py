@@ -47,8 +47,17 @@ def _key_pair(path: Path) -> bytes:
     public = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
-    path.with_suffix(".pub").write_bytes(public + b" cozyplan-lab\n")
+    _write_if_changed(path.with_suffix(".pub"), public + b" cozyplan-lab\n")
     return public
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` unless it holds exactly that (each lab start would rewrite
+    the same bytes: ~5-10 ms a file)."""
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return
+    path.write_bytes(data)
 
 
 class HostSimulator(Simulator):
@@ -66,7 +75,7 @@ class HostSimulator(Simulator):
         self.client_key_file = self.key_dir / "client_key"
         self.client_public = _key_pair(self.client_key_file)
         self.known_hosts_file = self.key_dir / "known_hosts"
-        self.known_hosts_file.write_bytes(b"* " + host_public + b"\n")
+        _write_if_changed(self.known_hosts_file, b"* " + host_public + b"\n")
         self.data = world.data("host")
         self.data.setdefault("hosts", {})
         self.data.setdefault("remotes", {}).setdefault(NEXCAGE_URL, nexcage_remote())

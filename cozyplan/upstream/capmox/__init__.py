@@ -22,7 +22,7 @@ def _load(version: str) -> tuple[dict[str, Any], ...]:
     if version not in VERSIONS:
         raise ValueError(f"capmox {version!r} is not known; known: {', '.join(VERSIONS)}")
     return tuple(
-        plainyaml.load(path.read_text()) for path in sorted((DATA / version).glob("*.crd.yaml"))
+        plainyaml.load_data_file(path) for path in sorted((DATA / version).glob("*.crd.yaml"))
     )
 
 

@@ -190,7 +190,7 @@ class Release:
     def installer_manifest(self) -> list[dict[str, Any]]:
         """``cozystack-installer.yaml``: the installer chart's template with its values."""
         installer = self.root / "installer"
-        values = plainyaml.load((installer / "values.yaml").read_text()) or {}
+        values = plainyaml.load_data_file(installer / "values.yaml") or {}
         ctx = HelmContext(installer, values=values, release_name="cozystack")
         return _docs(render_string(ctx, (installer / "cozystack.yaml").read_text(), "cozystack"))
 
@@ -204,7 +204,9 @@ class Release:
     def _app_definitions(self) -> dict[str, AppDefinition]:
         out: dict[str, AppDefinition] = {}
         for path in sorted((self.root / "cozyrds").glob("*.yaml")):
-            for doc in _docs(path.read_text()):
+            for doc in plainyaml.load_all_data_file(path):
+                if not isinstance(doc, dict):
+                    continue
                 spec = doc["spec"]
                 app = spec["application"]
                 release = spec.get("release") or {}
@@ -223,7 +225,7 @@ class Release:
         path = self.root / "apps" / chart / "values.yaml"
         if not path.is_file():
             return {}
-        return plainyaml.load(path.read_text()) or {}
+        return plainyaml.load_data_file(path) or {}
 
     def app_values_schema(self, chart: str) -> dict[str, Any] | None:
         path = self.root / "apps" / chart / "values.schema.json"

@@ -57,7 +57,7 @@ def storage_classes(version: str, pool: str) -> list[dict[str, Any]]:
     """Upstream e2e's ``local`` and ``replicated``, on ``pool``."""
     path = release(version).root / "e2e" / "storageclasses.yaml"
     out = []
-    for doc in plainyaml.load_all(path.read_text()):
+    for doc in plainyaml.load_all_data_file(path):
         if isinstance(doc, dict):
             doc["parameters"][POOL_PARAM] = pool
             out.append(doc)
