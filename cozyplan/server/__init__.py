@@ -31,19 +31,25 @@ import sys
 import zlib
 
 #: ``off`` (or ``0``/``no``/``false``): never use a server, not even a running one;
-#: ``auto``: start one in the background when none runs (this command runs on its own)
+#: ``on``: use a running server, never start one; ``auto``: start one in the background when
+#: none runs (this command runs on its own). Unset: as ``on``, except that a ``--lab`` command
+#: typed at a terminal starts one (a rehearsal is a loop of edits and plans; scripts and CI,
+#: with no terminal or with ``CI`` set, never get one they did not ask for).
 ENV_SWITCH = "COZYPLAN_SERVER"
 #: the directory of the socket (default: ``$XDG_RUNTIME_DIR/cozyplan`` or a per-user temp dir)
 ENV_DIR = "COZYPLAN_SERVER_DIR"
 OFF = frozenset({"0", "off", "no", "false"})
+ON = frozenset({"1", "on", "yes", "true"})
 
 
 def mode() -> str:
-    """``off``, ``auto`` or ``on`` (use a running server, start none): ``$COZYPLAN_SERVER``."""
+    """``off``, ``on``, ``auto`` or ``default`` (unset): ``$COZYPLAN_SERVER``."""
     value = os.environ.get(ENV_SWITCH, "").strip().lower()
     if value in OFF:
         return "off"
-    return "auto" if value == "auto" else "on"
+    if value in ON:
+        return "on"
+    return "auto" if value == "auto" else "default"
 
 
 # Paths are strings here: the client imports this module on every command, and pathlib,

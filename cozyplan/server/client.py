@@ -26,6 +26,8 @@ from cozyplan.server import interpreter, mode, socket_path, wire
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 #: commands the server never runs: they manage the server itself
 LOCAL_ONLY = frozenset({"server"})
+#: how long a server started without ``cozyplan server start`` waits for a command
+AUTO_IDLE_TIMEOUT = 1800.0
 
 
 def run_via_server(argv: list[str]) -> int | None:
@@ -36,8 +38,8 @@ def run_via_server(argv: list[str]) -> int | None:
         return None
     sock = connect()
     if sock is None:
-        if wanted == "auto":
-            start_in_background()
+        if wanted == "auto" or (wanted == "default" and _interactive_rehearsal(argv)):
+            start_in_background(announce=wanted == "default")
         return None
     with sock:
         fds = _stdio_fds()
@@ -178,9 +180,22 @@ def _outlive(pid: int) -> None:
         time.sleep(0.05)
 
 
-def start_in_background() -> None:
-    """Start a server for the next commands (this one runs in this process)."""
+def _interactive_rehearsal(argv: list[str]) -> bool:
+    """A ``--lab`` command typed at a terminal (not a script's, not a CI job's)."""
+    return "--lab" in argv and not os.environ.get("CI") and os.isatty(0) and os.isatty(2)
+
+
+def start_in_background(*, announce: bool = False) -> None:
+    """Start a server for the next commands (this one runs in this process); it leaves after
+    ``AUTO_IDLE_TIMEOUT`` without a command."""
     from cozyplan.server.control import ServerError, start
 
     with contextlib.suppress(OSError, ServerError):
-        start(wait=False)
+        started = start(wait=False, idle_timeout=AUTO_IDLE_TIMEOUT)
+        if announce:
+            print(
+                f"cozyplan: started a command server (pid {started['pid']}) for the next "
+                "commands: they skip the start-up. 'cozyplan server stop' ends it; "
+                "COZYPLAN_SERVER=off turns this off.",
+                file=sys.stderr,
+            )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -343,3 +344,53 @@ def test_the_lab_tests_pass_through_the_server(server: Env) -> None:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     status = server.status()
     assert status is not None and status["served"] > 20 and status["refused"] == 0
+
+
+def _at_a_terminal(env: Env, cwd: Path, *args: str, **extra: str) -> tuple[int, str]:
+    """Run ``cozyplan ARGS`` with a terminal on stdin and stderr (stdout is not one): its
+    exit code and what it wrote to the terminal."""
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cozyplan", *args],
+            cwd=cwd,
+            env={**env.vars, **extra},
+            stdin=slave,
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+            timeout=120,
+        )
+        os.set_blocking(master, False)
+        try:
+            said = os.read(master, 1 << 16).decode(errors="replace")
+        except BlockingIOError:
+            said = ""
+    finally:
+        os.close(slave)
+        os.close(master)
+    return proc.returncode, said
+
+
+def test_a_lab_rehearsal_at_a_terminal_starts_a_server(tmp_path: Path) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="czs-", dir="/tmp"))
+    env = Env(directory)
+    env.vars.pop("CI", None)
+    (tmp_path / "cozyplan.yaml").write_text(SPEC)
+    lab = ("plan", "--lab", "--time-scale", "0.05")
+    try:
+        # not at a terminal, or in CI, or without --lab: none is started
+        assert env.cozyplan(*lab, cwd=tmp_path).returncode == 0
+        assert _at_a_terminal(env, tmp_path, *lab, CI="true") == (0, "")
+        assert _at_a_terminal(env, tmp_path, "plan") == (0, "")
+        time.sleep(0.5)
+        assert env.status() is None
+        # a rehearsal typed at a terminal starts one for the next commands, and says so
+        code, said = _at_a_terminal(env, tmp_path, *lab)
+        assert code == 0 and "started a command server" in said
+        assert "COZYPLAN_SERVER=off" in said
+        wait_for(lambda: env.status() is not None)
+        status = env.status()
+        assert status is not None and status["idle_timeout"] == 1800
+    finally:
+        env.cozyplan("server", "stop", cwd=tmp_path)
+        shutil.rmtree(directory, ignore_errors=True)
