@@ -51,12 +51,12 @@ def run_via_server(argv: list[str]) -> int | None:
             return None
         # from here on the terminal's signals are the command's: passed on (if they come
         # before the server has forked, the server reads them right after)
-        caught: list[int] = []
-        _relay_signals(sock, caught)
+        relay = _Relay(sock)
         try:
             wire.send(sock, message, fds)
         except OSError:  # the server went away before it had the whole request: nothing ran
-            return _refused(caught)
+            return _refused(relay.caught)
+        relay.open()
         try:
             reply = wire.recv(sock)
         except (OSError, wire.WireError):
@@ -73,7 +73,7 @@ def run_via_server(argv: list[str]) -> int | None:
         if "pid" not in answer:
             if answer.get("refused") == "stale":  # it exits: a fresh one for the next commands
                 start_in_background()
-            return _refused(caught)
+            return _refused(relay.caught)
         return _follow(sock, int(answer["pid"]))
 
 
@@ -133,14 +133,35 @@ def _stdio_fds() -> list[int] | None:
     return [0, 1, 2]
 
 
-def _relay_signals(sock: socket.socket, caught: list[int]) -> None:
-    def forward(signum: int, _frame: object) -> None:
-        caught.append(signum)
-        with contextlib.suppress(OSError):  # the server is gone: the next recv says so
-            wire.send(sock, {"signal": signum})
+class _Relay:
+    """Passes the signals this process gets on to the server, once the request is sent (a
+    message sent from a handler in the middle of the request would cut it in two)."""
 
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.caught: list[int] = []
+        self._open = False
+        for sig in FORWARDED:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.caught.append(signum)
+        if self._open:
+            self._send(signum)
+
+    def open(self) -> None:
+        """Send what came so far, then each as it comes (blocked meanwhile: none twice)."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        try:
+            self._open = True
+            for signum in self.caught:
+                self._send(signum)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
+
+    def _send(self, signum: int) -> None:
+        with contextlib.suppress(OSError):  # the server is gone: the next recv says so
+            wire.send(self.sock, {"signal": signum})
 
 
 def _follow(sock: socket.socket, pid: int) -> int:
