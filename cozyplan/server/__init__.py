@@ -72,6 +72,14 @@ def interpreter() -> str:
     return os.path.realpath(sys.executable)
 
 
+def package_dir() -> str:
+    """Where this process's cozyplan comes from: ``python -m cozyplan`` in a checkout imports
+    the checkout's, whatever is installed, and the server must then not run the command."""
+    import cozyplan
+
+    return os.path.dirname(os.path.realpath(cozyplan.__file__))
+
+
 def socket_path() -> str:
     """The socket of this Python environment's server: one per interpreter and prefix, so a
     virtualenv never reaches a server that imported another environment's packages (and the

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from cozyplan import __version__
-from cozyplan.server import interpreter, mode, socket_path, wire
+from cozyplan.server import interpreter, mode, package_dir, socket_path, wire
 
 #: what the terminal or a ``kill`` sends the command; the server passes these on
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -116,6 +116,7 @@ def request(argv: list[str]) -> dict[str, Any]:
         "umask": umask,
         "version": __version__,
         "executable": interpreter(),
+        "package": package_dir(),
         # sys.path[0] is this script's directory (or the working directory for ``-m``): the
         # server runs with none (``-P``)
         "path": sys.path[1:],

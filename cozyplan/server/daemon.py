@@ -39,7 +39,7 @@ from typing import Any
 
 from cozyplan import __version__
 from cozyplan.errors import CozyplanError
-from cozyplan.server import fingerprint, interpreter, wire
+from cozyplan.server import fingerprint, interpreter, package_dir, wire
 
 DEFAULT_IDLE_TIMEOUT = 3 * 3600.0
 #: the only signals a client may have passed on to its command
@@ -211,6 +211,7 @@ class Server:
         if (
             message.get("version") != __version__
             or message.get("executable") != interpreter()
+            or message.get("package") != package_dir()
             or message.get("path") != sys.path
         ):
             return "environment"

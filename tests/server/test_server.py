@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from cozyplan.server import ENV_DIR, control, fingerprint, interpreter
+from cozyplan.server import ENV_DIR, control, fingerprint, interpreter, package_dir
 from cozyplan.server.daemon import Server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -274,6 +274,7 @@ def test_changed_code_is_refused(tmp_path: Path) -> None:
     request = {
         "version": __import__("cozyplan").__version__,
         "executable": interpreter(),
+        "package": package_dir(),
         "path": sys.path,
     }
     assert server._refusal(request, [0, 1, 2]) in (None, "threads")  # pytest may run threads
@@ -283,6 +284,8 @@ def test_changed_code_is_refused(tmp_path: Path) -> None:
     os.utime(package / "mod.py", ns=(0, 0))
     assert server._refusal(request, [0, 1, 2]) == "stale"
     assert server._refusal({**request, "path": ["/elsewhere"]}, [0, 1, 2]) == "environment"
+    # ``python -m cozyplan`` in another checkout imports that checkout's cozyplan
+    assert server._refusal({**request, "package": "/elsewhere"}, [0, 1, 2]) == "environment"
     server.close()
 
 
