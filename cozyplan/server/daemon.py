@@ -40,6 +40,7 @@ from typing import Any
 from cozyplan import __version__
 from cozyplan.errors import CozyplanError
 from cozyplan.server import fingerprint, interpreter, package_dir, wire
+from cozyplan.server.spawn import run_and_exit
 
 DEFAULT_IDLE_TIMEOUT = 3 * 3600.0
 #: the only signals a client may have passed on to its command
@@ -224,26 +225,14 @@ class Server:
     def _fork(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
         pid = os.fork()
         if pid == 0:
-            code = 70
-            try:
+
+            def command() -> None:
                 self._in_child(conn)
                 from cozyplan.server.child import become_command
 
-                become_command(message, fds)
-            except SystemExit as exc:  # run_local exits normally under a profiler or tracer
-                import atexit
+                become_command(message, fds)  # run_local leaves with os._exit
 
-                atexit._run_exitfuncs()
-                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-            except BaseException:
-                import traceback
-
-                traceback.print_exc()
-            finally:
-                with contextlib.suppress(Exception):
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                os._exit(code)
+            run_and_exit(command, failed=70)  # (SystemExit under a profiler or tracer)
         _close_fds(fds)
         self.served += 1
         self.children[pid] = conn

@@ -9,6 +9,7 @@ running, whose locks a fork would copy) it is ``subprocess.Popen`` of the interp
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
@@ -18,7 +19,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import IO, Protocol
+from collections.abc import Callable
+from typing import IO, NoReturn, Protocol
 
 
 class ChildProcess(Protocol):
@@ -49,6 +51,26 @@ def popen_module(module: str, argv: list[str]) -> ChildProcess:
     )
 
 
+def run_and_exit(body: Callable[[], object], *, failed: int = 1) -> NoReturn:
+    """The end of a forked child: run ``body``, then leave with its exit status (0, a
+    ``SystemExit``'s code, or ``failed`` after printing an exception) without returning into
+    the parent's code. ``atexit`` handlers run for a ``SystemExit`` (a profiler's report)."""
+    code = failed
+    try:
+        body()
+        code = 0
+    except SystemExit as exc:
+        atexit._run_exitfuncs()
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
 class ForkedChild:
     def __init__(self, module: str, argv: list[str]) -> None:
         main = importlib.import_module(module).main  # imported already: a lookup
@@ -56,8 +78,8 @@ class ForkedChild:
         out_r, out_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns here
-            code = 1
-            try:
+
+            def child() -> None:
                 os.setsid()
                 os.close(in_w)
                 os.close(out_r)
@@ -67,15 +89,8 @@ class ForkedChild:
                 os.close(out_w)
                 sys.argv = ["python -m " + module, *argv]
                 main(argv)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                with contextlib.suppress(Exception):
-                    sys.stderr.flush()
-                os._exit(code)
+
+            run_and_exit(child)
         os.close(in_r)
         os.close(out_w)
         self.pid = pid
