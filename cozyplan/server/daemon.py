@@ -183,6 +183,8 @@ class Server:
 
     def _handle(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
         op = message.get("op")
+        if op != "run":
+            _close_fds(fds)  # only a command's request brings descriptors to keep
         if op == "status":
             wire.send(conn, self.status())
             conn.close()
@@ -209,6 +211,8 @@ class Server:
             return "stopping"
         if len(fds) != 3:
             return "no stdio"
+        if not _well_formed(message):
+            return "malformed"
         if (
             message.get("version") != __version__
             or message.get("executable") != interpreter()
@@ -330,6 +334,19 @@ class Server:
             "modules": len(sys.modules),
             "rss_kb": _rss_kb(),
         }
+
+
+def _well_formed(message: dict[str, Any]) -> bool:
+    """A run request has what ``child.become_command`` takes, with the right types."""
+    argv, env = message.get("argv"), message.get("env")
+    return (
+        isinstance(argv, list)
+        and all(isinstance(a, str) for a in argv)
+        and isinstance(message.get("cwd"), str)
+        and isinstance(message.get("umask"), int)
+        and isinstance(env, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+    )
 
 
 def _noop(_signum: int, _frame: object) -> None:

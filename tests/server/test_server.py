@@ -397,3 +397,24 @@ def test_a_lab_rehearsal_at_a_terminal_starts_a_server(tmp_path: Path) -> None:
     finally:
         env.cozyplan("server", "stop", cwd=tmp_path)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_client_that_breaks_the_protocol_harms_nobody(server: Env, tmp_path: Path) -> None:
+    import socket
+
+    from cozyplan.server import wire
+
+    path = next(server.dir.glob("server-*.sock"))
+    for payload in (b"\x00\x00\x00\x05nojson", b"\xff\xff\xff\xff", b"\x00\x00"):
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(path))
+            sock.sendall(payload)
+    # a request without what a command needs is refused (its descriptors closed), not run
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(path))
+        wire.send(sock, {"op": "run", "argv": "plan", "env": {}}, [0, 1, 2])
+        assert wire.recv(sock) == ({"refused": "malformed"}, [])
+    (tmp_path / "cozyplan.yaml").write_text(SPEC)
+    assert server.cozyplan("plan", "--detailed-exitcode", cwd=tmp_path).returncode == 2
+    status = server.status()
+    assert status is not None and (status["served"], status["refused"]) == (1, 1)
