@@ -92,6 +92,8 @@ def _refused(caught: list[int]) -> int | None:
 def connect() -> socket.socket | None:
     """A connection to this environment's server, or None when there is none (or it is not
     ours: a socket that another user could have put there is never spoken to)."""
+    if not hasattr(socket, "SO_PEERCRED"):  # not Linux: no server (``server start`` says so)
+        return None
     path = socket_path()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

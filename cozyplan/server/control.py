@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,8 @@ def log_path(path: Path | None = None) -> Path:
 def start(*, idle_timeout: float = DEFAULT_IDLE_TIMEOUT, wait: bool = True) -> dict[str, Any]:
     """Start this environment's server in the background; with ``wait``, return once it
     answers (its status). Raises ServerError if one already runs or it fails to start."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        raise ServerError("the command server needs Linux (it checks its clients' user)")
     path = Path(socket_path())
     directory = Path(server_dir())
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
