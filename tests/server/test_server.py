@@ -272,6 +272,10 @@ def test_changed_code_is_refused(tmp_path: Path) -> None:
     server._roots = [package]
     server._stamps = fingerprint.take([package])
     request = {
+        "argv": ["plan"],
+        "cwd": str(tmp_path),
+        "umask": 0o022,
+        "env": {"HOME": str(tmp_path)},
         "version": __import__("cozyplan").__version__,
         "executable": interpreter(),
         "package": package_dir(),
