@@ -33,6 +33,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,10 @@ class Server:
             _close_fds(fds)
             conn.close()
             print(f"cozyplan server: a client failed: {exc}", file=sys.stderr)
+        except Exception:  # a bug here must not take the server down: log it, drop the client
+            _close_fds(fds)
+            conn.close()
+            traceback.print_exc()
 
     def _handle(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
         op = message.get("op")
