@@ -86,17 +86,23 @@ class Env:
 
 
 @pytest.fixture
-def server() -> Iterator[Env]:
+def idle() -> Iterator[Env]:
+    """An environment with a private server directory and no server (yet)."""
     # a short path: a Unix socket's path is limited to ~107 bytes
     directory = Path(tempfile.mkdtemp(prefix="czs-", dir="/tmp"))
     env = Env(directory)
-    started = env.cozyplan("server", "start", "--idle-timeout", "120", cwd=directory)
-    assert started.returncode == 0, started.stdout + started.stderr
     try:
         yield env
     finally:
         env.cozyplan("server", "stop", cwd=directory)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def server(idle: Env) -> Env:
+    started = idle.cozyplan("server", "start", "--idle-timeout", "120", cwd=idle.dir)
+    assert started.returncode == 0, started.stdout + started.stderr
+    return idle
 
 
 def slow_apply(server: Env, directory: Path, command: str) -> subprocess.Popen[str]:
@@ -240,27 +246,19 @@ def test_one_server_per_environment(server: Env, tmp_path: Path) -> None:
     assert status.returncode == 0 and "0 commands run" in status.stdout
 
 
-def test_an_idle_server_exits(tmp_path: Path) -> None:
-    directory = Path(tempfile.mkdtemp(prefix="czs-", dir="/tmp"))
-    env = Env(directory)
-    try:
-        assert env.cozyplan("server", "start", "--idle-timeout", "2", cwd=tmp_path).returncode == 0
-        wait_for(lambda: env.status() is None)
-        gone = env.cozyplan("server", "status", cwd=tmp_path)
-        assert gone.returncode == 3 and "no cozyplan server" in gone.stdout
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+def test_an_idle_server_exits(idle: Env, tmp_path: Path) -> None:
+    started = idle.cozyplan("server", "start", "--idle-timeout", "2", cwd=tmp_path)
+    assert started.returncode == 0
+    wait_for(lambda: idle.status() is None)
+    gone = idle.cozyplan("server", "status", cwd=tmp_path)
+    assert gone.returncode == 3 and "no cozyplan server" in gone.stdout
 
 
-def test_a_shared_directory_is_refused(tmp_path: Path) -> None:
-    directory = Path(tempfile.mkdtemp(prefix="czs-", dir="/tmp"))
-    os.chmod(directory, 0o777)
-    try:
-        started = Env(directory).cozyplan("server", "start", cwd=tmp_path)
-        assert started.returncode == 1
-        assert f"{directory} must be a directory of this user's only" in started.stderr
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+def test_a_shared_directory_is_refused(idle: Env, tmp_path: Path) -> None:
+    os.chmod(idle.dir, 0o777)
+    started = idle.cozyplan("server", "start", cwd=tmp_path)
+    assert started.returncode == 1
+    assert f"{idle.dir} must be a directory of this user's only" in started.stderr
 
 
 def test_changed_code_is_refused(tmp_path: Path) -> None:
@@ -293,21 +291,15 @@ def test_changed_code_is_refused(tmp_path: Path) -> None:
     server.close()
 
 
-def test_auto_starts_a_server_for_the_next_commands(tmp_path: Path) -> None:
-    directory = Path(tempfile.mkdtemp(prefix="czs-", dir="/tmp"))
-    env = Env(directory)
+def test_auto_starts_a_server_for_the_next_commands(idle: Env, tmp_path: Path) -> None:
     (tmp_path / "cozyplan.yaml").write_text(SPEC)
-    try:
-        first = env.cozyplan("plan", cwd=tmp_path, env={"COZYPLAN_SERVER": "auto"})
-        assert first.returncode == 0 and "2 to add" in first.stdout  # run on its own
-        wait_for(lambda: env.status() is not None)
-        second = env.cozyplan("plan", cwd=tmp_path, env={"COZYPLAN_SERVER": "auto"})
-        assert second.stdout == first.stdout
-        status = env.status()
-        assert status is not None and status["served"] == 1
-    finally:
-        env.cozyplan("server", "stop", cwd=tmp_path)
-        shutil.rmtree(directory, ignore_errors=True)
+    first = idle.cozyplan("plan", cwd=tmp_path, env={"COZYPLAN_SERVER": "auto"})
+    assert first.returncode == 0 and "2 to add" in first.stdout  # run on its own
+    wait_for(lambda: idle.status() is not None)
+    second = idle.cozyplan("plan", cwd=tmp_path, env={"COZYPLAN_SERVER": "auto"})
+    assert second.stdout == first.stdout
+    status = idle.status()
+    assert status is not None and status["served"] == 1
 
 
 def test_commands_at_once(server: Env, tmp_path: Path) -> None:
@@ -378,29 +370,23 @@ def _at_a_terminal(env: Env, cwd: Path, *args: str, **extra: str) -> tuple[int, 
     return proc.returncode, said
 
 
-def test_a_lab_rehearsal_at_a_terminal_starts_a_server(tmp_path: Path) -> None:
-    directory = Path(tempfile.mkdtemp(prefix="czs-", dir="/tmp"))
-    env = Env(directory)
-    env.vars.pop("CI", None)
+def test_a_lab_rehearsal_at_a_terminal_starts_a_server(idle: Env, tmp_path: Path) -> None:
+    idle.vars.pop("CI", None)
     (tmp_path / "cozyplan.yaml").write_text(SPEC)
     lab = ("plan", "--lab", "--time-scale", "0.05")
-    try:
-        # not at a terminal, or in CI, or without --lab: none is started
-        assert env.cozyplan(*lab, cwd=tmp_path).returncode == 0
-        assert _at_a_terminal(env, tmp_path, *lab, CI="true") == (0, "")
-        assert _at_a_terminal(env, tmp_path, "plan") == (0, "")
-        time.sleep(0.5)
-        assert env.status() is None
-        # a rehearsal typed at a terminal starts one for the next commands, and says so
-        code, said = _at_a_terminal(env, tmp_path, *lab)
-        assert code == 0 and "started a command server" in said
-        assert "COZYPLAN_SERVER=off" in said
-        wait_for(lambda: env.status() is not None)
-        status = env.status()
-        assert status is not None and status["idle_timeout"] == 1800
-    finally:
-        env.cozyplan("server", "stop", cwd=tmp_path)
-        shutil.rmtree(directory, ignore_errors=True)
+    # not at a terminal, or in CI, or without --lab: none is started
+    assert idle.cozyplan(*lab, cwd=tmp_path).returncode == 0
+    assert _at_a_terminal(idle, tmp_path, *lab, CI="true") == (0, "")
+    assert _at_a_terminal(idle, tmp_path, "plan") == (0, "")
+    time.sleep(0.5)
+    assert idle.status() is None
+    # a rehearsal typed at a terminal starts one for the next commands, and says so
+    code, said = _at_a_terminal(idle, tmp_path, *lab)
+    assert code == 0 and "started a command server" in said
+    assert "COZYPLAN_SERVER=off" in said
+    wait_for(lambda: idle.status() is not None)
+    status = idle.status()
+    assert status is not None and status["idle_timeout"] == 1800
 
 
 def test_a_client_that_breaks_the_protocol_harms_nobody(server: Env, tmp_path: Path) -> None:
