@@ -6,32 +6,38 @@ from dataclasses import dataclass
 
 from bench.shapes import SHAPES
 
-DEFAULT_SIZES: dict[str, tuple[int, ...]] = {
-    "chain": (1000,),
-    "fanout": (1, 1000, 10000),  # N=1: the fixed cost of one invocation
-    "sleep": (100,),
-    "sleep-warm": (100,),
-    "journal": (1000,),
-    "startup": (1,),
-    "cozystack": (1,),  # N is ignored: the main spec as it is
-    "startup-warm": (1,),
-    "cozystack-warm": (1,),
-    "vm": (100, 300, 1000),  # the series shows whether the lab stays linear
-    "vm-bg": (100, 1000),  # beside the in-process lab: at 100 its start-up shows, at 1000 not
-}
-QUICK_SIZES: dict[str, tuple[int, ...]] = {
-    "chain": (10,),
-    "fanout": (20,),
-    "sleep": (5,),
-    "sleep-warm": (5,),
-    "journal": (10,),
-    "startup": (1,),
-    "cozystack": (1,),
-    "startup-warm": (1,),
-    "cozystack-warm": (1,),
-    "vm": (3,),
-    "vm-bg": (3,),
-}
+Sizes = dict[str, tuple[int, ...]]
+
+
+def _with_warm(sizes: Sizes) -> Sizes:
+    """``sizes``, and a shape measured with a command server at the sizes of the one it repeats."""
+    return {**sizes, **{n: sizes[s.warm_of] for n, s in SHAPES.items() if s.warm_of}}
+
+
+DEFAULT_SIZES: Sizes = _with_warm(
+    {
+        "chain": (1000,),
+        "fanout": (1, 1000, 10000),  # N=1: the fixed cost of one invocation
+        "sleep": (100,),
+        "journal": (1000,),
+        "startup": (1,),
+        "cozystack": (1,),  # N is ignored: the main spec as it is
+        "vm": (100, 300, 1000),  # the series shows whether the lab stays linear
+        "vm-bg": (100, 1000),  # beside the in-process lab: at 100 its start-up shows, at 1000 not
+    }
+)
+QUICK_SIZES: Sizes = _with_warm(
+    {
+        "chain": (10,),
+        "fanout": (20,),
+        "sleep": (5,),
+        "journal": (10,),
+        "startup": (1,),
+        "cozystack": (1,),
+        "vm": (3,),
+        "vm-bg": (3,),
+    }
+)
 DEFAULT_SLEEP_S = 1.0
 QUICK_SLEEP_S = 0.2
 # Terraform is measured only up to these N (its chain is quadratic: 1,000 takes minutes);
@@ -40,12 +46,9 @@ TERRAFORM_MAX_N: dict[str, int] = {
     "chain": 1000,
     "fanout": 1000,
     "sleep": 1000,
-    "sleep-warm": 0,
     "journal": 0,  # its Terraform counterpart is the chain's (the same HCL): measured once
     "startup": 1,
     "cozystack": 0,
-    "startup-warm": 0,
-    "cozystack-warm": 0,
     "vm": 0,
     "vm-bg": 0,
 }
@@ -89,7 +92,7 @@ def parse_sizes(values: list[str], shapes: list[str]) -> dict[str, tuple[int, ..
 
 def parallelisms(shape: str, n: int, quick: bool) -> tuple[int, ...]:
     """The sleep shape measures the walker: at the default 10 and with one slot per command."""
-    if shape not in ("sleep", "sleep-warm"):
+    if not SHAPES[shape].sleeps:
         return (DEFAULT_PARALLELISM,)
     if quick:
         return (n,)

@@ -112,7 +112,7 @@ def _run_steps(
             tool=case.tool,
             step=step,
             parallelism=case.parallelism,
-            sleep_s=opts.sleep_s if case.shape in ("sleep", "sleep-warm") else None,
+            sleep_s=opts.sleep_s if shape.sleeps else None,
             wall_s=round(m.wall_s, 4),
             user_s=round(m.user_s, 3),
             sys_s=round(m.sys_s, 3),

@@ -21,7 +21,7 @@ cozyplan uses ``null_resource`` / ``local_command``; Terraform uses the built-in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,83 +131,83 @@ class Shape:
     terraform: Render | None  # None: cozyplan only (the lab has no Terraform counterpart)
     lab: str | None = None  # "in-process" (--lab) or "background" (lab up / lab down)
     teardown: tuple[str, ...] = ()  # run even when a step failed
+    #: the shape runs ``sleep S`` commands: measured at ``--sleep`` and two parallelisms
+    sleeps: bool = False
+    #: the cold shape this one repeats with a command server (its sizes are that shape's)
+    warm_of: str | None = None
 
 
-SHAPES: dict[str, Shape] = {
-    s.name: s
-    for s in (
-        Shape(
-            "chain",
-            "N resources, each referencing the previous one",
-            ("apply", "plan"),
-            chain_yaml,
-            chain_hcl,
-        ),
-        Shape("fanout", "N independent resources", ("apply", "plan"), fanout_yaml, fanout_hcl),
-        Shape("sleep", "N independent `sleep S` commands", ("apply",), sleep_yaml, sleep_hcl),
-        Shape(
-            "journal",
-            "the chain, every step journalled durably before and after",
-            ("apply", "plan"),
-            journal_yaml,
-            chain_hcl,
-        ),
-        Shape(
-            "startup",
-            "`--version` and `validate` of a one-resource spec",
-            ("version", "validate"),
-            fanout_yaml,
-            fanout_hcl,
-        ),
-        Shape(
-            "cozystack",
-            "the main spec on the in-process lab",
-            ("apply", "plan"),
-            cozystack_yaml,
-            None,
-            lab="in-process",
-        ),
-        Shape(
-            "startup-warm",
-            "`--version` and `validate` with the command server",
-            ("server-start", "version", "validate"),
-            fanout_yaml,
-            None,
-            teardown=("server-stop",),
-        ),
-        Shape(
-            "sleep-warm",
-            "N independent `sleep S` commands, with the command server",
-            ("server-start", "apply"),
-            sleep_yaml,
-            None,
-            teardown=("server-stop",),
-        ),
-        Shape(
-            "cozystack-warm",
-            "the main spec on the in-process lab, with the command server",
-            ("server-start", "apply", "plan"),
-            cozystack_yaml,
-            None,
-            lab="in-process",
-            teardown=("server-stop",),
-        ),
-        Shape(
-            "vm",
-            "N proxmox_vm on the in-process lab",
-            ("apply", "plan"),
-            vm_yaml,
-            None,
-            "in-process",
-        ),
-        Shape(
-            "vm-bg",
-            "N proxmox_vm on a background lab",
-            ("lab-up", "apply", "plan"),
-            vm_yaml,
-            None,
-            lab="background",
-            teardown=("lab-down",),
-        ),
+def warm(shape: Shape) -> Shape:
+    """``shape`` with a command server: ``server start`` first, ``server stop`` last, every
+    command in between forked from it (cozyplan only)."""
+    return replace(
+        shape,
+        name=f"{shape.name}-warm",
+        description=f"{shape.description}, with the command server",
+        steps=("server-start", *shape.steps),
+        terraform=None,
+        teardown=(*shape.teardown, "server-stop"),
+        warm_of=shape.name,
     )
-}
+
+
+COLD: tuple[Shape, ...] = (
+    Shape(
+        "chain",
+        "N resources, each referencing the previous one",
+        ("apply", "plan"),
+        chain_yaml,
+        chain_hcl,
+    ),
+    Shape("fanout", "N independent resources", ("apply", "plan"), fanout_yaml, fanout_hcl),
+    Shape(
+        "sleep",
+        "N independent `sleep S` commands",
+        ("apply",),
+        sleep_yaml,
+        sleep_hcl,
+        sleeps=True,
+    ),
+    Shape(
+        "journal",
+        "the chain, every step journalled durably before and after",
+        ("apply", "plan"),
+        journal_yaml,
+        chain_hcl,
+    ),
+    Shape(
+        "startup",
+        "`--version` and `validate` of a one-resource spec",
+        ("version", "validate"),
+        fanout_yaml,
+        fanout_hcl,
+    ),
+    Shape(
+        "cozystack",
+        "the main spec on the in-process lab",
+        ("apply", "plan"),
+        cozystack_yaml,
+        None,
+        lab="in-process",
+    ),
+    Shape(
+        "vm",
+        "N proxmox_vm on the in-process lab",
+        ("apply", "plan"),
+        vm_yaml,
+        None,
+        "in-process",
+    ),
+    Shape(
+        "vm-bg",
+        "N proxmox_vm on a background lab",
+        ("lab-up", "apply", "plan"),
+        vm_yaml,
+        None,
+        lab="background",
+        teardown=("lab-down",),
+    ),
+)
+#: the shapes also measured with a command server (``NAME-warm``)
+WARM = ("startup", "sleep", "cozystack")
+SHAPES: dict[str, Shape] = {s.name: s for s in (*COLD, *(warm(c) for c in COLD if c.name in WARM))}
