@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -59,6 +60,14 @@ def start(*, idle_timeout: float = DEFAULT_IDLE_TIMEOUT, wait: bool = True) -> d
         return {"pid": proc.pid, "socket": str(path)}
     assert proc.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT
+    # the server says "ready" once it listens, or why it cannot start, then closes its stdout
+    ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)
+    if not ready:
+        proc.kill()
+        proc.stdout.close()
+        raise ServerError(
+            f"the server did not start within {START_TIMEOUT:.0f} s (log: {log_path(path)})"
+        )
     line = proc.stdout.readline().decode(errors="replace").strip()
     proc.stdout.close()
     if not line.startswith("ready"):
