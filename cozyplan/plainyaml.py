@@ -42,9 +42,12 @@ def load_data_file(path: Path) -> Any:
     return datacache.cached_parse(path, "yaml", lambda p: load(p.read_text()))
 
 
-def load_all_data_file(path: Path) -> list[Any]:
-    """Every document of a data file shipped with cozyplan (``load_all``), cached likewise."""
-    docs: list[Any] = datacache.cached_parse(
-        path, "yaml-all", lambda p: list(load_all(p.read_text()))
+def load_all_data_file(path: Path) -> list[dict[str, Any]]:
+    """The mapping documents of a data file shipped with cozyplan (``load_all``; the empty
+    documents a ``---`` leaves and any scalar are left out), cached likewise."""
+    docs: list[dict[str, Any]] = datacache.cached_parse(
+        path,
+        "yaml-mappings",
+        lambda p: [d for d in load_all(p.read_text()) if isinstance(d, dict)],
     )
     return docs

@@ -205,8 +205,6 @@ class Release:
         out: dict[str, AppDefinition] = {}
         for path in sorted((self.root / "cozyrds").glob("*.yaml")):
             for doc in plainyaml.load_all_data_file(path):
-                if not isinstance(doc, dict):
-                    continue
                 spec = doc["spec"]
                 app = spec["application"]
                 release = spec.get("release") or {}

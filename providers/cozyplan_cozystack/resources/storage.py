@@ -56,12 +56,10 @@ def satellite_configuration(node: str, device: str, pool: str) -> dict[str, Any]
 def storage_classes(version: str, pool: str) -> list[dict[str, Any]]:
     """Upstream e2e's ``local`` and ``replicated``, on ``pool``."""
     path = release(version).root / "e2e" / "storageclasses.yaml"
-    out = []
-    for doc in plainyaml.load_all_data_file(path):
-        if isinstance(doc, dict):
-            doc["parameters"][POOL_PARAM] = pool
-            out.append(doc)
-    return out
+    docs = plainyaml.load_all_data_file(path)
+    for doc in docs:
+        doc["parameters"][POOL_PARAM] = pool
+    return docs
 
 
 def satellite_problem(node: str, satellite: Mapping[str, Any] | None) -> str | None:
